@@ -1,0 +1,43 @@
+# seatrial: `make test` and `make rehearse` set themselves up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ENV ?= sandbox
+APT_PACKAGES := restic docker-registry
+
+.PHONY: test rehearse lint system-deps venv clean
+
+system-deps:
+	@missing=""; for tool in restic docker-registry kubectl; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	missing="$${missing/ kubectl/ kubernetes-client}"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "seatrial needs:$$missing -- run: sudo apt-get install -y$$missing"; exit 2; \
+	  fi; \
+	fi
+
+$(BIN)/seatrial: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/seatrial
+
+test: system-deps venv
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+rehearse: system-deps venv
+	$(BIN)/seatrial rehearse --env $(ENV)
+
+lint: venv
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache

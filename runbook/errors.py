@@ -1,0 +1,87 @@
+"""Typed errors with the exit codes the CLI documents.
+
+Every error carries a message meant for a person: what is wrong and how to fix it.
+None of them may hold a secret value; build messages from names, never from values.
+"""
+
+from __future__ import annotations
+
+
+class SeatrialError(Exception):
+    """Base class. `exit_code` is what the CLI exits with."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, fix: str | None = None):
+        self.message = message
+        self.fix = fix
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return f"{self.message}\n  fix: {self.fix}" if self.fix else self.message
+
+
+class CheckFailed(SeatrialError):
+    exit_code = 1
+
+
+class BadInput(SeatrialError):
+    """Configuration or arguments are wrong. Nothing was changed."""
+
+    exit_code = 2
+
+
+class ConfigError(BadInput):
+    """A configuration key is wrong; `key` is its dotted path, e.g. `storage.bucket`."""
+
+    def __init__(self, key: str, message: str, *, fix: str):
+        self.key = key
+        super().__init__(f"{key}: {message}", fix=fix)
+
+
+class Unreachable(SeatrialError):
+    """A dependency (cluster, bucket, Harbor) cannot be reached."""
+
+    exit_code = 3
+
+
+class ApiError(SeatrialError):
+    """An API answered with an error status. `status` is the HTTP status."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, status: int | None = None, fix: str | None = None):
+        self.status = status
+        super().__init__(message, fix=fix)
+
+
+class Unauthorized(ApiError):
+    pass
+
+
+class Forbidden(ApiError):
+    pass
+
+
+class NotFound(ApiError):
+    pass
+
+
+class Conflict(ApiError):
+    pass
+
+
+class Invalid(ApiError):
+    """422: the object failed validation."""
+
+
+class DigestMismatch(SeatrialError):
+    """Content pulled from a registry does not hash to its digest."""
+
+    exit_code = 1
+
+
+class WaitTimeout(SeatrialError):
+    """A wait gave up; the message says the last state it saw."""
+
+    exit_code = 1
