@@ -1,0 +1,123 @@
+"""The run journal: what each step did, in the run directory, so `run` can resume and checks can find
+the names a run created (backup, restore) and the golden inventory.
+
+One JSON file, rewritten atomically. A lock file refuses a second run on the same directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from runbook.errors import BadInput
+
+JOURNAL = "journal.json"
+LOCK = "seatrial.lock"
+INVENTORY = "golden-inventory.json"
+
+
+@dataclass
+class Journal:
+    run_dir: Path
+
+    @property
+    def path(self) -> Path:
+        return self.run_dir / JOURNAL
+
+    @property
+    def inventory_path(self) -> Path:
+        return self.run_dir / INVENTORY
+
+    def read(self) -> dict:
+        if not self.path.exists():
+            return {"steps": {}, "names": {}}
+        try:
+            return json.loads(self.path.read_text())
+        except json.JSONDecodeError as exc:
+            raise BadInput(f"the journal {self.path} is not valid JSON ({exc.msg} at line {exc.lineno})",
+                           fix=f"restore it from a backup or move it away to start a new run: mv {self.path} "
+                               f"{self.path}.broken") from None
+
+    def write(self, data: dict) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+        os.replace(tmp, self.path)
+
+    # -- steps -----------------------------------------------------------------------------------
+    def step(self, name: str) -> dict:
+        return self.read()["steps"].get(name, {})
+
+    def start(self, name: str) -> None:
+        data = self.read()
+        data["steps"][name] = {"status": "running", "started": time.time()}
+        self.write(data)
+
+    def finish(self, name: str, outcome: str, **recorded) -> None:
+        data = self.read()
+        entry = data["steps"].setdefault(name, {"started": time.time()})
+        entry.update(status=outcome, ended=time.time(), **recorded)
+        self.write(data)
+
+    def done(self, name: str) -> bool:
+        return self.step(name).get("status") == "passed"
+
+    # -- names created by the run ----------------------------------------------------------------
+    def name(self, kind: str) -> str | None:
+        return self.read()["names"].get(kind)
+
+    def record_name(self, kind: str, value: str) -> None:
+        data = self.read()
+        data["names"][kind] = value
+        self.write(data)
+
+    # -- one run at a time -----------------------------------------------------------------------
+    def lock(self) -> RunLock:
+        return RunLock(self.run_dir / LOCK)
+
+
+class RunLock:
+    """An exclusive lock file holding the owner's pid; a stale lock (dead pid) is taken over."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self) -> RunLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if self._owner_alive():
+                    raise BadInput(f"another seatrial run holds {self.path} (pid {self._owner()})",
+                                   fix="wait for it to finish; if it died, remove the lock file") from None
+                self.path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(str(os.getpid()))
+            return self
+        raise BadInput(f"cannot take the run lock {self.path}", fix="remove the lock file if no run is active")
+
+    def __exit__(self, *exc) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def _owner(self) -> int:
+        try:
+            return int(self.path.read_text().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def _owner_alive(self) -> bool:
+        pid = self._owner()
+        if pid <= 0:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
