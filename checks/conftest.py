@@ -1,0 +1,127 @@
+"""The checks' pytest wiring: configuration, the live context, dependency probes, ordering,
+parametrization from the live clusters, the report header and JUnit properties."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from checks.context import REQUIRES, CheckContext, describe_side
+from checks.verdict import Nothing, Unavailable
+from runbook.errors import SeatrialError
+from runbook.secrets import redact
+from runbook.steps import STEP_ORDER, check_module
+
+CONTEXT_KEY = pytest.StashKey[CheckContext]()
+MODULE_ORDER = [check_module(step)[:-3] for step in STEP_ORDER]
+
+
+def pytest_addoption(parser):
+    from fixtures.checks_plugin import add_options  # idempotent: the root plugin may have added them
+
+    add_options(parser)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "seatrial_live(argname, factory, ids, allow_empty, empty): "
+                                       "parametrize a check from the live clusters")
+
+
+def context(config) -> CheckContext:
+    if CONTEXT_KEY not in config.stash:
+        from runbook.config import load_config
+
+        path = config.getoption("seatrial_config") or os.environ.get("SEATRIAL_CONFIG")
+        if not path:
+            raise pytest.UsageError("checks need a configuration: pass --seatrial-config PATH "
+                                    "or set SEATRIAL_CONFIG")
+        try:
+            cfg = load_config(path)
+        except SeatrialError as exc:
+            raise pytest.UsageError(redact(exc.render())) from None
+        config.stash[CONTEXT_KEY] = CheckContext(cfg, backup_option=config.getoption("seatrial_backup"),
+                                                 restore_option=config.getoption("seatrial_restore"))
+    return config.stash[CONTEXT_KEY]
+
+
+@pytest.fixture(scope="session")
+def ctx(request) -> CheckContext:
+    return context(request.config)
+
+
+def _selected_modules(config) -> set[str]:
+    """The check modules this session runs (from its path arguments), to probe what they need."""
+    here = Path(__file__).parent.resolve()
+    modules: set[str] = set()
+    for arg in config.args:
+        path = Path(arg.split("::")[0]).resolve()
+        if path == here:
+            modules |= {p.stem for p in here.glob("test_*.py")}
+        elif path.parent == here and path.suffix == ".py":
+            modules.add(path.stem)
+    return modules
+
+
+def pytest_collection(session):
+    modules = _selected_modules(session.config)
+    if not modules:
+        return
+    ctx_ = context(session.config)
+    needed = {dep for module in modules for dep in REQUIRES.get(module, ())}
+    failures = ctx_.unreachable(needed)
+    if failures:
+        lines = [f"seatrial: {len(failures)} dependenc{'y' if len(failures) == 1 else 'ies'} unreachable; "
+                 "no check was run:"]
+        lines += [f"  {name}: {reason}" for name, reason in failures.items()]
+        pytest.exit(redact("\n".join(lines)), returncode=3)
+
+
+def pytest_generate_tests(metafunc):
+    for mark in metafunc.definition.iter_markers("seatrial_live"):
+        argname = mark.kwargs["argname"]
+        try:
+            values = list(mark.kwargs["factory"](context(metafunc.config)))
+        except SeatrialError as exc:
+            values = [Unavailable(redact(exc.render()))]
+        if not values:
+            values = [Nothing(mark.kwargs["empty"] or argname)] if mark.kwargs["allow_empty"] else \
+                [Unavailable(f"no {mark.kwargs['empty'] or argname} found to check")]
+        ids = [repr(v) if isinstance(v, Unavailable | Nothing) else mark.kwargs["ids"](v) for v in values]
+        metafunc.parametrize(argname, values, ids=ids)
+
+
+def pytest_runtest_setup(item):
+    callspec = getattr(item, "callspec", None)
+    for value in (callspec.params.values() if callspec else ()):
+        if isinstance(value, Unavailable):
+            pytest.fail(value.reason, pytrace=False)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    def order(item) -> tuple[int, int]:
+        stem = Path(str(item.fspath)).stem
+        return (MODULE_ORDER.index(stem) if stem in MODULE_ORDER else len(MODULE_ORDER), 0)
+
+    items.sort(key=order)  # stable: keeps each module's own order
+
+
+def pytest_report_header(config):
+    if CONTEXT_KEY not in config.stash:
+        return None
+    ctx_ = config.stash[CONTEXT_KEY]
+    return [f"seatrial: source {describe_side(ctx_.config, 'source')} -> target "
+            f"{describe_side(ctx_.config, 'target')}",
+            f"seatrial: backup {ctx_.backup_name or '(unknown)'}, restore {ctx_.restore_name or '(unknown)'}"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _seatrial_junit_properties(request, record_testsuite_property):
+    if CONTEXT_KEY not in request.config.stash:
+        return
+    ctx_ = request.config.stash[CONTEXT_KEY]
+    record_testsuite_property("seatrial.source", describe_side(ctx_.config, "source"))
+    record_testsuite_property("seatrial.target", describe_side(ctx_.config, "target"))
+    record_testsuite_property("seatrial.backup", ctx_.backup_name or "")
+    record_testsuite_property("seatrial.restore", ctx_.restore_name or "")

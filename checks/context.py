@@ -1,0 +1,145 @@
+"""What every check reads: the configuration, the clients, the names of the run, and the live objects.
+
+One `CheckContext` per pytest session. Clients are made on first use; every list is fetched once per
+(cluster, kind, namespace) and cached, so a session makes one LIST per kind, never one GET per object.
+Checks never change a cluster; the canary push of verify-harbor is the one exception.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from runbook.config import Config
+from runbook.errors import SeatrialError, Unreachable
+from runbook.journal import Journal
+
+# What each check module needs to reach; probed once before collection so that an unreachable
+# dependency is one clear line, not hundreds of errors.
+REQUIRES: dict[str, tuple[str, ...]] = {
+    "test_preflight": ("source", "target", "bucket", "source_harbor"),
+    "test_freeze": ("source_harbor",),
+    "test_annotate": ("source",),
+    "test_backup": ("source", "bucket"),
+    "test_restore": ("source", "target", "bucket"),
+    "test_fixup": ("target",),
+    "test_thaw_target": ("target_harbor",),
+    "test_verify_harbor": ("target_harbor",),
+}
+
+
+@dataclass
+class CheckContext:
+    config: Config
+    backup_option: str | None = None
+    restore_option: str | None = None
+    _lists: dict[tuple, list[dict]] = field(default_factory=dict)
+
+    # -- clients -----------------------------------------------------------------------------------
+    @cached_property
+    def source(self):
+        from runbook.kube import Cluster
+
+        return Cluster(self.config.source.kubeconfig, self.config.source.context, name="source")
+
+    @cached_property
+    def target(self):
+        from runbook.kube import Cluster
+
+        return Cluster(self.config.target.kubeconfig, self.config.target.context, name="target")
+
+    @cached_property
+    def s3(self):
+        from runbook.s3 import s3_client
+
+        storage = self.config.storage
+        return s3_client(storage.endpoint, region=storage.region, access_key=storage.access_key,
+                         secret_key=storage.secret_key, path_style=storage.path_style, verify=storage.verify)
+
+    @cached_property
+    def bucket(self):
+        from runbook.velero_layout import BackupStore
+
+        return BackupStore(self.s3, self.config.storage.bucket, self.config.storage.prefix)
+
+    def harbor(self, side: str):
+        from runbook.harbor import HarborClient
+
+        harbor = self.config.harbor
+        url = harbor.source_url if side == "source" else harbor.target_url
+        return HarborClient(url, harbor.username, harbor.password, verify=harbor.verify)
+
+    @cached_property
+    def source_harbor(self):
+        return self.harbor("source")
+
+    @cached_property
+    def target_harbor(self):
+        return self.harbor("target")
+
+    def cluster(self, side: str):
+        return self.source if side == "source" else self.target
+
+    # -- the names of this run ---------------------------------------------------------------------
+    @cached_property
+    def journal(self) -> Journal:
+        return Journal(self.config.run_dir)
+
+    @property
+    def backup_name(self) -> str | None:
+        return self.backup_option or self.journal.name("backup")
+
+    @property
+    def restore_name(self) -> str | None:
+        return self.restore_option or self.journal.name("restore")
+
+    def golden_inventory(self) -> dict | None:
+        path = self.journal.inventory_path
+        return json.loads(path.read_text()) if path.exists() else None
+
+    # -- live objects, one LIST per kind -----------------------------------------------------------
+    def objects(self, side: str, api_version: str, kind: str, namespace: str | None = None) -> list[dict]:
+        key = (side, api_version, kind, namespace)
+        if key not in self._lists:
+            self._lists[key] = self.cluster(side).list(api_version, kind, namespace)
+        return self._lists[key]
+
+    def namespace(self, side: str) -> str:
+        return self.config.source.namespace if side == "source" else self.config.target.namespace
+
+    # -- reachability ------------------------------------------------------------------------------
+    def probes(self) -> dict[str, Callable[[], object]]:
+        from runbook.s3 import check_bucket
+
+        storage = self.config.storage
+        return {
+            "source": lambda: self.source.ping(),
+            "target": lambda: self.target.ping(),
+            "bucket": lambda: check_bucket(self.s3, storage.bucket, storage.endpoint),
+            "source_harbor": lambda: self.source_harbor.health(),
+            "target_harbor": lambda: self.target_harbor.health(),
+        }
+
+    def unreachable(self, needed: set[str]) -> dict[str, str]:
+        """Probe each needed dependency once; {name: one-line reason} for those that fail."""
+        failures: dict[str, str] = {}
+        probes = self.probes()
+        for name in sorted(needed):
+            try:
+                probes[name]()
+            except Unreachable as exc:
+                failures[name] = exc.render()
+            except SeatrialError as exc:
+                if name.endswith("harbor") and getattr(exc, "status", None) in (502, 503, 504):
+                    failures[name] = exc.render()
+                elif name == "bucket":
+                    failures[name] = exc.render()
+        return failures
+
+
+def describe_side(config: Config, side: str) -> str:
+    cluster = config.source if side == "source" else config.target
+    return f"{cluster.context}/{cluster.namespace} ({Path(cluster.kubeconfig).name})"

@@ -1,0 +1,57 @@
+"""How checks fail and how they are parametrized from the live clusters.
+
+`fail(what, observed, fix)` ends a check with three plain lines and no traceback from helpers:
+what is wrong, what was observed, the one-line fix.
+
+`@live(argname, factory, ids=...)` parametrizes a check from the live clusters at collection
+(testinfra's pattern): one test per object with a readable id. A factory that cannot read what it
+needs (the backup name is unknown, a list failed) yields one failing test that says why, instead of
+an empty, silently skipped set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import pytest
+
+from runbook.secrets import redact
+
+
+def fail(what: str, observed: object, fix: str) -> None:
+    __tracebackhide__ = True
+    pytest.fail(redact(f"{what}\n  observed: {observed}\n  fix: {fix}"), pytrace=False)
+
+
+def expect(condition: bool, what: str, observed: object, fix: str) -> None:
+    __tracebackhide__ = True
+    if not condition:
+        fail(what, observed, fix)
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Stands in for the parameters of a check whose objects could not be read."""
+
+    reason: str
+
+    def __repr__(self) -> str:
+        return "unavailable"
+
+
+@dataclass(frozen=True)
+class Nothing:
+    """Stands in for an empty, allowed parameter set: the check passes on `none`."""
+
+    what: str
+
+    def __repr__(self) -> str:
+        return "none"
+
+
+def live(argname: str, factory: Callable[..., Iterable], *, ids: Callable[[object], str] = str,
+         allow_empty: bool = False, empty: str = ""):
+    """Mark a check for live parametrization; `factory(ctx)` returns the objects."""
+    return pytest.mark.seatrial_live(argname=argname, factory=factory, ids=ids, allow_empty=allow_empty,
+                                     empty=empty)
