@@ -1,0 +1,180 @@
+"""`seatrial`: the command line.
+
+Commands (each loads and validates the configuration first, except `rehearse`):
+    plan | run [--from STEP] [--until STEP] [--dry-run] [--yes] [--keep-frozen] | step NAME [--yes]
+    verify NAME | status | report | reset-target [--yes] | rehearse [--env sandbox|kind]
+
+Exit codes:
+    0   all green
+    1   a check failed
+    2   bad input (configuration or arguments); nothing was changed
+    3   a dependency (cluster, bucket, Harbor) is unreachable
+    4   the command is not implemented yet
+    70  an unexpected internal error (run with -v for the traceback)
+
+Filling in a command: the dispatch table `COMMANDS` maps a command name to a function
+`handler(args: argparse.Namespace, config: Config | None) -> int`. `config` is the validated
+configuration (None only for commands in `NEEDS_NO_CONFIG`). Replace the placeholder entry, e.g.
+
+    from runbook.runner import run_command
+    COMMANDS["run"] = run_command
+
+and raise a SeatrialError subclass for any failure a person can act on: `main` prints it as one
+line (plus its fix) on stderr, redacted, and exits with its `exit_code`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from functools import partial
+
+from runbook.config import Config, load_config
+from runbook.errors import SeatrialError
+from runbook.log import get_logger, setup_logging
+from runbook.secrets import redact
+
+NOT_IMPLEMENTED = 4
+INTERNAL_ERROR = 70  # EX_SOFTWARE
+STEPS = ("preflight", "freeze", "annotate", "backup", "restore", "fixup", "thaw-target", "verify-harbor")
+DEFAULT_CONFIG = "seatrial.yaml"
+
+EPILOG = """\
+configuration: -c PATH, else $SEATRIAL_CONFIG, else ./seatrial.yaml (see examples/seatrial.yaml)
+
+exit codes:
+  0   all green
+  1   a check failed
+  2   bad input (configuration or arguments); nothing was changed
+  3   a dependency (cluster, bucket, Harbor) is unreachable
+  4   the command is not implemented yet
+  70  unexpected internal error (-v shows the traceback)
+"""
+
+Handler = Callable[[argparse.Namespace, Config | None], int]
+log = get_logger("cli")
+
+
+def not_implemented(command: str, issue: int, args: argparse.Namespace, config: Config | None) -> int:
+    print(f"seatrial {command}: not implemented yet (issue {issue})", file=sys.stderr)
+    return NOT_IMPLEMENTED
+
+
+def rehearse(args: argparse.Namespace, config: Config | None) -> int:
+    if args.env == "kind":
+        print(
+            "seatrial rehearse: the kind environment is not there yet; use --env sandbox (the default)",
+            file=sys.stderr,
+        )
+        return NOT_IMPLEMENTED
+    return not_implemented("rehearse", 5, args, config)
+
+
+COMMANDS: dict[str, Handler] = {
+    "plan": partial(not_implemented, "plan", 5),
+    "run": partial(not_implemented, "run", 5),
+    "step": partial(not_implemented, "step", 5),
+    "verify": partial(not_implemented, "verify", 4),
+    "status": partial(not_implemented, "status", 5),
+    "report": partial(not_implemented, "report", 5),
+    "reset-target": partial(not_implemented, "reset-target", 5),
+    "rehearse": rehearse,
+}
+NEEDS_NO_CONFIG = {"rehearse"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as `seatrial: error: ...` and exit 2, without SystemExit leaking."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise _UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="seatrial",
+        description="Rehearse and verify a Velero migration of a Helm release between Kubernetes clusters.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "-c", "--config", metavar="PATH", help="seatrial.yaml (default: $SEATRIAL_CONFIG, ./seatrial.yaml)"
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more output; -v shows tracebacks")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    commands.add_parser("plan", help="show the ordered steps and what each will touch; changes nothing")
+    run = commands.add_parser("run", help="run the steps in order, each gated by its checks; resumes")
+    run.add_argument("--from", dest="from_step", metavar="STEP", choices=STEPS, help="start at this step")
+    run.add_argument("--until", dest="until_step", metavar="STEP", choices=STEPS, help="stop after this step")
+    run.add_argument("--dry-run", action="store_true", help="say what would be done; change nothing")
+    run.add_argument("--yes", action="store_true", help="confirm destructive actions without asking")
+    run.add_argument("--keep-frozen", action="store_true", help="leave the source read-only if backup fails")
+    step = commands.add_parser("step", help="run one step and its checks")
+    step.add_argument("name", choices=STEPS, metavar="NAME", help=", ".join(STEPS))
+    step.add_argument("--yes", action="store_true", help="confirm destructive actions without asking")
+    verify = commands.add_parser("verify", help="run one step's checks only (read-only)")
+    verify.add_argument("name", choices=STEPS, metavar="NAME", help=", ".join(STEPS))
+    commands.add_parser("status", help="show the journal of the run directory")
+    commands.add_parser("report", help="write report.md and report.html in the run directory")
+    reset = commands.add_parser("reset-target", help="delete the target namespace to retry (destructive)")
+    reset.add_argument("--yes", action="store_true", help="delete without asking")
+    rehearse_parser = commands.add_parser("rehearse", help="run the whole migration on a throwaway environment")
+    rehearse_parser.add_argument("--env", choices=("sandbox", "kind"), default="sandbox")
+    return parser
+
+
+def config_path(args: argparse.Namespace) -> str:
+    return args.config or os.environ.get("SEATRIAL_CONFIG") or DEFAULT_CONFIG
+
+
+def _print_error(error: SeatrialError) -> None:
+    print(f"seatrial: error: {redact(error.message)}", file=sys.stderr)
+    if error.fix:
+        print(f"  fix: {redact(error.fix)}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    verbosity = 0
+    try:
+        try:
+            args = parser.parse_args(argv)
+        except _UsageError as exc:
+            print(f"seatrial: error: {exc}", file=sys.stderr)
+            return 2
+        except SystemExit as exc:  # --help
+            return exc.code if isinstance(exc.code, int) else 0
+        verbosity = args.verbose
+        setup_logging(verbosity)
+        config = None
+        if args.command not in NEEDS_NO_CONFIG:
+            config = load_config(config_path(args))
+            log.debug("configuration %s loaded: %s", config.path, config.describe())
+        return COMMANDS[args.command](args, config)
+    except SeatrialError as error:
+        _print_error(error)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("seatrial: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last line of defence: one redacted line, never a raw traceback
+        first_line = (str(exc).splitlines() or [""])[0]
+        print(f"seatrial: internal error: {type(exc).__name__}: {redact(first_line)}", file=sys.stderr)
+        if verbosity:
+            print(redact("".join(traceback.format_exception(exc))), file=sys.stderr, end="")
+        else:
+            print("  (run with -v for the traceback)", file=sys.stderr)
+        return INTERNAL_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
