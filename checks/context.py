@@ -37,6 +37,13 @@ class CheckContext:
     backup_option: str | None = None
     restore_option: str | None = None
     _lists: dict[tuple, list[dict]] = field(default_factory=dict)
+    _memo: dict[tuple, object] = field(default_factory=dict)
+
+    def memo(self, key: tuple, compute: Callable[[], object]):
+        """Compute once per session (tarball index, repository snapshots, inventories)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     # -- clients -----------------------------------------------------------------------------------
     @cached_property

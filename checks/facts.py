@@ -1,0 +1,148 @@
+"""Views over the live objects that several checks share: pod volumes, PVCs, PVBs, the tarball index.
+
+Everything here reads through `CheckContext.objects` (one LIST per kind, cached) or the bucket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from checks.context import CheckContext
+from runbook.errors import BadInput
+
+VELERO_V1 = "velero.io/v1"
+# Kinds whose objects must travel in the backup tarball (pods and replica sets are recreated by
+# their owners; events and endpoints are derived).
+TRAVELLING_KINDS = (
+    ("apps/v1", "Deployment", "deployments.apps"),
+    ("apps/v1", "StatefulSet", "statefulsets.apps"),
+    ("apps/v1", "DaemonSet", "daemonsets.apps"),
+    ("v1", "Service", "services"),
+    ("v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
+    ("v1", "Secret", "secrets"),
+    ("v1", "ConfigMap", "configmaps"),
+    ("v1", "ServiceAccount", "serviceaccounts"),
+)
+
+
+@dataclass(frozen=True)
+class PodVolume:
+    """A PVC-backed volume of a pod, as Velero's file-system backup sees it."""
+
+    namespace: str
+    pod: str
+    volume: str
+    pvc: str
+    owner: str  # "StatefulSet/my-harbor-database" or "Pod/x": where the annotation belongs
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.pod}:{self.volume}"
+
+
+def pods(ctx: CheckContext, side: str) -> list[dict]:
+    return ctx.objects(side, "v1", "Pod", ctx.namespace(side))
+
+
+def pvcs(ctx: CheckContext, side: str) -> list[dict]:
+    return ctx.objects(side, "v1", "PersistentVolumeClaim", ctx.namespace(side))
+
+
+def pvs_by_name(ctx: CheckContext, side: str) -> dict[str, dict]:
+    return {pv["metadata"]["name"]: pv for pv in ctx.objects(side, "v1", "PersistentVolume")}
+
+
+def owner_of(pod: dict) -> str:
+    """The workload whose pod template should carry Velero's annotations."""
+    refs = pod["metadata"].get("ownerReferences") or []
+    labels = pod["metadata"].get("labels") or {}
+    for ref in refs:
+        if ref.get("kind") == "StatefulSet":
+            return f"StatefulSet/{ref['name']}"
+        if ref.get("kind") == "ReplicaSet":
+            hash_ = labels.get("pod-template-hash")
+            name = ref["name"][: -len(hash_) - 1] if hash_ and ref["name"].endswith(hash_) else ref["name"]
+            return f"Deployment/{name}"
+    return f"Pod/{pod['metadata']['name']}"
+
+
+def pod_volumes(ctx: CheckContext, side: str = "source") -> list[PodVolume]:
+    found = []
+    for pod in pods(ctx, side):
+        meta = pod["metadata"]
+        for volume in pod.get("spec", {}).get("volumes") or []:
+            claim = volume.get("persistentVolumeClaim")
+            if claim:
+                found.append(PodVolume(meta["namespace"], meta["name"], volume["name"], claim["claimName"],
+                                       owner_of(pod)))
+    return found
+
+
+def annotate_command(volume: PodVolume, namespace: str) -> str:
+    kind, name = volume.owner.split("/", 1)
+    if kind == "Pod":
+        return (f"kubectl -n {namespace} annotate pod {name} "
+                f"backup.velero.io/backup-volumes={volume.volume} --overwrite")
+    patch = ('{"spec":{"template":{"metadata":{"annotations":{"backup.velero.io/backup-volumes":"'
+             + volume.volume + '"}}}}}')
+    return f"kubectl -n {namespace} patch {kind.lower()} {name} -p '{patch}'"
+
+
+def require_backup_name(ctx: CheckContext) -> str:
+    name = ctx.backup_name
+    if not name:
+        raise BadInput("the backup to check is unknown: this run directory's journal records no backup",
+                       fix="run the backup step, or pass --seatrial-backup NAME for a backup made by hand")
+    return name
+
+
+def require_restore_name(ctx: CheckContext) -> str:
+    name = ctx.restore_name
+    if not name:
+        raise BadInput("the restore to check is unknown: this run directory's journal records no restore",
+                       fix="run the restore step, or pass --seatrial-restore NAME for a restore made by hand")
+    return name
+
+
+def backup(ctx: CheckContext, side: str = "source") -> dict | None:
+    name = require_backup_name(ctx)
+    return next((b for b in ctx.objects(side, VELERO_V1, "Backup", ctx.config.velero.namespace)
+                 if b["metadata"]["name"] == name), None)
+
+
+def restore(ctx: CheckContext) -> dict | None:
+    name = require_restore_name(ctx)
+    return next((r for r in ctx.objects("target", VELERO_V1, "Restore", ctx.config.velero.namespace)
+                 if r["metadata"]["name"] == name), None)
+
+
+def pod_volume_backups(ctx: CheckContext, side: str = "source") -> list[dict]:
+    name = require_backup_name(ctx)
+    return [p for p in ctx.objects(side, VELERO_V1, "PodVolumeBackup", ctx.config.velero.namespace)
+            if (p["metadata"].get("labels") or {}).get("velero.io/backup-name") == name
+            or (p.get("spec", {}).get("tags") or {}).get("backup") == name]
+
+
+def pod_volume_restores(ctx: CheckContext) -> list[dict]:
+    name = require_restore_name(ctx)
+    return [p for p in ctx.objects("target", VELERO_V1, "PodVolumeRestore", ctx.config.velero.namespace)
+            if (p["metadata"].get("labels") or {}).get("velero.io/restore-name") == name]
+
+
+def excluded_volumes(ctx: CheckContext, pod: dict | None) -> set[str]:
+    from runbook.velero import pod_volume_opt_out
+
+    excluded = set(ctx.config.volumes.exclude)
+    if pod is not None:
+        excluded |= set(pod_volume_opt_out(pod))
+    return excluded
+
+
+def tarball_index(ctx: CheckContext) -> frozenset[tuple[str, str, str]]:
+    """(groupResource, namespace, name) of every item in the backup tarball, read once by streaming."""
+    name = require_backup_name(ctx)
+
+    def index() -> frozenset[tuple[str, str, str]]:
+        return frozenset((item.ref.group_resource, item.ref.namespace or "", item.ref.name)
+                         for item in ctx.bucket.tarball_items(name) if item.ref is not None)
+
+    return ctx.memo(("tarball", name), index)

@@ -1,0 +1,32 @@
+"""annotate: every PVC-backed pod volume is covered by file-system backup, or deliberately excluded."""
+
+from __future__ import annotations
+
+from checks.context import CheckContext
+from checks.facts import annotate_command, excluded_volumes, pod_volumes, pods
+from checks.verdict import expect, live
+
+
+def _pod(ctx: CheckContext, name: str) -> dict:
+    return next(p for p in pods(ctx, "source") if p["metadata"]["name"] == name)
+
+
+@live("volume", lambda ctx: pod_volumes(ctx, "source"), allow_empty=True, empty="PVC-backed pod volume")
+def test_volume_covered(ctx: CheckContext, volume):
+    from runbook.velero import fs_backup_volumes, pod_volume_opt_in
+
+    pod = _pod(ctx, volume.pod)
+    if volume.volume in excluded_volumes(ctx, pod):
+        return  # deliberately excluded (configuration volumes.exclude or backup-volumes-excludes)
+    # seatrial's Backup sets defaultVolumesToFsBackup unless the journal says the opt-in mode was used
+    default_fs = ctx.journal.step("annotate").get("mode", "default") == "default"
+    covered = volume.volume in fs_backup_volumes(pod, default_fs)
+    opt_in = sorted(pod_volume_opt_in(pod))
+    hint = ""
+    if volume.pvc in opt_in:
+        hint = f" (the annotation names the PVC {volume.pvc!r}; Velero wants the pod VOLUME name {volume.volume!r})"
+    expect(covered,
+           f"{volume} (PVC {volume.pvc}) is not covered by file-system backup: the backup would say Completed "
+           f"and carry no data for it{hint}",
+           f"backup.velero.io/backup-volumes={','.join(opt_in) or '(none)'} on pod {volume.pod}",
+           annotate_command(volume, volume.namespace))

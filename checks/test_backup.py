@@ -1,0 +1,201 @@
+"""backup: the Backup really holds the namespace and every volume's data, not just a `Completed`."""
+
+from __future__ import annotations
+
+from checks.context import CheckContext
+from checks.facts import (
+    TRAVELLING_KINDS,
+    annotate_command,
+    backup,
+    excluded_volumes,
+    pod_volume_backups,
+    pod_volumes,
+    pods,
+    require_backup_name,
+    tarball_index,
+)
+from checks.verdict import expect, fail, live
+
+
+def _backup_or_fail(ctx: CheckContext) -> dict:
+    __tracebackhide__ = True
+    obj = backup(ctx)
+    if obj is None:
+        fail(f"source: Backup {require_backup_name(ctx)} does not exist in namespace {ctx.config.velero.namespace}",
+             "absent", "run the backup step, or pass the right --seatrial-backup NAME")
+    return obj
+
+
+def test_backup_completed(ctx: CheckContext, record_property):
+    obj = _backup_or_fail(ctx)
+    status = obj.get("status") or {}
+    record_property("backup", obj["metadata"]["name"])
+    expect(status.get("phase") == "Completed",
+           f"Backup {obj['metadata']['name']} did not complete (only Completed is success; PartiallyFailed, "
+           "Finalizing* and WaitingForPluginOperations* are not)",
+           f"phase={status.get('phase')} errors={status.get('errors', 0)} warnings={status.get('warnings', 0)} "
+           f"failureReason={status.get('failureReason', '')!r} validationErrors={status.get('validationErrors')}",
+           f"velero backup describe {obj['metadata']['name']} --details; velero backup logs {obj['metadata']['name']}")
+
+
+def test_backup_has_no_errors(ctx: CheckContext, record_property):
+    obj = _backup_or_fail(ctx)
+    status = obj.get("status") or {}
+    name = obj["metadata"]["name"]
+    warnings = _warnings(ctx, name)
+    record_property("backup_warnings", len(warnings))
+    expect(not status.get("errors"), f"Backup {name} logged {status.get('errors')} error(s)",
+           f"errors={status.get('errors')}; warnings: {warnings[:5] or 'none'}", f"velero backup logs {name}")
+
+
+def _warnings(ctx: CheckContext, name: str) -> list[str]:
+    results = ctx.memo(("results", name), lambda: ctx.bucket.results(name)) or {}
+    found = []
+    for scope, value in (results.get("warnings") or {}).items():
+        if isinstance(value, dict):
+            for where, lines in value.items():
+                found += [f"{where}: {line}" for line in lines or []]
+        elif value:
+            found += [f"{scope}: {line}" for line in value]
+    return found
+
+
+def test_every_item_backed_up(ctx: CheckContext):
+    obj = _backup_or_fail(ctx)
+    progress = (obj.get("status") or {}).get("progress") or {}
+    done, total = progress.get("itemsBackedUp"), progress.get("totalItems")
+    expect(total is not None and done == total,
+           f"Backup {obj['metadata']['name']} backed up fewer items than it found",
+           f"itemsBackedUp={done} totalItems={total}", f"velero backup logs {obj['metadata']['name']} | grep -i error")
+
+
+def _covered_volumes(ctx: CheckContext):
+    return pod_volumes(ctx, "source")
+
+
+@live("volume", _covered_volumes, allow_empty=True, empty="PVC-backed pod volume")
+def test_volume_backed_up(ctx: CheckContext, volume, record_property):
+    pod = next(p for p in pods(ctx, "source") if p["metadata"]["name"] == volume.pod)
+    if volume.volume in excluded_volumes(ctx, pod):
+        return  # deliberately excluded
+    pvbs = [p for p in pod_volume_backups(ctx)
+            if (p.get("spec") or {}).get("pod", {}).get("name") == volume.pod
+            and (p.get("spec") or {}).get("volume") == volume.volume]
+    if not pvbs:
+        fail(f"{volume} (PVC {volume.pvc}) was not backed up: no PodVolumeBackup for it in backup "
+             f"{require_backup_name(ctx)} -- Velero said Completed and the target will get an EMPTY volume",
+             f"PodVolumeBackups of this backup: {sorted(_describe(p) for p in pod_volume_backups(ctx)) or 'none'}",
+             annotate_command(volume, volume.namespace)
+             + "  (the pod VOLUME name, not the PVC name), then back up again")
+    pvb = pvbs[0]
+    status = pvb.get("status") or {}
+    total = (status.get("progress") or {}).get("totalBytes", 0)
+    record_property("snapshot_id", status.get("snapshotID", ""))
+    expect(status.get("phase") == "Completed" and status.get("snapshotID") and total > 0,
+           f"{volume}: PodVolumeBackup {pvb['metadata']['name']} did not complete with data",
+           f"phase={status.get('phase')} snapshotID={status.get('snapshotID')!r} totalBytes={total} "
+           f"message={status.get('message', '')!r}",
+           f"kubectl -n {ctx.config.velero.namespace} describe podvolumebackup {pvb['metadata']['name']}")
+
+
+def _describe(pvb: dict) -> str:
+    spec = pvb.get("spec") or {}
+    return f"{spec.get('pod', {}).get('name')}:{spec.get('volume')}"
+
+
+def _volume_info(ctx: CheckContext) -> list[dict]:
+    name = require_backup_name(ctx)
+    return ctx.memo(("volumeinfo", name), lambda: ctx.bucket.volume_info(name)) or []
+
+
+@live("entry", _volume_info, ids=lambda e: f"{e.get('pvcNamespace')}/{e.get('pvcName')}", allow_empty=True,
+      empty="volumeinfo entry")
+def test_no_volume_silently_skipped(ctx: CheckContext, entry):
+    if not entry.get("skipped"):
+        return
+    pvc = entry.get("pvcName")
+    excluded = {v.pvc for v in pod_volumes(ctx, "source")
+                if v.volume in excluded_volumes(ctx, next((p for p in pods(ctx, "source")
+                                                           if p["metadata"]["name"] == v.pod), None))}
+    expect(pvc in excluded,
+           f"PVC {entry.get('pvcNamespace')}/{pvc} was skipped by the backup: its data is not in the bucket",
+           f"volumeinfo skipped=true reason={entry.get('skippedReason')!r}",
+           "annotate the pod template with backup.velero.io/backup-volumes=<pod volume name> (or list it in "
+           "volumes.exclude if it is deliberate), then back up again")
+
+
+def test_bucket_holds_full_layout(ctx: CheckContext):
+    name = require_backup_name(ctx)
+    missing = ctx.bucket.missing_backup_keys(name)
+    expect(not missing, f"the bucket lacks files of backup {name}: the target cannot sync or restore it",
+           f"missing: {missing}", "check the BSL's bucket/prefix and the backup's logs; back up again")
+
+
+def _travelling_objects(ctx: CheckContext) -> list[tuple[str, str, str]]:
+    ns = ctx.config.source.namespace
+    found = []
+    for api_version, kind, group_resource in TRAVELLING_KINDS:
+        for obj in ctx.objects("source", api_version, kind, ns):
+            if kind == "Secret" and (obj.get("type") or "").startswith("kubernetes.io/service-account-token"):
+                continue
+            if kind == "ConfigMap" and obj["metadata"]["name"] == "kube-root-ca.crt":
+                continue
+            found.append((group_resource, ns, obj["metadata"]["name"]))
+    return found
+
+
+@live("item", _travelling_objects, ids=lambda i: f"{i[0]}/{i[1]}/{i[2]}")
+def test_tarball_holds_object(ctx: CheckContext, item):
+    group_resource, ns, name = item
+    expect(item in tarball_index(ctx),
+           f"{group_resource} {ns}/{name} exists on the source but is not in the backup tarball",
+           f"{require_backup_name(ctx)}.tar.gz holds {len(tarball_index(ctx))} items, not this one",
+           "check the backup's includedNamespaces/resources and label selector, then back up again")
+
+
+def _snapshot_ids(ctx: CheckContext) -> set[str] | None:
+    """Snapshot IDs in the restic repository of the source namespace (None for kopia)."""
+    if ctx.config.velero.uploader != "restic":
+        return None
+    from checks.repository import restic_snapshot_ids
+
+    name = require_backup_name(ctx)
+    return ctx.memo(("snapshots", name), lambda: restic_snapshot_ids(ctx, name))
+
+
+@live("pvb", lambda ctx: pod_volume_backups(ctx), ids=_describe, allow_empty=True, empty="PodVolumeBackup")
+def test_snapshot_in_repository(ctx: CheckContext, pvb, record_property):
+    snapshot = (pvb.get("status") or {}).get("snapshotID")
+    ids = _snapshot_ids(ctx)
+    if ids is None:
+        from checks.repository import kopia_repository_has_data
+
+        record_property("verified", "kopia: repository prefix only; snapshot manifests not opened")
+        expect(kopia_repository_has_data(ctx), f"the kopia repository of {ctx.config.source.namespace} is empty",
+               f"no objects under {ctx.bucket.layout.kopia_repo(ctx.config.source.namespace)}",
+               "check node-agent logs: the data never reached the bucket")
+        return
+    expect(snapshot in ids, f"PodVolumeBackup {pvb['metadata']['name']} names snapshot {snapshot!r}, which is not "
+           "in the restic repository", f"{len(ids)} snapshots tagged backup={require_backup_name(ctx)}",
+           "check the repository password and node-agent logs; back up again")
+
+
+def test_source_read_only_during_backup(ctx: CheckContext):
+    obj = _backup_or_fail(ctx)
+    freeze = ctx.journal.step("freeze")
+    started = (obj.get("status") or {}).get("startTimestamp")
+    if freeze.get("frozen_at"):
+        from datetime import datetime
+
+        start = datetime.fromisoformat(started.replace("Z", "+00:00")).timestamp() if started else 0
+        thawed = ctx.journal.step("freeze").get("thawed_at")
+        completed = (obj.get("status") or {}).get("completionTimestamp")
+        end = datetime.fromisoformat(completed.replace("Z", "+00:00")).timestamp() if completed else float("inf")
+        expect(freeze["frozen_at"] <= start + 1 and (thawed is None or thawed >= end),
+               "source Harbor was not read-only for the whole backup window: pushes during it are lost",
+               f"frozen at {freeze['frozen_at']}, backup {started}..{completed}, thawed at {thawed}",
+               "freeze, then back up again")
+        return
+    read_only = ctx.source_harbor.read_only()
+    expect(read_only, "source Harbor is not read-only and no journal proves it was during the backup",
+           f"read_only={read_only}", "run the freeze step before the backup (PUT /configurations read_only=true)")

@@ -1,0 +1,178 @@
+"""preflight: both clusters, the bucket and Harbor are ready for the move, before anything changes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from checks.context import CheckContext
+from checks.facts import VELERO_V1, pod_volumes, pods, pvcs, pvs_by_name
+from checks.verdict import expect, fail, live
+
+SIDES = ("source", "target")
+
+
+def _velero(ctx: CheckContext, side: str, api_version: str, kind: str) -> list[dict]:
+    return ctx.objects(side, api_version, kind, ctx.config.velero.namespace)
+
+
+def _named(objects: list[dict], name: str) -> dict | None:
+    return next((o for o in objects if o["metadata"]["name"] == name), None)
+
+
+@live("side", lambda ctx: SIDES)
+def test_velero_server_ready(ctx: CheckContext, side: str):
+    ns = ctx.config.velero.namespace
+    deployment = _named(_velero(ctx, side, "apps/v1", "Deployment"), "velero")
+    if deployment is None:
+        fail(f"{side}: no Deployment velero in namespace {ns}", "absent",
+             f"install Velero on the {side} cluster (velero install ... --use-node-agent)")
+    ready = (deployment.get("status") or {}).get("readyReplicas") or 0
+    expect(ready >= 1, f"{side}: Deployment {ns}/velero has no ready replica", f"readyReplicas={ready}",
+           f"kubectl --context {ctx.cluster(side).context} -n {ns} describe deployment velero")
+
+
+@live("side", lambda ctx: SIDES)
+def test_node_agent_ready(ctx: CheckContext, side: str):
+    ns = ctx.config.velero.namespace
+    agent = _named(_velero(ctx, side, "apps/v1", "DaemonSet"), "node-agent")
+    if agent is None:
+        fail(f"{side}: no DaemonSet node-agent in namespace {ns}: file-system backup cannot run", "absent",
+             "reinstall Velero with --use-node-agent")
+    status = agent.get("status") or {}
+    desired, ready = status.get("desiredNumberScheduled", 0), status.get("numberReady", 0)
+    expect(desired > 0 and ready == desired,
+           f"{side}: node-agent is not ready on every node (a pod on a node without it makes the backup "
+           "PartiallyFailed)", f"numberReady={ready} desiredNumberScheduled={desired}",
+           f"kubectl --context {ctx.cluster(side).context} -n {ns} get pods -l name=node-agent -o wide")
+
+
+def _location(ctx: CheckContext, side: str) -> dict | None:
+    return _named(_velero(ctx, side, VELERO_V1, "BackupStorageLocation"), ctx.config.velero.storage_location)
+
+
+@live("side", lambda ctx: SIDES)
+def test_storage_location_available(ctx: CheckContext, side: str):
+    name = ctx.config.velero.storage_location
+    location = _location(ctx, side)
+    if location is None:
+        fail(f"{side}: BackupStorageLocation {name} does not exist", "absent",
+             f"create it on {side} with the same bucket and prefix (velero backup-location create {name} ...)")
+    phase = (location.get("status") or {}).get("phase")
+    message = (location.get("status") or {}).get("message", "")
+    expect(phase == "Available", f"{side}: BackupStorageLocation {name} is not Available",
+           f"phase={phase!r} {message}".strip(),
+           "check the bucket, the credentials secret and that nothing else lives under the prefix")
+
+
+@live("side", lambda ctx: SIDES)
+def test_storage_location_points_at_the_bucket(ctx: CheckContext, side: str):
+    location = _location(ctx, side)
+    if location is None:
+        fail(f"{side}: BackupStorageLocation {ctx.config.velero.storage_location} does not exist", "absent",
+             "create it (see test_storage_location_available)")
+    storage = (location.get("spec") or {}).get("objectStorage") or {}
+    observed = (storage.get("bucket"), (storage.get("prefix") or "").strip("/"))
+    wanted = (ctx.config.storage.bucket, ctx.config.storage.prefix.strip("/"))
+    expect(observed == wanted,
+           f"{side}: BackupStorageLocation {location['metadata']['name']} points at another bucket/prefix than "
+           "the configuration: the other cluster will never see the backup",
+           f"bucket/prefix {observed[0]}/{observed[1]} (configured: {wanted[0]}/{wanted[1]})",
+           "make both clusters' BSLs use the same bucket and prefix as storage.bucket/storage.prefix")
+
+
+def _password_digest(ctx: CheckContext, side: str) -> str | None:
+    secret = _named(_velero(ctx, side, "v1", "Secret"), "velero-repo-credentials")
+    if secret is None:
+        return None
+    value = base64.b64decode((secret.get("data") or {}).get("repository-password", ""))
+    return hashlib.sha256(value).hexdigest()  # compared, never shown
+
+
+def test_repository_password_equal(ctx: CheckContext):
+    source, target = _password_digest(ctx, "source"), _password_digest(ctx, "target")
+    expect(source == target,
+           "the repository password (secret velero-repo-credentials) differs between source and target: the "
+           "target cannot open the source's restic/kopia repository",
+           f"source {'set' if source else 'absent'}, target {'set' if target else 'absent'}, values differ",
+           "copy the secret from source to target before the first restore (the value is not shown here)")
+
+
+def test_target_namespace_absent(ctx: CheckContext):
+    ns = ctx.config.target.namespace
+    existing = [n for n in ctx.objects("target", "v1", "Namespace") if n["metadata"]["name"] == ns]
+    expect(not existing,
+           f"target: namespace {ns} already exists: Velero would skip every existing object with an "
+           "'already exists' warning and not restore their volume data",
+           f"namespace {ns} phase {((existing or [{}])[0].get('status') or {}).get('phase')}",
+           "run `seatrial reset-target` (deletes it, asks for confirmation) or choose another target namespace")
+
+
+def _planned_names(ctx: CheckContext) -> list[tuple[str, str]]:
+    from runbook.config import render_name
+
+    names = []
+    for kind, template in (("backup", ctx.config.velero.backup_name), ("restore", ctx.config.velero.restore_name)):
+        planned = ctx.journal.name(f"planned_{kind}") or ctx.journal.name(kind)
+        names.append((kind, planned or render_name(template, release=ctx.config.source.release,
+                                                   namespace=ctx.config.source.namespace)))
+    return names
+
+
+@live("planned", _planned_names, ids=lambda p: f"{p[0]}:{p[1]}")
+def test_name_unused(ctx: CheckContext, planned: tuple[str, str]):
+    kind, name = planned
+    if ctx.journal.step("backup").get("status") == "passed" and kind == "backup":
+        return  # the run already made it: preflight re-run after the backup step
+    clash = []
+    cr_kind = "Backup" if kind == "backup" else "Restore"
+    for side in SIDES:
+        if _named(_velero(ctx, side, VELERO_V1, cr_kind), name) is not None:
+            clash.append(f"{cr_kind} {name} exists on {side}")
+    if kind == "backup" and ctx.bucket.has_backup(name):
+        clash.append(f"backups/{name}/velero-backup.json exists in the bucket")
+    if kind == "restore" and name in ctx.bucket.list_restores():
+        clash.append(f"restores/{name}/ exists in the bucket")
+    expect(not clash, f"the {kind} name {name} is already used (Velero fails a backup whose name is in the bucket)",
+           "; ".join(clash), f"use a template with {{timestamp}} or {{random}} in velero.{kind}_name")
+
+
+def _storage_classes(ctx: CheckContext) -> list[str]:
+    return sorted({(p.get("spec") or {}).get("storageClassName") or "" for p in pvcs(ctx, "source")})
+
+
+@live("storage_class", _storage_classes, allow_empty=True, empty="PVC")
+def test_storage_class_on_target(ctx: CheckContext, storage_class: str):
+    wanted = ctx.config.volumes.storage_class_mapping.get(storage_class, storage_class)
+    target_classes = {sc["metadata"]["name"] for sc in ctx.objects("target", "storage.k8s.io/v1", "StorageClass")}
+    expect(wanted in target_classes,
+           f"StorageClass {wanted!r} (used by source PVCs) does not exist on target: restored PVCs stay Pending",
+           f"target StorageClasses: {sorted(target_classes)}",
+           f"create it on target, or map it: volumes.storage_class_mapping: {{{storage_class}: <target class>}}")
+
+
+@live("volume", lambda ctx: pod_volumes(ctx, "source"), allow_empty=True, empty="PVC-backed pod volume")
+def test_volume_can_be_file_system_backed_up(ctx: CheckContext, volume):
+    pod = next(p for p in pods(ctx, "source") if p["metadata"]["name"] == volume.pod)
+    phase = (pod.get("status") or {}).get("phase")
+    expect(phase == "Running", f"pod {volume.namespace}/{volume.pod} is not Running: Velero silently skips "
+           f"every volume of it (the backup still says Completed)", f"phase={phase}",
+           f"get the pod Running before the backup: kubectl -n {volume.namespace} describe pod {volume.pod}")
+    claim = next((c for c in pvcs(ctx, "source") if c["metadata"]["name"] == volume.pvc), None)
+    expect(claim is not None and (claim.get("status") or {}).get("phase") == "Bound",
+           f"PVC {volume.namespace}/{volume.pvc} of {volume} is not Bound", (claim or {}).get("status"),
+           f"kubectl -n {volume.namespace} describe pvc {volume.pvc}")
+    pv = pvs_by_name(ctx, "source").get(claim["spec"].get("volumeName", ""))
+    expect(pv is None or "hostPath" not in (pv.get("spec") or {}),
+           f"{volume}: PVC {volume.pvc} is bound to a hostPath PV; Velero's file-system backup skips hostPath "
+           "volumes with only a warning, and no snapshot can cross clusters", f"PV {pv and pv['metadata']['name']}",
+           "move the data to a local or network PV (local-path: volumeType local) before the migration")
+
+
+@live("side", lambda ctx: ("source",))
+def test_harbor_credentials_authenticate(ctx: CheckContext, side: str):
+    # /users/current answers 401 to wrong credentials; list endpoints would silently fall back to anonymous.
+    client = ctx.harbor(side)
+    user = client.verify_credentials()
+    expect(bool(user), f"{side} Harbor: the credentials did not authenticate", user,
+           "fix harbor.username and the password in harbor.password_env / harbor.password_file")
