@@ -1,0 +1,221 @@
+"""The test API server through the real `kubernetes` client, over HTTP."""
+
+import json
+import time
+
+import pytest
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+NS = "harbor"
+
+
+@pytest.fixture
+def api_client(kube_api):
+    kube_api.store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+    kube_api.store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "velero"}})
+    with config.new_client_from_config(config_file=str(kube_api.kubeconfig), context=kube_api.context) as api:
+        yield api
+
+
+def pod(name: str, labels: dict, phase: str = "Running", node: str = "node-a") -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": NS, "labels": labels},
+            "spec": {"nodeName": node, "containers": [{"name": "main", "image": "busybox"}]},
+            "status": {"phase": phase}}
+
+
+def error_body(error: ApiException) -> dict:
+    return json.loads(error.body)
+
+
+def test_discovery_lists_core_apps_and_velero_resources(api_client):
+    core = client.CoreV1Api(api_client).get_api_resources()
+    pods = next(r for r in core.resources if r.name == "pods")
+    assert (pods.kind, pods.namespaced, pods.short_names) == ("Pod", True, ["po"])
+    assert "pods/status" in {r.name for r in core.resources}
+    assert "secrets/status" not in {r.name for r in core.resources}
+    groups = {g.name: g for g in client.ApisApi(api_client).get_api_versions().groups}
+    assert groups["velero.io"].preferred_version.version == "v1"
+    velero = client.CustomObjectsApi(api_client).get_api_resources("velero.io", "v1")
+    bsl = next(r for r in velero.resources if r.name == "backupstoragelocations")
+    assert bsl.short_names == ["bsl"] and "watch" in bsl.verbs
+
+
+def test_list_with_label_and_field_selectors(api_client):
+    core = client.CoreV1Api(api_client)
+    core.create_namespaced_pod(NS, pod("core-0", {"app": "harbor", "component": "core"}))
+    core.create_namespaced_pod(NS, pod("db-0", {"app": "harbor", "component": "database"}, node="node-b"))
+    core.create_namespaced_pod(NS, pod("job-0", {"app": "other"}, phase="Succeeded"))
+
+    def names(**kwargs) -> list[str]:
+        return [p.metadata.name for p in core.list_namespaced_pod(NS, **kwargs).items]
+
+    assert names(label_selector="app=harbor") == ["core-0", "db-0"]
+    assert names(label_selector="app==harbor,component!=core") == ["db-0"]
+    assert names(label_selector="component in (core, database)") == ["core-0", "db-0"]
+    assert names(label_selector="component notin (core)") == ["db-0", "job-0"]
+    assert names(label_selector="component") == ["core-0", "db-0"]
+    assert names(label_selector="!component") == ["job-0"]
+    assert names(field_selector="status.phase=Running,spec.nodeName=node-b") == ["db-0"]
+    assert names(field_selector="metadata.name!=core-0") == ["db-0", "job-0"]
+    everywhere = core.list_pod_for_all_namespaces(field_selector=f"metadata.namespace={NS}")
+    assert len(everywhere.items) == 3 and everywhere.kind == "PodList"
+
+
+def test_limit_and_continue_page_with_one_list_per_page(api_client, kube_api):
+    for i in range(250):
+        kube_api.store.create({"apiVersion": "v1", "kind": "ConfigMap",
+                               "metadata": {"name": f"cm-{i:03d}", "namespace": NS}, "data": {"i": str(i)}})
+    core = client.CoreV1Api(api_client)
+    before = len(kube_api.server.requests)
+    seen, token, pages = [], None, 0
+    while True:
+        page = core.list_namespaced_config_map(NS, limit=100, _continue=token)
+        pages += 1
+        seen += [cm.metadata.name for cm in page.items]
+        token = page.metadata._continue
+        if not token:
+            break
+    assert seen == [f"cm-{i:03d}" for i in range(250)]
+    lists = [path for method, path in kube_api.server.requests[before:]
+             if method == "GET" and path.startswith(f"/api/v1/namespaces/{NS}/configmaps")]
+    assert pages == 3 and len(lists) == 3
+
+
+def test_bad_continue_token_is_a_400_status(api_client):
+    with pytest.raises(ApiException) as caught:
+        client.CoreV1Api(api_client).list_namespaced_config_map(NS, limit=1, _continue="not-a-token")
+    assert caught.value.status == 400 and error_body(caught.value)["reason"] == "BadRequest"
+
+
+def test_replace_with_stale_resource_version_is_409(api_client):
+    core = client.CoreV1Api(api_client)
+    created = core.create_namespaced_config_map(NS, {"metadata": {"name": "settings"}, "data": {"a": "1"}})
+    created.data = {"a": "2"}
+    updated = core.replace_namespaced_config_map("settings", NS, created)
+    assert int(updated.metadata.resource_version) > int(created.metadata.resource_version)
+    created.data = {"a": "3"}  # still carries the old resourceVersion
+    with pytest.raises(ApiException) as caught:
+        core.replace_namespaced_config_map("settings", NS, created)
+    body = error_body(caught.value)
+    assert caught.value.status == 409
+    assert (body["kind"], body["reason"], body["details"]["name"]) == ("Status", "Conflict", "settings")
+    assert core.read_namespaced_config_map("settings", NS).data == {"a": "2"}
+
+
+def test_missing_object_and_unknown_resource_are_404_status(api_client):
+    with pytest.raises(ApiException) as caught:
+        client.CoreV1Api(api_client).read_namespaced_pod("nope", NS)
+    assert caught.value.status == 404 and error_body(caught.value)["details"] == {"name": "nope", "kind": "pods"}
+    with pytest.raises(ApiException) as caught:
+        client.CustomObjectsApi(api_client).list_namespaced_custom_object("velero.io", "v1", NS, "frobs")
+    assert caught.value.status == 404 and error_body(caught.value)["reason"] == "NotFound"
+
+
+def backup(name: str, spec: dict) -> dict:
+    return {"apiVersion": "velero.io/v1", "kind": "Backup", "metadata": {"name": name, "namespace": "velero"},
+            "spec": spec}
+
+
+def test_valid_backup_is_created(api_client):
+    custom = client.CustomObjectsApi(api_client)
+    created = custom.create_namespaced_custom_object(
+        "velero.io", "v1", "velero", "backups",
+        backup("nightly", {"includedNamespaces": [NS], "ttl": "72h0m0s", "defaultVolumesToFsBackup": True}))
+    assert created["metadata"]["uid"] and created["spec"]["ttl"] == "72h0m0s"
+    listed = custom.list_namespaced_custom_object("velero.io", "v1", "velero", "backups")
+    assert listed["kind"] == "BackupList" and [b["metadata"]["name"] for b in listed["items"]] == ["nightly"]
+
+
+@pytest.mark.parametrize(("kind", "spec", "field"), [
+    ("Backup", {"ttl": 5}, "spec.ttl"),
+    ("Backup", {"includedNamespaces": "harbor"}, "spec.includedNamespaces"),
+    ("Restore", {"backupName": "b", "existingResourcePolicy": 1}, "spec.existingResourcePolicy"),
+    ("Restore", {"backupName": "b", "hooks": {"resources": [{"postHooks": []}]}}, "spec.hooks.resources[0].name"),
+])
+def test_invalid_velero_object_is_422_naming_the_field(api_client, kind, spec, field):
+    plural = kind.lower() + "s"
+    body = {**backup("bad", spec), "kind": kind}
+    with pytest.raises(ApiException) as caught:
+        client.CustomObjectsApi(api_client).create_namespaced_custom_object("velero.io", "v1", "velero", plural, body)
+    status = error_body(caught.value)
+    assert caught.value.status == 422 and status["reason"] == "Invalid"
+    assert field in [cause["field"] for cause in status["details"]["causes"]]
+    assert field in status["message"]
+
+
+def test_status_subresource_patch_changes_only_status(api_client):
+    core = client.CoreV1Api(api_client)
+    core.create_namespaced_pod(NS, pod("core-0", {"app": "harbor"}, phase="Pending"))
+    patched = core.patch_namespaced_pod_status("core-0", NS, {"status": {"phase": "Running"},
+                                                               "metadata": {"labels": {"ignored": "yes"}}})
+    assert patched.status.phase == "Running" and "ignored" not in patched.metadata.labels
+    core.patch_namespaced_pod("core-0", NS, {"status": {"phase": "Failed"}, "metadata": {"labels": {"x": "y"}}})
+    current = core.read_namespaced_pod_status("core-0", NS)
+    assert current.status.phase == "Running" and current.metadata.labels["x"] == "y"
+
+
+def test_velero_objects_have_no_status_subresource_so_updates_write_status(api_client):
+    custom = client.CustomObjectsApi(api_client)
+    custom.create_namespaced_custom_object("velero.io", "v1", "velero", "backups", backup("b", {}))
+    custom.patch_namespaced_custom_object("velero.io", "v1", "velero", "backups", "b",
+                                          {"status": {"phase": "Completed"}})
+    assert custom.get_namespaced_custom_object("velero.io", "v1", "velero", "backups", "b")["status"] == {
+        "phase": "Completed"}
+    with pytest.raises(ApiException) as caught:
+        custom.get_namespaced_custom_object_status("velero.io", "v1", "velero", "backups", "b")
+    assert caught.value.status == 404
+
+
+def test_unknown_backup_field_is_pruned_with_a_warning_by_default(api_client):
+    custom = client.CustomObjectsApi(api_client)
+    created = custom.create_namespaced_custom_object("velero.io", "v1", "velero", "backups",
+                                                     backup("b", {"ttl": "1h", "bogus": True}))
+    assert created["spec"] == {"ttl": "1h"}
+
+
+def test_delete_returns_the_object_then_it_is_gone(api_client):
+    core = client.CoreV1Api(api_client)
+    core.create_namespaced_config_map(NS, {"metadata": {"name": "gone"}})
+    core.delete_namespaced_config_map("gone", NS)
+    with pytest.raises(ApiException) as caught:
+        core.read_namespaced_config_map("gone", NS)
+    assert caught.value.status == 404
+
+
+def test_watch_streams_current_objects_then_changes(api_client, kube_api):
+    from kubernetes import watch
+
+    core = client.CoreV1Api(api_client)
+    core.create_namespaced_config_map(NS, {"metadata": {"name": "first"}})
+    events = []
+    stream = watch.Watch().stream(core.list_namespaced_config_map, NS, timeout_seconds=2)
+    for event in stream:
+        events.append((event["type"], event["object"].metadata.name))
+        if len(events) == 1:
+            kube_api.store.create({"apiVersion": "v1", "kind": "ConfigMap",
+                                   "metadata": {"name": "second", "namespace": NS}})
+        if len(events) == 2:
+            kube_api.store.delete("v1", "ConfigMap", "first", NS)
+        if len(events) == 3:
+            break
+    assert events == [("ADDED", "first"), ("ADDED", "second"), ("DELETED", "first")]
+
+
+def test_watch_ends_at_timeout_seconds(api_client):
+    started = time.monotonic()
+    response = client.CoreV1Api(api_client).list_namespaced_config_map(NS, watch=True, timeout_seconds=1,
+                                                                     _preload_content=False)
+    response.read()
+    assert time.monotonic() - started < 3
+
+
+def test_listing_1000_objects_is_fast(api_client, kube_api):
+    for i in range(1000):
+        kube_api.store.create({"apiVersion": "v1", "kind": "ConfigMap",
+                               "metadata": {"name": f"cm-{i:04d}", "namespace": NS, "labels": {"n": str(i % 2)}}})
+    core = client.CoreV1Api(api_client)
+    started = time.monotonic()
+    listed = core.list_namespaced_config_map(NS, label_selector="n=1", _preload_content=False)
+    assert len(json.loads(listed.data)["items"]) == 500
+    assert time.monotonic() - started < 1.0

@@ -1,0 +1,126 @@
+"""The test API server through the real kubectl."""
+
+import json
+
+import pytest
+
+from fixtures.tools import require_tool
+
+
+@pytest.fixture
+def kube(kube_api):
+    require_tool("kubectl")
+    store = kube_api.store
+    for ns in ("harbor", "velero"):
+        store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    store.create({"apiVersion": "v1", "kind": "Pod",
+                  "metadata": {"name": "harbor-core-0", "namespace": "harbor", "labels": {"app": "harbor"}},
+                  "spec": {"containers": [{"name": "core", "image": "goharbor/harbor-core:v2.11.0"}]}})
+    store.create({"apiVersion": "apps/v1", "kind": "Deployment",
+                  "metadata": {"name": "harbor-core", "namespace": "harbor"},
+                  "spec": {"template": {"metadata": {"labels": {"app": "harbor"}}, "spec": {"containers": [
+                      {"name": "core", "image": "goharbor/harbor-core:v2.11.0"},
+                      {"name": "sidecar", "image": "busybox"}]}}}})
+    store.create({"apiVersion": "velero.io/v1", "kind": "Backup",
+                  "metadata": {"name": "nightly", "namespace": "velero"},
+                  "spec": {"includedNamespaces": ["harbor"], "ttl": "24h0m0s"}})
+    return kube_api
+
+
+def ok(result) -> str:
+    assert result.returncode == 0, f"kubectl failed ({result.returncode}): {result.stderr}"
+    return result.stdout
+
+
+def test_get_pods_prints_a_table(kube):
+    lines = ok(kube.kubectl("get", "pods", "-n", "harbor")).splitlines()
+    assert lines[0].split() == ["NAME", "AGE"] and lines[1].split()[0] == "harbor-core-0"
+    assert "harbor-core-0" in ok(kube.kubectl("get", "pods", "-A", "-l", "app=harbor"))
+    assert ok(kube.kubectl("get", "pods", "-n", "harbor", "-l", "app=other")) == ""
+
+
+def test_get_backups_as_json(kube):
+    listed = json.loads(ok(kube.kubectl("get", "backups.velero.io", "-n", "velero", "-o", "json")))
+    assert [(b["kind"], b["metadata"]["name"]) for b in listed["items"]] == [("Backup", "nightly")]
+    assert json.loads(ok(kube.kubectl("get", "crd", "backups.velero.io", "-o", "json")))["spec"]["group"] == "velero.io"
+
+
+def test_annotate_and_label_a_pod(kube):
+    ok(kube.kubectl("annotate", "pod", "harbor-core-0", "-n", "harbor", "backup.velero.io/backup-volumes=data"))
+    ok(kube.kubectl("label", "pod", "harbor-core-0", "-n", "harbor", "tier=web"))
+    meta = kube.store.get("v1", "Pod", "harbor-core-0", "harbor")["metadata"]
+    assert meta["annotations"] == {"backup.velero.io/backup-volumes": "data"}
+    assert meta["labels"] == {"app": "harbor", "tier": "web"}
+
+
+def test_strategic_patch_merges_maps_and_containers_by_name(kube):
+    patch = {"spec": {"template": {"metadata": {"annotations": {"restarted": "now"}},
+                                   "spec": {"containers": [{"name": "sidecar", "image": "alpine"}]}}}}
+    ok(kube.kubectl("patch", "deploy", "harbor-core", "-n", "harbor", "--type", "strategic", "-p", json.dumps(patch)))
+    template = kube.store.get("apps/v1", "Deployment", "harbor-core", "harbor")["spec"]["template"]
+    assert template["metadata"] == {"labels": {"app": "harbor"}, "annotations": {"restarted": "now"}}
+    assert [(c["name"], c["image"]) for c in template["spec"]["containers"]] == [
+        ("core", "goharbor/harbor-core:v2.11.0"), ("sidecar", "alpine")]
+
+
+def test_merge_and_json_patch(kube):
+    ok(kube.kubectl("patch", "backup", "nightly", "-n", "velero", "--type", "merge", "-p",
+                    '{"spec":{"ttl":"48h0m0s","includedNamespaces":["harbor","harbor-db"]}}'))
+    assert kube.store.get("velero.io/v1", "Backup", "nightly", "velero")["spec"] == {
+        "ttl": "48h0m0s", "includedNamespaces": ["harbor", "harbor-db"]}
+    ok(kube.kubectl("patch", "deployment", "harbor-core", "-n", "harbor", "--type", "json", "-p",
+                    '[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"x:1"}]'))
+    containers = kube.store.get("apps/v1", "Deployment", "harbor-core", "harbor")["spec"]["template"]["spec"]
+    assert containers["containers"][0]["image"] == "x:1"
+
+
+def test_strategic_patch_of_a_velero_object_is_refused_like_a_crd(kube):
+    result = kube.kubectl("patch", "backup", "nightly", "-n", "velero", "--type", "strategic", "-p", '{"spec":{}}')
+    assert result.returncode != 0
+
+
+def test_invalid_patch_of_a_backup_is_refused_naming_the_field(kube):
+    result = kube.kubectl("patch", "backup", "nightly", "-n", "velero", "--type", "merge", "-p", '{"spec":{"ttl":5}}')
+    assert result.returncode != 0 and "spec.ttl" in result.stderr
+
+
+def test_create_invalid_backup_fails_naming_the_field(kube, tmp_path):
+    manifest = tmp_path / "backup.json"
+    manifest.write_text(json.dumps({"apiVersion": "velero.io/v1", "kind": "Backup",
+                                    "metadata": {"name": "bad", "namespace": "velero"},
+                                    "spec": {"includedNamespaces": "harbor"}}))
+    result = kube.kubectl("create", "-f", str(manifest))
+    assert result.returncode != 0
+    assert "spec.includedNamespaces" in result.stderr and "must be of type array" in result.stderr
+
+
+def test_create_with_unknown_field_is_strict_by_default_in_kubectl(kube, tmp_path):
+    manifest = tmp_path / "backup.json"
+    manifest.write_text(json.dumps({"apiVersion": "velero.io/v1", "kind": "Backup",
+                                    "metadata": {"name": "typo", "namespace": "velero"},
+                                    "spec": {"includedNamespace": ["harbor"]}}))
+    refused = kube.kubectl("create", "-f", str(manifest))
+    assert refused.returncode != 0 and 'unknown field "spec.includedNamespace"' in refused.stderr
+    warned = kube.kubectl("create", "-f", str(manifest), "--validate=warn")
+    assert warned.returncode == 0 and "spec.includedNamespace" in warned.stderr
+    assert kube.store.get("velero.io/v1", "Backup", "typo", "velero")["spec"] == {}
+
+
+def test_create_valid_manifest_then_delete(kube, tmp_path):
+    manifest = tmp_path / "cm.json"
+    manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
+                                    "metadata": {"name": "settings", "namespace": "harbor"}, "data": {"a": "1"}}))
+    ok(kube.kubectl("create", "-f", str(manifest)))
+    assert kube.store.get("v1", "ConfigMap", "settings", "harbor")["data"] == {"a": "1"}
+    ok(kube.kubectl("delete", "-f", str(manifest)))
+    ok(kube.kubectl("delete", "backup", "nightly", "-n", "velero"))
+    assert kube.store.list("velero.io/v1", "Backup", "velero") == []
+    missing = kube.kubectl("delete", "backup", "nightly", "-n", "velero")
+    assert missing.returncode != 0 and 'backups.velero.io "nightly" not found' in missing.stderr
+
+
+def test_wait_returns_when_condition_is_met_and_times_out_otherwise(kube):
+    ok(kube.kubectl("wait", "--for=jsonpath={.spec.ttl}=24h0m0s", "backup/nightly", "-n", "velero", "--timeout=5s"))
+    result = kube.kubectl("wait", "--for=jsonpath={.status.phase}=Completed", "backup/nightly", "-n", "velero",
+                          "--timeout=1s")
+    assert result.returncode != 0 and "timed out" in result.stderr
