@@ -1,0 +1,124 @@
+"""restore: the target holds every PVC of the source, Bound, with its data restored, and every pod Ready."""
+
+from __future__ import annotations
+
+from checks.context import CheckContext
+from checks.facts import pod_volume_backups, pod_volume_restores, pods, pvcs, pvs_by_name, require_restore_name, restore
+from checks.verdict import expect, fail, live
+
+
+def _restore_or_fail(ctx: CheckContext) -> dict:
+    __tracebackhide__ = True
+    obj = restore(ctx)
+    if obj is None:
+        fail(f"target: Restore {require_restore_name(ctx)} does not exist in namespace {ctx.config.velero.namespace}",
+             "absent", "run the restore step, or pass the right --seatrial-restore NAME")
+    return obj
+
+
+def _restore_warnings(ctx: CheckContext, name: str) -> list[str]:
+    results = ctx.memo(("restore-results", name), lambda: ctx.bucket.restore_results(name)) or {}
+    found = []
+    for value in (results.get("warnings") or {}).values():
+        if isinstance(value, dict):
+            for lines in value.values():
+                found += list(lines or [])
+        elif value:
+            found += list(value)
+    return found
+
+
+def test_restore_completed(ctx: CheckContext, record_property):
+    obj = _restore_or_fail(ctx)
+    status = obj.get("status") or {}
+    name = obj["metadata"]["name"]
+    record_property("restore", name)
+    expect(status.get("phase") == "Completed", f"Restore {name} did not complete",
+           f"phase={status.get('phase')} errors={status.get('errors', 0)} warnings={status.get('warnings', 0)} "
+           f"failureReason={status.get('failureReason', '')!r} validationErrors={status.get('validationErrors')}",
+           f"velero restore describe {name} --details; for FailedValidation check that the backup has synced")
+    expect(not status.get("errors"), f"Restore {name} logged {status.get('errors')} error(s)",
+           f"errors={status.get('errors')}", f"velero restore logs {name}")
+
+
+def test_restore_created_everything(ctx: CheckContext):
+    obj = _restore_or_fail(ctx)
+    name = obj["metadata"]["name"]
+    existing = [w for w in _restore_warnings(ctx, name) if "already exists" in w]
+    expect(not existing,
+           f"Restore {name} found objects that already existed on the target and skipped them: their volume "
+           "data was NOT restored", f"{len(existing)} 'already exists' warning(s), e.g. {existing[:3]}",
+           "run `seatrial reset-target` (deletes the target namespace) and restore again into an absent namespace")
+
+
+@live("pvb", lambda ctx: pod_volume_backups(ctx, "target"),
+      ids=lambda p: f"{p['spec']['pod']['name']}:{p['spec']['volume']}", allow_empty=True, empty="PodVolumeBackup")
+def test_volume_restored(ctx: CheckContext, pvb):
+    spec = pvb["spec"]
+    pvrs = [p for p in pod_volume_restores(ctx)
+            if p["spec"].get("volume") == spec["volume"] and p["spec"].get("pod", {}).get("name") == spec["pod"]["name"]
+            and p["spec"].get("snapshotID") == (pvb.get("status") or {}).get("snapshotID")]
+    if not pvrs:
+        fail(f"no PodVolumeRestore for {spec['pod']['name']}:{spec['volume']} in restore {require_restore_name(ctx)}: "
+             "the target volume is empty", f"{len(pod_volume_restores(ctx))} PodVolumeRestores in this restore",
+             "the pod already existed on target (restore into an absent namespace) or was excluded; reset and restore")
+    status = pvrs[0].get("status") or {}
+    expect(status.get("phase") == "Completed",
+           f"PodVolumeRestore {pvrs[0]['metadata']['name']} ({spec['pod']['name']}:{spec['volume']}) did not complete",
+           f"phase={status.get('phase')} message={status.get('message', '')!r}",
+           f"kubectl -n {ctx.config.velero.namespace} describe podvolumerestore {pvrs[0]['metadata']['name']}")
+
+
+def _source_pvcs(ctx: CheckContext) -> list[dict]:
+    return pvcs(ctx, "source")
+
+
+def _quantity(value: str | None) -> float:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+    if not value:
+        return 0.0
+    for suffix, factor in units.items():
+        if value.endswith(suffix):
+            return float(value[: -len(suffix)]) * factor
+    return float(value)
+
+
+@live("pvc", _source_pvcs, ids=lambda p: f"{p['metadata']['namespace']}/{p['metadata']['name']}", allow_empty=True,
+      empty="PVC")
+def test_pvc_restored_and_bound(ctx: CheckContext, pvc):
+    name, ns = pvc["metadata"]["name"], ctx.config.target.namespace
+    target = next((p for p in pvcs(ctx, "target") if p["metadata"]["name"] == name), None)
+    if target is None:
+        fail(f"PVC {ns}/{name} of the source is missing on the target (a chart would create it EMPTY)",
+             f"target PVCs: {sorted(p['metadata']['name'] for p in pvcs(ctx, 'target'))}",
+             "check the restore's included resources and its warnings; reset-target and restore again")
+    phase = (target.get("status") or {}).get("phase")
+    expect(phase == "Bound", f"PVC {ns}/{name} is not Bound on the target", f"phase={phase}",
+           f"kubectl -n {ns} describe pvc {name}  (a missing StorageClass? map it in volumes.storage_class_mapping)")
+    pv = pvs_by_name(ctx, "target").get(target["spec"].get("volumeName", ""))
+    claim = (pv or {}).get("spec", {}).get("claimRef") or {}
+    expect(pv is not None and claim.get("name") == name and claim.get("namespace") == ns
+           and claim.get("uid") in (None, target["metadata"].get("uid")),
+           f"PV of PVC {ns}/{name} is not bound back to it", f"volumeName={target['spec'].get('volumeName')} "
+           f"claimRef={claim}", f"kubectl get pv {target['spec'].get('volumeName')} -o yaml")
+    wanted = _quantity((pvc.get("status") or {}).get("capacity", {}).get("storage")
+                       or pvc["spec"].get("resources", {}).get("requests", {}).get("storage"))
+    got = _quantity((target.get("status") or {}).get("capacity", {}).get("storage"))
+    expect(got >= wanted, f"PVC {ns}/{name} is smaller on the target than on the source",
+           f"target {got:.0f} bytes < source {wanted:.0f} bytes", "restore onto a StorageClass that honours the size")
+
+
+def test_no_extra_pvcs_on_target(ctx: CheckContext):
+    source = {p["metadata"]["name"] for p in pvcs(ctx, "source")}
+    extra = sorted(p["metadata"]["name"] for p in pvcs(ctx, "target") if p["metadata"]["name"] not in source)
+    expect(not extra, "the target has PVCs the source did not have (renamed by the chart? they start EMPTY)",
+           f"extra: {extra}", "set fullnameOverride / existingClaim so the release reuses the restored PVCs")
+
+
+@live("pod", lambda ctx: pods(ctx, "target"), ids=lambda p: f"{p['metadata']['namespace']}/{p['metadata']['name']}")
+def test_pod_ready(ctx: CheckContext, pod):
+    status = pod.get("status") or {}
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    expect(status.get("phase") == "Running" and ready, f"pod {pod['metadata']['namespace']}/{pod['metadata']['name']}"
+           " is not Ready on the target", f"phase={status.get('phase')} ready={ready}",
+           f"kubectl -n {pod['metadata']['namespace']} describe pod {pod['metadata']['name']}")
