@@ -242,9 +242,12 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         # The problem and its position only: the offending line may hold a secret.
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        started = ""
+        if exc.context and exc.context_mark and (not mark or exc.context_mark.line != mark.line):
+            started = f" ({exc.context} that starts at line {exc.context_mark.line + 1})"
         raise ConfigError(
             "config",
-            f"{path} is not valid YAML at {where}: {exc.problem or exc.context}",
+            f"{path} is not valid YAML at {where}: {exc.problem or exc.context}{started}",
             fix="fix the YAML syntax there (indentation, quotes, ':' after keys)",
         ) from None
     except yaml.YAMLError as exc:

@@ -63,11 +63,8 @@ def redacting_handler(handler: logging.Handler, fmt: str = FORMAT) -> logging.Ha
 
 def setup_logging(verbosity: int = 0, log_file: str | Path | None = None) -> None:
     """Console on stderr at the verbosity's level; `log_file` (if given) always at DEBUG for seatrial."""
+    reset_logging()
     root = logging.getLogger()
-    for handler in [h for h in root.handlers if getattr(h, _MARK, False)]:
-        root.removeHandler(handler)
-        handler.close()
-
     console_level = logging.DEBUG if verbosity >= 1 else logging.INFO
     handlers: list[logging.Handler] = []
     console = redacting_handler(logging.StreamHandler(sys.stderr), CONSOLE_FORMAT)
@@ -84,3 +81,11 @@ def setup_logging(verbosity: int = 0, log_file: str | Path | None = None) -> Non
 
     root.setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
     logging.getLogger(ROOT).setLevel(logging.DEBUG if (verbosity >= 1 or log_file is not None) else logging.INFO)
+
+
+def reset_logging() -> None:
+    """Remove the handlers setup_logging installed (tests, or a caller that embeds seatrial)."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, _MARK, False)]:
+        root.removeHandler(handler)
+        handler.close()
