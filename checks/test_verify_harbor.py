@@ -1,0 +1,120 @@
+"""verify-harbor: the target Harbor is healthy, holds every artifact of the golden inventory by digest,
+serves every (sampled) manifest and blob with a verified digest, and accepts a canary push."""
+
+from __future__ import annotations
+
+import os
+
+from checks.context import CheckContext
+from checks.verdict import expect, fail, live
+from runbook.errors import DigestMismatch, SeatrialError
+
+
+def test_target_harbor_healthy(ctx: CheckContext):
+    health = ctx.target_harbor.health()
+    bad = {c["name"]: c.get("error", c.get("status")) for c in health.get("components", [])
+           if c.get("status") != "healthy"}
+    expect(health.get("status") == "healthy" and not bad, f"target Harbor {ctx.config.harbor.target_url} is unhealthy",
+           f"status={health.get('status')} unhealthy components: {bad}",
+           f"kubectl -n {ctx.config.target.namespace} get pods; check the components named above")
+
+
+def test_target_credentials_authenticate(ctx: CheckContext):
+    # The restored database carries the source's users: the same credentials must work on the target.
+    user = ctx.target_harbor.verify_credentials()
+    expect(bool(user), "target Harbor: the credentials did not authenticate", user,
+           "the admin password is the one in the restored database: use the source's")
+
+
+def _golden(ctx: CheckContext) -> list[dict]:
+    """Artifacts of the golden inventory taken at freeze; without one, of the live source Harbor."""
+    from runbook.inventory import Inventory, take_inventory
+
+    def load() -> list[dict]:
+        data = ctx.golden_inventory()
+        inventory = Inventory.from_json(data) if data is not None else take_inventory(ctx.source_harbor)
+        return inventory.artifact_records()
+
+    return ctx.memo(("golden",), load)
+
+
+def _target_records(ctx: CheckContext) -> dict[tuple[str, str], dict]:
+    from runbook.inventory import take_inventory
+
+    def load() -> dict[tuple[str, str], dict]:
+        return {(r["repository"], r["digest"]): r for r in take_inventory(ctx.target_harbor).artifact_records()}
+
+    return ctx.memo(("target-inventory",), load)
+
+
+def _artifact_id(record: dict) -> str:
+    return f"{record['repository']}@{record['digest'][:19]}"
+
+
+@live("artifact", _golden, ids=_artifact_id, allow_empty=True, empty="artifact")
+def test_artifact_present(ctx: CheckContext, artifact, record_property):
+    record_property("digest", artifact["digest"])
+    found = _target_records(ctx).get((artifact["repository"], artifact["digest"]))
+    if found is None:
+        fail(f"artifact {artifact['repository']}@{artifact['digest']} is missing on the target Harbor",
+             f"tags {artifact.get('tags')} size {artifact.get('size')}; the target lists "
+             f"{len(_target_records(ctx))} artifacts", "the database volume was not restored: check the restore checks")
+    expect(found.get("size") == artifact.get("size") and sorted(found.get("tags") or []) == sorted(
+           artifact.get("tags") or []), f"artifact {artifact['repository']}@{artifact['digest']} differs on the target",
+           f"size {found.get('size')} (golden {artifact.get('size')}), tags {found.get('tags')} "
+           f"(golden {artifact.get('tags')})", "restore again from a backup taken while Harbor was read-only")
+
+
+def _sampled(ctx: CheckContext) -> list[dict]:
+    fraction = ctx.config.harbor.verify_fraction
+    # Deterministic sample: the same artifacts on every run, spread by digest.
+    return [a for a in _golden(ctx) if int(a["digest"].split(":")[1][:8], 16) / 0xFFFFFFFF < fraction or fraction >= 1]
+
+
+def _registry(ctx: CheckContext):
+    from runbook.registry import RegistryClient
+
+    harbor = ctx.config.harbor
+    return ctx.memo(("registry",), lambda: RegistryClient(harbor.target_url, harbor.username, harbor.password,
+                                                          verify=harbor.verify))
+
+
+@live("artifact", _sampled, ids=_artifact_id, allow_empty=True, empty="artifact")
+def test_artifact_pulls_with_verified_digests(ctx: CheckContext, artifact):
+    try:
+        verified = _registry(ctx).verify_artifact(artifact["repository"], artifact["digest"])
+    except DigestMismatch as exc:
+        fail(f"artifact {artifact['repository']}@{artifact['digest']} is corrupt on the target", exc.message,
+             exc.fix or "restore the registry volume again")
+    except SeatrialError as exc:
+        fail(f"artifact {artifact['repository']}@{artifact['digest']} cannot be pulled from the target (a listing "
+             "alone proves nothing)", exc.message, "check the registry volume's restore (PodVolumeRestore)")
+    expect(verified.size == artifact.get("size"), f"artifact {artifact['repository']}@{artifact['digest']}: pulled "
+           "size differs from the inventory", f"{verified.size} != {artifact.get('size')}",
+           "restore the registry volume again")
+
+
+def test_canary_push_and_pull(ctx: CheckContext, record_property):
+    """The one check that writes: a canary in its own project, pulled back, verified, and removed."""
+    harbor, client = ctx.config.harbor, ctx.target_harbor
+    project, repo = harbor.canary_project, f"{harbor.canary_project}/canary"
+    created = False
+    try:
+        if client.project(project) is None:
+            client.create_project(project)
+            created = True
+        pushed = _registry(ctx).push_image(repo, "canary", [os.urandom(64 * 1024), os.urandom(1024)])
+        record_property("canary_digest", pushed.digest)
+        verified = _registry(ctx).verify_artifact(repo, pushed.digest)
+        expect(verified.digest == pushed.digest, "the canary pulled back differs from the one pushed",
+               f"{verified.digest} != {pushed.digest}", "check the target registry's storage")
+    except SeatrialError as exc:
+        fail("canary push/pull on the target Harbor failed", exc.render(),
+             "if DENIED read-only: run thaw-target; otherwise check the registry pod and its volume")
+    finally:
+        try:
+            client.delete_repository(project, "canary")
+            if created:
+                client.delete_project(project)
+        except SeatrialError:
+            pass
