@@ -219,3 +219,18 @@ def test_listing_1000_objects_is_fast(api_client, kube_api):
     listed = core.list_namespaced_config_map(NS, label_selector="n=1", _preload_content=False)
     assert len(json.loads(listed.data)["items"]) == 500
     assert time.monotonic() - started < 1.0
+
+
+def test_watch_from_a_list_resource_version_sees_changes_made_in_between(api_client, kube_api):
+    core = client.CoreV1Api(api_client)
+    core.create_namespaced_config_map(NS, {"metadata": {"name": "old"}})
+    listed = core.list_namespaced_config_map(NS)
+    kube_api.store.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "new", "namespace": NS}})
+    kube_api.store.delete("v1", "ConfigMap", "old", NS)
+    response = core.list_namespaced_config_map(NS, watch=True, timeout_seconds=1,
+                                               resource_version=listed.metadata.resource_version,
+                                               _preload_content=False)
+    events = [json.loads(line) for line in response.read().splitlines()]
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "new"), ("DELETED", "old")]
+    assert int(events[1]["object"]["metadata"]["resourceVersion"]) > int(events[0]["object"]["metadata"]
+                                                                          ["resourceVersion"])

@@ -1,6 +1,8 @@
 """The test API server through the real kubectl."""
 
 import json
+import threading
+import time
 
 import pytest
 
@@ -124,3 +126,16 @@ def test_wait_returns_when_condition_is_met_and_times_out_otherwise(kube):
     result = kube.kubectl("wait", "--for=jsonpath={.status.phase}=Completed", "backup/nightly", "-n", "velero",
                           "--timeout=1s")
     assert result.returncode != 0 and "timed out" in result.stderr
+
+
+def test_wait_sees_a_change_made_while_it_waits(kube):
+    def complete_later():
+        time.sleep(0.5)
+        kube.store.mutate("velero.io/v1", "Backup", "nightly", "velero",
+                          lambda backup: backup.setdefault("status", {}).update(phase="Completed"))
+
+    threading.Thread(target=complete_later, daemon=True).start()
+    started = time.monotonic()
+    ok(kube.kubectl("wait", "--for=jsonpath={.status.phase}=Completed", "backup/nightly", "-n", "velero",
+                    "--timeout=10s"))
+    assert time.monotonic() - started < 5
