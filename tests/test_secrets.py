@@ -1,0 +1,192 @@
+"""Planted secret values appear in no output: errors, describe(), repr, logs, the CLI, pytest and JUnit."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from test_config import (  # the table and the workspace with planted values live there
+    ACCESS_KEY,
+    BAD_CONFIGS,
+    HARBOR_PASSWORD_ENV,
+    HARBOR_PASSWORD_FILE,
+    PLANTED,
+    REPO_PASSWORD,
+    SECRET_KEY,
+    Bad,
+    Workspace,
+    apply,
+)
+
+from runbook import cli
+from runbook.config import Config
+from runbook.errors import Unreachable
+from runbook.log import get_logger, reset_logging, setup_logging
+from runbook.secrets import MASK
+
+
+def assert_clean(text: str, where: str) -> None:
+    leaked = [value for value in PLANTED if value in text]
+    assert not leaked, f"{where} leaks {len(leaked)} planted secret(s)"
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    return Workspace(tmp_path)
+
+
+@pytest.fixture
+def loaded(workspace: Workspace) -> Config:
+    """The example with every secret source in use: S3 keys, Harbor password from a file, repo password from env."""
+    data = workspace.data()
+    del data["harbor"]["password_env"]
+    data["harbor"]["password_file"] = "harbor-password"
+    data["velero"]["repository_password_env"] = "REPO_PASSWORD"
+    workspace.write(data)
+    return workspace.load()
+
+
+@pytest.fixture
+def logging_reset():
+    yield
+    reset_logging()
+
+
+@pytest.mark.parametrize("bad", BAD_CONFIGS, ids=[b.id for b in BAD_CONFIGS])
+def test_no_error_message_holds_a_secret(workspace: Workspace, bad: Bad) -> None:
+    error = apply(workspace, bad)
+    assert_clean(str(error), f"error {bad.id}")
+    assert_clean(repr(error), f"repr of error {bad.id}")
+
+
+def test_describe_and_repr_mask_every_secret(loaded: Config) -> None:
+    assert {s.reveal() for s in loaded.secrets()} == {ACCESS_KEY, SECRET_KEY, HARBOR_PASSWORD_FILE, REPO_PASSWORD}
+    described = loaded.describe()
+    assert_clean(str(described), "describe()")
+    assert_clean(repr(loaded), "repr(config)")
+    assert_clean(str(loaded), "str(config)")
+    assert described["storage"]["secret_key"] == MASK and described["harbor"]["password"] == MASK
+
+
+def test_logs_at_debug_hold_no_secret(loaded: Config, tmp_path: Path, capsys, logging_reset) -> None:
+    log_file = tmp_path / "logs" / "seatrial.log"
+    setup_logging(2, log_file)
+    log = get_logger("test")
+    password = loaded.harbor.password.reveal()
+    log.debug("configuration: %s", loaded)
+    log.debug("described: %s", loaded.describe())
+    log.info("careless: key=%s secret=%s", loaded.storage.access_key.reveal(), loaded.storage.secret_key.reveal())
+    log.warning(f"careless f-string: {password} and {loaded.velero.repository_password.reveal()}")
+    logging.getLogger("botocore.auth").debug("Authorization: AWS4 Credential=%s/...", ACCESS_KEY)
+    try:
+        raise Unreachable(f"cannot log in with {password}")
+    except Unreachable:
+        log.exception("while talking to Harbor")
+    stderr = capsys.readouterr().err
+    written = log_file.read_text()
+    for text, where in ((stderr, "console log"), (written, "log file")):
+        assert_clean(text, where)
+        assert "careless: key=***" in text and "while talking to Harbor" in text and "Traceback" in text
+    assert "Credential=***" in written  # library loggers pass the same filter
+
+
+def _env(workspace: Workspace) -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **workspace.environ}
+
+
+def test_cli_output_holds_no_secret(loaded: Config, workspace: Workspace) -> None:
+    good = subprocess.run(
+        [sys.executable, "-m", "runbook.cli", "-vv", "-c", str(workspace.path), "plan"],
+        capture_output=True, text=True, env=_env(workspace), timeout=60,
+    )
+    assert good.returncode == cli.NOT_IMPLEMENTED, good.stderr
+    assert "configuration" in good.stderr and "loaded" in good.stderr  # the debug line ran
+    bad_runs = []
+    for bad in BAD_CONFIGS:
+        if bad.id in ("inline-password", "inline-s3-key", "url-with-credentials", "credentials-garbage"):
+            bad.change(workspace)
+            bad_runs.append(subprocess.run(
+                [sys.executable, "-m", "runbook.cli", "-vv", "-c", str(workspace.path), "run", "--dry-run"],
+                capture_output=True, text=True, env=_env(workspace), timeout=60,
+            ))
+    assert [r.returncode for r in bad_runs] == [2, 2, 2, 2]
+    for result in (good, *bad_runs):
+        assert_clean(result.stdout + result.stderr, "CLI output")
+        assert "Traceback" not in result.stderr
+
+
+def test_cli_unexpected_error_is_one_redacted_line(loaded: Config, workspace: Workspace, monkeypatch, capsys,
+                                                    logging_reset) -> None:
+    def leaky(args, config):
+        raise RuntimeError(f"boom with {config.harbor.password.reveal()}\nsecond line {SECRET_KEY}")
+
+    monkeypatch.setitem(cli.COMMANDS, "status", leaky)
+    monkeypatch.setenv("HARBOR_PASSWORD", HARBOR_PASSWORD_ENV)
+    monkeypatch.setenv("REPO_PASSWORD", REPO_PASSWORD)
+    assert cli.main(["-c", str(workspace.path), "status"]) == cli.INTERNAL_ERROR
+    quiet = capsys.readouterr()
+    assert quiet.err.splitlines() == [
+        f"seatrial: internal error: RuntimeError: boom with {MASK}",
+        "  (run with -v for the traceback)",
+    ]
+    assert cli.main(["-v", "-c", str(workspace.path), "status"]) == cli.INTERNAL_ERROR
+    loud = capsys.readouterr()
+    assert "Traceback" in loud.err and f"second line {MASK}" in loud.err
+    assert_clean(quiet.out + quiet.err + loud.out + loud.err, "CLI internal error")
+
+
+INNER_TEST = '''
+import logging
+import os
+from runbook.config import load_config
+
+def test_leaks_everything_it_can():
+    config = load_config(os.environ["SEATRIAL_CONFIG"])
+    password = config.harbor.password.reveal()
+    print("stdout:", config.storage.access_key.reveal())
+    logging.getLogger("inner").warning("log: %s", config.storage.secret_key.reveal())
+    assert password == "not-the-password", f"config {config.describe()} key {config.storage.secret_key.reveal()}"
+
+def test_skips_with_a_reason_that_leaks():
+    import pytest
+    pytest.skip("skipped for " + load_config(os.environ["SEATRIAL_CONFIG"]).storage.access_key.reveal())
+'''
+
+
+def _inner_pytest(workspace: Workspace, *plugins: str) -> tuple[subprocess.CompletedProcess, str]:
+    test_file = workspace.root / "inner" / "test_inner.py"
+    test_file.parent.mkdir(exist_ok=True)
+    test_file.write_text(textwrap.dedent(INNER_TEST))
+    junit = workspace.root / "inner" / "junit.xml"
+    plugin_args = [arg for plugin in plugins for arg in ("-p", plugin)]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", str(test_file), "-l", "-rA", "-p", "no:cacheprovider", "-o", "addopts=",
+         "-o", "junit_logging=all", "--rootdir", str(test_file.parent), f"--junitxml={junit}", *plugin_args],
+        capture_output=True, text=True, timeout=120, cwd=test_file.parent,
+        env={**_env(workspace), "SEATRIAL_CONFIG": str(workspace.path)},
+    )
+    return result, junit.read_text()
+
+
+def test_pytest_redact_keeps_terminal_and_junit_clean(loaded: Config, workspace: Workspace) -> None:
+    result, junit = _inner_pytest(workspace, "runbook.pytest_redact")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "1 failed, 1 skipped" in result.stdout
+    assert_clean(result.stdout + result.stderr, "inner pytest terminal")
+    assert_clean(junit, "JUnit XML")
+    assert "<failure" in junit and "AssertionError" in junit and f"skipped for {MASK}" in junit
+    assert re.search(r"password\s+= '\*\*\*'", result.stdout)  # --showlocals ran, masked
+    assert f"stdout: {MASK}" in junit and f"log: {MASK}" in junit  # captured output kept, masked
+
+
+def test_without_the_plugin_the_inner_run_does_leak(loaded: Config, workspace: Workspace) -> None:
+    """The control: the planted failure really exposes the values, so the test above can fail."""
+    result, junit = _inner_pytest(workspace)
+    assert result.returncode == 1
+    assert HARBOR_PASSWORD_FILE in result.stdout and SECRET_KEY in junit and ACCESS_KEY in junit
