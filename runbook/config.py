@@ -609,8 +609,13 @@ class _Loader:
         data = self.section(raw, "volumes")
         exclude = self.get(data, "exclude", "volumes", list, [])
         for item in exclude:
-            if not isinstance(item, str) or not item:
-                raise ConfigError("volumes.exclude", "each entry must be a pod volume name", fix="e.g. [data]")
+            parts = item.split(":") if isinstance(item, str) else []
+            if not 1 <= len(parts) <= 2 or not all(parts):
+                raise ConfigError(
+                    "volumes.exclude",
+                    "each entry is a pod volume name or <pod name prefix>:<volume name>",
+                    fix='e.g. exclude: [data] or ["my-harbor-redis:data"]',
+                )
         mapping = self.get(data, "storage_class_mapping", "volumes", dict, {})
         for source, target in mapping.items():
             if not isinstance(source, str) or not isinstance(target, str) or not target:

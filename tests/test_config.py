@@ -97,7 +97,7 @@ def test_example_loads_with_its_values(workspace: Workspace) -> None:
     assert config.velero.uploader == "kopia" and config.velero.storage_location == "default"
     assert config.harbor.password.reveal() == HARBOR_PASSWORD_ENV
     assert config.harbor.verify_fraction == 1.0 and config.harbor.canary_project == "seatrial-canary"
-    assert config.volumes.exclude == ("data",)
+    assert config.volumes.exclude == tuple(workspace.data()["volumes"]["exclude"])
     assert config.fixup.mode == "resource-modifier"
     assert config.fixup.services["my-harbor"].load_balancer_ip == "192.0.2.10"
     assert config.run_dir == workspace.root / "run"
@@ -337,6 +337,7 @@ BAD_CONFIGS = [
     Bad("template-too-long", edit(_set("velero", "restore_name", "r" * 50 + "-{release}-{timestamp}")),
         "velero.restore_name", "shorten"),
     Bad("namespace-invalid", edit(_set("source", "namespace", "Harbor_NS")), "source.namespace", "lower-case"),
+    Bad("exclude-entry", edit(_set("volumes", "exclude", ["redis:"])), "volumes.exclude", "my-harbor-redis:data"),
     Bad("unset-variable-in-path", edit(_set("storage", "credentials_file", "$NO_SUCH_DIR/creds")),
         "storage.credentials_file", "export NO_SUCH_DIR"),
 ]
