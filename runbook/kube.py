@@ -25,6 +25,7 @@ from urllib.parse import quote
 import urllib3
 import yaml
 from kubernetes import config as kube_config
+from kubernetes.client import Configuration
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
@@ -41,6 +42,9 @@ from runbook.errors import (
 from runbook.secrets import redact
 
 REQUEST_TIMEOUT = (5.0, 60.0)  # (connect, read) seconds
+# Retry a refused or dropped connection twice, briefly; never re-send after the server may have read a
+# request (read=0), so a POST is never applied twice.
+RETRIES = urllib3.util.Retry(total=2, connect=2, read=0, status=0, other=0, backoff_factor=0.1)
 PATCH_CONTENT_TYPES = {
     "merge": "application/merge-patch+json",
     "strategic": "application/strategic-merge-patch+json",
@@ -142,7 +146,10 @@ class Cluster:
                            fix="use one of the listed contexts (kubectl config get-contexts)")
         try:
             # persist_config=False: never write refreshed credentials back into the user's file.
-            self._api = kube_config.new_client_from_config(str(self.kubeconfig), context, persist_config=False)
+            configuration = type.__call__(Configuration)  # a fresh one, not a copy of the process default
+            configuration.retries = RETRIES
+            self._api = kube_config.new_client_from_config(str(self.kubeconfig), context, persist_config=False,
+                                                           client_configuration=configuration)
         except (ConfigException, ValueError, KeyError, TypeError) as error:
             raise BadInput(f"context {context!r} in {self.kubeconfig} cannot be loaded: {redact(str(error))}",
                            fix="check its cluster `server`, certificates and user entry "

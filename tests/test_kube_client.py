@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
 import time
 
 import pytest
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Response
 
 from fixtures.kubeapi.kubeconfig import write_kubeconfig
 from fixtures.kubeapi.store import ResourceType
 from runbook import kube
-from runbook.errors import BadInput, Conflict, Invalid, NotFound, Unreachable, WaitTimeout
+from runbook.errors import (
+    ApiError,
+    BadInput,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Unauthorized,
+    Unreachable,
+    WaitTimeout,
+)
 from runbook.secrets import Secret
 from runbook.wait import wait_until
 
@@ -208,6 +222,51 @@ def test_delete_removes_and_a_second_delete_is_not_found(cluster):
     assert cluster.get_or_none(*CM, "gone", "default") is None
     with pytest.raises(NotFound, match="ConfigMap default/gone"):
         cluster.delete(*CM, "gone", "default")
+
+
+@pytest.fixture
+def refusing_server():
+    """A loopback HTTP server that answers every request with one Kubernetes Status error, the way an
+    API server with authentication and RBAC does (the test API server accepts any credentials)."""
+    answer: dict = {}
+
+    def app(environ, start_response):
+        code, reason, message = answer["status"]
+        body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "reason": reason,
+                "code": code}
+        return Response(json.dumps(body), status=code, content_type="application/json")(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    answer["url"] = f"http://127.0.0.1:{server.server_port}"
+    yield answer
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("status, error_type, fix", [
+    ((401, "Unauthorized", "Unauthorized"), Unauthorized, "renew the token"),
+    ((403, "Forbidden", 'backups.velero.io is forbidden: User "ci" cannot list resource "backups"'), Forbidden,
+     "auth can-i list backups.velero.io -n velero"),
+    ((500, "InternalError", "etcd is sad"), ApiError, "server's message"),
+], ids=["401", "403", "500"])
+def test_auth_and_server_errors_are_typed_with_a_fix(refusing_server, tmp_path, status, error_type, fix):
+    refusing_server["status"] = status
+    path = write_kubeconfig(tmp_path / "kc", {"prod": refusing_server["url"]})
+    with kube.Cluster(path, "prod") as cluster, pytest.raises(error_type) as caught:
+        cluster.list("velero.io/v1", "Backup", "velero")
+    text = str(caught.value)
+    assert type(caught.value) is error_type and caught.value.status == status[0]
+    assert "Backup list in namespace velero" in text and "'prod'" in text and status[2] in text and fix in text
+
+
+def test_context_naming_a_missing_cluster_entry_is_bad_input(tmp_path):
+    path = tmp_path / "kc"
+    path.write_text("apiVersion: v1\nkind: Config\nclusters: []\nusers: [{name: u, user: {}}]\n"
+                    "contexts: [{name: broken, context: {cluster: gone, user: u}}]\ncurrent-context: broken\n")
+    with pytest.raises(BadInput, match="'broken'.*cannot be loaded"):
+        kube.Cluster(path, "broken")
 
 
 # -- unreachable ----------------------------------------------------------------------------------
