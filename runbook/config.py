@@ -237,7 +237,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError("config", f"cannot read {path}: {type(exc).__name__}", fix="check permissions") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise ConfigError(
+            exc.key, f"given twice (lines {exc.first} and {exc.second})", fix="keep one of them"
+        ) from None
     except yaml.MarkedYAMLError as exc:
         # The problem and its position only: the offending line may hold a secret.
         mark = exc.problem_mark
@@ -259,6 +263,42 @@ def _read_yaml(path: Path) -> dict[str, Any]:
             "config", f"{path} must hold a mapping of sections, found a {_kind(data)}", fix="see examples/seatrial.yaml"
         )
     return data
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, first: int, second: int):
+        self.key, self.first, self.second = key, first, second
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML silently keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, str) and key in seen:
+                raise _DuplicateKey(self._dotted_path(node, key), seen[key], line)
+            if isinstance(key, str):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+    def _dotted_path(self, node, key: str) -> str:
+        path = [key]
+        parent = self._parents.get(id(node))
+        while parent is not None:
+            path.append(parent[1])
+            parent = self._parents.get(id(parent[0]))
+        return ".".join(reversed(path))
+
+    def compose_node(self, parent, index):
+        node = super().compose_node(parent, index)
+        if not hasattr(self, "_parents"):
+            self._parents: dict[int, tuple[Any, str]] = {}
+        if isinstance(parent, yaml.MappingNode) and isinstance(index, yaml.ScalarNode):
+            self._parents[id(node)] = (parent, index.value)
+        return node
 
 
 def _kind(value: Any) -> str:
@@ -443,7 +483,8 @@ class _Loader:
 
     def cluster(self, raw, name: str, check_contexts: bool) -> ClusterConfig:
         data = self.section(raw, name)
-        kubeconfig = self.path(data, "kubeconfig", name, "~/.kube/config", must_exist=check_contexts, what="kubeconfig")
+        default = self.env.get("KUBECONFIG", "").split(os.pathsep)[0] or "~/.kube/config"  # as kubectl does
+        kubeconfig = self.path(data, "kubeconfig", name, default, must_exist=check_contexts, what="kubeconfig")
         context = self.text(data, "context", name)
         namespace = self.text(data, "namespace", name)
         release = self.text(data, "release", name)

@@ -146,6 +146,18 @@ def test_paths_expand_home_and_variables_and_resolve_against_the_file(workspace:
     assert config.run_dir == workspace.root / "out" / "run"
 
 
+def test_kubeconfig_defaults_to_the_first_kubeconfig_variable_entry(workspace: Workspace) -> None:
+    data = workspace.data()
+    del data["source"]["kubeconfig"], data["target"]["kubeconfig"]
+    workspace.write(data)
+    workspace.environ["KUBECONFIG"] = f"{workspace.root / 'kubeconfig'}:/elsewhere/config"
+    assert workspace.load().target.kubeconfig == workspace.root / "kubeconfig"
+    del workspace.environ["KUBECONFIG"]
+    (workspace.root / ".kube").mkdir()
+    (workspace.root / "kubeconfig").rename(workspace.root / ".kube" / "config")  # HOME is the workspace
+    assert workspace.load().source.kubeconfig == workspace.root / ".kube" / "config"
+
+
 def test_password_file_ca_bundle_insecure_and_repository_password(workspace: Workspace) -> None:
     data = workspace.data()
     del data["harbor"]["password_env"]
@@ -290,6 +302,8 @@ BAD_CONFIGS = [
     Bad("no-config-file", lambda w: None, "config", "SEATRIAL_CONFIG", "not found"),
     Bad("malformed-yaml", _raw(lambda t: t.replace("  bucket: velero", "  bucket: [velero")), "config",
         "YAML syntax", f"flow sequence that starts at line {BUCKET_LINE}"),
+    Bad("duplicate-key", _raw(lambda t: t.replace("  bucket: velero", "  bucket: velero\n  bucket: other")),
+        "storage.bucket", "keep one", f"given twice (lines {BUCKET_LINE} and {BUCKET_LINE + 1})"),
     Bad("kubeconfig-missing", files(_remove("kubeconfig")), "source.kubeconfig", "existing kubeconfig"),
     Bad("unknown-context", edit(_set("target", "context", "onprem-nwe")), "target.context", "get-contexts",
         "contexts there: onprem-old, onprem-new"),
