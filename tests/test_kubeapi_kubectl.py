@@ -1,5 +1,6 @@
 """The test API server through the real kubectl."""
 
+import base64
 import json
 import threading
 import time
@@ -78,7 +79,7 @@ def test_merge_and_json_patch(kube):
 
 def test_strategic_patch_of_a_velero_object_is_refused_like_a_crd(kube):
     result = kube.kubectl("patch", "backup", "nightly", "-n", "velero", "--type", "strategic", "-p", '{"spec":{}}')
-    assert result.returncode != 0
+    assert result.returncode != 0 and "strategic-merge-patch+json is not supported" in result.stderr
 
 
 def test_invalid_patch_of_a_backup_is_refused_naming_the_field(kube):
@@ -139,3 +140,18 @@ def test_wait_sees_a_change_made_while_it_waits(kube):
     ok(kube.kubectl("wait", "--for=jsonpath={.status.phase}=Completed", "backup/nightly", "-n", "velero",
                     "--timeout=10s"))
     assert time.monotonic() - started < 5
+
+
+def test_imperative_creates_sent_as_protobuf_are_understood(kube, tmp_path):
+    ok(kube.kubectl("create", "namespace", "harbor-restore"))
+    ok(kube.kubectl("create", "configmap", "settings", "-n", "harbor-restore", "--from-literal=mode=restore"))
+    key_file = tmp_path / "key"
+    key_file.write_bytes(b"\x00\x01binary")
+    ok(kube.kubectl("create", "secret", "generic", "keys", "-n", "harbor-restore", f"--from-file=key={key_file}"))
+    ok(kube.kubectl("create", "serviceaccount", "robot", "-n", "harbor-restore"))
+    assert kube.store.get("v1", "ConfigMap", "settings", "harbor-restore")["data"] == {"mode": "restore"}
+    secret = kube.store.get("v1", "Secret", "keys", "harbor-restore")
+    assert secret["type"] == "Opaque" and base64.b64decode(secret["data"]["key"]) == b"\x00\x01binary"
+    assert kube.store.get("v1", "ServiceAccount", "robot", "harbor-restore")["metadata"]["name"] == "robot"
+    refused = kube.kubectl("create", "deployment", "web", "--image=nginx", "-n", "harbor-restore")
+    assert refused.returncode != 0 and "send it as JSON" in refused.stderr
