@@ -132,6 +132,10 @@ def contexts(kubeconfig: str | Path) -> list[str]:
     return [entry["name"] for entry in document.get("contexts") or [] if isinstance(entry, dict) and "name" in entry]
 
 
+class ObjectMissing(NotFound):
+    """404 for one object that does not exist (the kind itself is served)."""
+
+
 class Cluster:
     """One cluster, as seen through one kubeconfig context."""
 
@@ -219,10 +223,8 @@ class Cluster:
         """The object, or None when it does not exist (a missing kind still raises NotFound)."""
         try:
             return self.get(api_version, kind, name, namespace)
-        except NotFound as error:
-            if getattr(error, "object_missing", False):
-                return None
-            raise
+        except ObjectMissing:
+            return None
 
     # -- writes --------------------------------------------------------------------------------
     def create(self, obj: dict) -> dict:
@@ -348,8 +350,8 @@ class Cluster:
         if causes and not all(cause in message for cause in causes):
             message += " (" + "; ".join(causes) + ")"
         verb = verb or VERBS.get(method, method.lower())
-        text = redact(f"{verb} {target} on context {self.context!r} ({self.server}): {status} "
-                      f"{body.get('reason') or ''}: {message}".replace("  ", " "))
+        status_line = " ".join(part for part in (str(status), body.get("reason") or "") if part)
+        text = redact(f"{verb} {target} on context {self.context!r} ({self.server}): {status_line}: {message}")
         plural = resource.qualified if resource else "the resource"
         scope = f" -n {namespace}" if namespace else ""
         if status == 401:
@@ -361,11 +363,13 @@ class Cluster:
                              fix=f"grant the user of context {self.context!r} the right to {verb} {plural} "
                                  f"(check: kubectl --context {self.context} auth can-i {verb} {plural}{scope})")
         if status == 404:
-            error = NotFound(text, status=status,
-                             fix="check the name and namespace; for velero.io kinds check that Velero is installed "
-                                 f"(kubectl --context {self.context} get crd backups.velero.io)")
-            error.object_missing = bool(details.get("name")) or "not found" in message
-            return error
+            if details.get("name") or "not found" in message:
+                return ObjectMissing(text, status=status,
+                                     fix="check the name and namespace "
+                                         f"(kubectl --context {self.context} get {plural}{scope})")
+            return NotFound(text, status=status,
+                            fix=f"the API does not serve {plural}: install its CRD or Velero "
+                                f"(kubectl --context {self.context} api-resources)")
         if status == 409:
             if body.get("reason") == "AlreadyExists":
                 return Conflict(text, status=status, fix=f"pick another name, or delete the existing {target} first")

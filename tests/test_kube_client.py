@@ -332,3 +332,12 @@ def test_wait_until_timeout_names_what_and_the_last_state_redacted():
 def test_wait_until_without_progress_shows_the_repr_of_the_last_value():
     with pytest.raises(WaitTimeout, match=r"waiting for pods; last state seen: \[\]"):
         wait_until(lambda: [], timeout=0.05, interval=0.01, what="pods")
+
+
+def test_get_or_none_raises_when_the_server_does_not_serve_the_kind(refusing_server, tmp_path):
+    refusing_server["status"] = (404, "NotFound", "the server could not find the requested resource")
+    path = write_kubeconfig(tmp_path / "kc", {"no-velero": refusing_server["url"]})
+    with kube.Cluster(path, "no-velero") as cluster, pytest.raises(NotFound) as caught:
+        cluster.get_or_none("velero.io/v1", "Backup", "b", "velero")
+    assert not isinstance(caught.value, kube.ObjectMissing)
+    assert "does not serve backups.velero.io" in str(caught.value)
