@@ -302,7 +302,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def _kind(value: Any) -> str:
-    return {bool: "boolean", int: "number", float: "number", str: "string", list: "list", dict: "mapping"}.get(
+    return {bool: "boolean", int: "number", float: "decimal number", str: "string", list: "list", dict: "mapping"}.get(
         type(value), "null" if value is None else type(value).__name__
     )
 
@@ -400,7 +400,7 @@ class _Loader:
         kinds = kind if isinstance(kind, tuple) else (kind,)
         # bool is an int in Python; a number key must not accept `true`.
         if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-            expected = " or ".join(dict.fromkeys(_kind(k()) for k in kinds))
+            expected = {(int,): "whole number", (int, float): "number"}.get(kinds) or _kind(kinds[0]())
             if kinds == (bool,):
                 fix = f"write {dotted}: true or {dotted}: false (no quotes)"
             else:
