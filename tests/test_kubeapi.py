@@ -234,3 +234,17 @@ def test_watch_from_a_list_resource_version_sees_changes_made_in_between(api_cli
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "new"), ("DELETED", "old")]
     assert int(events[1]["object"]["metadata"]["resourceVersion"]) > int(events[0]["object"]["metadata"]
                                                                           ["resourceVersion"])
+
+
+def test_scale_subresource_reads_and_sets_replicas(api_client):
+    apps = client.AppsV1Api(api_client)
+    apps.create_namespaced_stateful_set(NS, {
+        "metadata": {"name": "db"}, "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "db"}},
+                                             "template": {"metadata": {"labels": {"app": "db"}},
+                                                          "spec": {"containers": [{"name": "db", "image": "pg"}]}}}})
+    assert apps.read_namespaced_stateful_set_scale("db", NS).status.selector == "app=db"
+    apps.patch_namespaced_stateful_set_scale("db", NS, {"spec": {"replicas": 0}})
+    assert apps.read_namespaced_stateful_set("db", NS).spec.replicas == 0
+    with pytest.raises(ApiException) as caught:
+        apps.patch_namespaced_stateful_set_scale("db", NS, {"spec": {"replicas": -1}})
+    assert caught.value.status == 422

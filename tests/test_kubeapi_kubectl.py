@@ -155,3 +155,8 @@ def test_imperative_creates_sent_as_protobuf_are_understood(kube, tmp_path):
     assert kube.store.get("v1", "ServiceAccount", "robot", "harbor-restore")["metadata"]["name"] == "robot"
     refused = kube.kubectl("create", "deployment", "web", "--image=nginx", "-n", "harbor-restore")
     assert refused.returncode != 0 and "send it as JSON" in refused.stderr
+
+
+def test_scale_a_deployment(kube):
+    ok(kube.kubectl("scale", "deployment/harbor-core", "-n", "harbor", "--replicas=0"))
+    assert kube.store.get("apps/v1", "Deployment", "harbor-core", "harbor")["spec"]["replicas"] == 0
