@@ -158,6 +158,7 @@ class Cluster:
             raise BadInput(f"context {context!r} in {self.kubeconfig} cannot be loaded: {redact(str(error))}",
                            fix="check its cluster `server`, certificates and user entry "
                                f"(kubectl --context {context} config view --minify)") from None
+        self._api.user_agent = "seatrial"
         self.server = self._api.configuration.host
         self._discovered: dict[str, dict[str, Resource]] = {}
         self.request_counts: Counter[tuple[str, str]] = Counter()
@@ -380,6 +381,9 @@ class Cluster:
         if status == 400 and "unknown field" in message:
             return Invalid(text, status=status,
                            fix="remove or correct the unknown fields named above (is the CRD older than expected?)")
+        if status == 410:
+            return ApiError(text, status=status,
+                            fix="the list's continue token expired while paging (the data changed a lot): run it again")
         return ApiError(text, status=status,
                         fix=f"see the server's message above (kubectl --context {self.context} may say more)")
 
