@@ -130,11 +130,13 @@ def pod_volume_restores(ctx: CheckContext) -> list[dict]:
 
 def excluded_volumes(ctx: CheckContext, pod: dict | None) -> set[str]:
     from runbook.velero import pod_volume_opt_out
+    from runbook.volumes import excluded_here
 
-    excluded = set(ctx.config.volumes.exclude)
-    if pod is not None:
-        excluded |= set(pod_volume_opt_out(pod))
-    return excluded
+    if pod is None:
+        return set()
+    volumes = [v["name"] for v in pod.get("spec", {}).get("volumes") or []]
+    return {v for v in volumes if excluded_here(ctx.config.volumes.exclude, pod["metadata"]["name"], v)} | set(
+        pod_volume_opt_out(pod))
 
 
 def tarball_index(ctx: CheckContext) -> frozenset[tuple[str, str, str]]:

@@ -1,0 +1,164 @@
+"""Runs the steps in order, each gated by its checks, with a journal to resume from.
+
+A step's checks run by path (`checks/test_<step>.py`) in a pytest subprocess: the same checks an
+operator runs by hand, isolated from this process, with a JUnit file per step in the run directory.
+A step the journal records as passed is re-verified instead of re-done (a verified no-op).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runbook.errors import BadInput, SeatrialError, Unreachable
+from runbook.secrets import redact
+from runbook.steps import EXTRA_STEPS, STEP_ORDER, check_module
+from runbook.steps.context import StepContext
+
+# pytest exit codes -> ours: 3 is the checks' "dependency unreachable" exit; 4 a usage error.
+PYTEST_EXIT = {0: 0, 1: 1, 3: 3, 4: 2}
+
+
+def step_module(step: str):
+    if step not in STEP_ORDER + EXTRA_STEPS:
+        raise BadInput(f"unknown step {step!r}", fix=f"use one of: {', '.join(STEP_ORDER + EXTRA_STEPS)}")
+    return importlib.import_module(f"runbook.steps.{step.replace('-', '_')}")
+
+
+def checks_dir() -> Path:
+    spec = importlib.util.find_spec("checks")  # locates the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise BadInput("the seatrial checks are not installed", fix="reinstall seatrial (pip install seatrial)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+@dataclass
+class CheckResult:
+    step: str
+    exit_code: int
+    passed: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (test id, message)
+    junit: Path | None = None
+    output: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+def run_checks(ctx: StepContext, step: str, *, extra: tuple[str, ...] = ()) -> CheckResult:
+    junit = ctx.config.run_dir / "junit" / f"{step}.xml"
+    junit.parent.mkdir(parents=True, exist_ok=True)
+    module = checks_dir() / check_module(step)
+    command = [sys.executable, "-m", "pytest", str(module), f"--seatrial-config={ctx.config.path}", "-q",
+               "-p", "no:cacheprovider", f"--junitxml={junit}", "-o", "junit_family=xunit2",
+               "-o", f"junit_suite_name=seatrial-{step}", "--rootdir", str(checks_dir().parent), *extra]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    result = CheckResult(step, PYTEST_EXIT.get(done.returncode, 1), junit=junit if junit.exists() else None,
+                         output=redact(done.stdout + done.stderr))
+    if result.junit:
+        result.passed, result.failed = _read_junit(result.junit)
+    return result
+
+
+def _read_junit(path: Path) -> tuple[int, list[tuple[str, str]]]:
+    passed, failed = 0, []
+    for case in ET.parse(path).getroot().iter("testcase"):
+        problem = case.find("failure")
+        if problem is None:
+            problem = case.find("error")
+        if problem is None:
+            if case.find("skipped") is None:
+                passed += 1
+            continue
+        failed.append((f"{case.get('classname')}::{case.get('name')}", problem.get("message") or problem.text or ""))
+    return passed, failed
+
+
+def _resume_hint(ctx: StepContext, step: str) -> str:
+    return f"seatrial -c {ctx.config.path} run --from {step}"
+
+
+def run(ctx: StepContext, *, from_step: str | None = None, until_step: str | None = None) -> int:
+    order = list(STEP_ORDER)
+    for name in (from_step, until_step):
+        if name is not None and name not in order:
+            raise BadInput(f"unknown step {name!r}", fix=f"use one of: {', '.join(order)}")
+    steps = order[order.index(from_step) if from_step else 0: order.index(until_step) + 1 if until_step else None]
+    if ctx.dry_run:
+        for step in steps:
+            ctx.say(f"== {step} (dry run: nothing is changed)")
+            for line in step_module(step).plan(ctx):
+                ctx.say(f"  would: {line}")
+        return 0
+    with ctx.journal.lock():
+        for step in steps:
+            code = run_step(ctx, step, redo=(step == from_step))
+            if code != 0:
+                return code
+    from runbook.report import write_report
+
+    paths = write_report(ctx.config, ctx.journal)
+    ctx.say(f"all steps green. report: {paths[0]}")
+    return 0
+
+
+def run_step(ctx: StepContext, step: str, *, redo: bool = False) -> int:
+    """Do one step (unless the journal says it passed and its checks still pass), then its checks."""
+    journal = ctx.journal
+    module = step_module(step)
+    if journal.done(step) and not redo:
+        result = run_checks(ctx, step)
+        if result.ok:
+            ctx.say(f"== {step}: done before, {result.passed} checks still green (nothing to do)")
+            return 0
+        ctx.say(f"== {step}: done before, but its checks now fail; doing it again")
+    ctx.say(f"== {step}")
+    journal.start(step)
+    started = time.time()
+    try:
+        recorded = module.apply(ctx) or {}
+    except SeatrialError as exc:
+        journal.finish(step, "error", duration=time.time() - started, error=redact(exc.render()))
+        ctx.say(redact(f"{step} failed: {exc.render()}"))
+        _after_failure(ctx, step)
+        ctx.say(f"resume with: {_resume_hint(ctx, step)}")
+        return exc.exit_code
+    result = run_checks(ctx, step)
+    outcome = "passed" if result.ok else ("unreachable" if result.exit_code == 3 else "failed")
+    journal.finish(step, outcome, duration=time.time() - started, checks_passed=result.passed,
+                   checks_failed=[name for name, _ in result.failed], **recorded)
+    if result.ok:
+        ctx.say(f"  {step}: {result.passed} checks green")
+        return 0
+    ctx.say(f"{step}: {len(result.failed)} check(s) failed:" if result.failed else f"{step}: checks did not pass:")
+    for name, message in result.failed:
+        ctx.say(f"  FAILED {name}")
+        for line in message.strip().splitlines():
+            ctx.say(f"    {line}")
+    if not result.failed:
+        ctx.say(result.output.strip()[-2000:])
+    _after_failure(ctx, step)
+    ctx.say(f"fix the above, then resume with: {_resume_hint(ctx, step)}")
+    return result.exit_code if result.exit_code in (1, 2, 3) else 1
+
+
+def _after_failure(ctx: StepContext, step: str) -> None:
+    """A failed backup leaves the source writable again, unless the operator keeps it frozen."""
+    if step != "backup" or not ctx.journal.step("freeze").get("frozen_at"):
+        return
+    if ctx.keep_frozen:
+        ctx.say("  source Harbor stays read-only (--keep-frozen)")
+        return
+    from runbook.steps.freeze import thaw_source
+
+    try:
+        thaw_source(ctx)
+    except (SeatrialError, Unreachable) as exc:
+        ctx.say(f"  could not thaw the source Harbor: {exc.render()}")

@@ -1,0 +1,63 @@
+"""backup: create the Backup of the source namespace with file-system backup and wait for it, showing
+progress (items, and bytes of the PodVolumeBackups). The checks decide whether it is good."""
+
+from __future__ import annotations
+
+from runbook.errors import BadInput
+from runbook.steps.context import StepContext
+from runbook.velero import API_VERSION, BackupStatus, backup_manifest, is_terminal
+from runbook.wait import wait_until
+
+
+def _name(ctx: StepContext) -> str:
+    name = ctx.journal.name("backup") or ctx.journal.name("planned_backup")
+    if not name:
+        raise BadInput("no backup name was chosen", fix="run the preflight step first (seatrial step preflight)")
+    return name
+
+
+def plan(ctx: StepContext) -> list[str]:
+    cfg = ctx.config
+    name = ctx.journal.name("backup") or ctx.journal.name("planned_backup") or "(chosen by preflight)"
+    return [f"create Backup {cfg.velero.namespace}/{name} on source: includedNamespaces [{cfg.source.namespace}], "
+            f"defaultVolumesToFsBackup true, snapshotVolumes false, storageLocation {cfg.velero.storage_location}",
+            f"wait up to {cfg.velero.timeout_seconds}s for a final phase (progress: items, PodVolumeBackup bytes)"]
+
+
+def apply(ctx: StepContext) -> dict:
+    cfg = ctx.config
+    name = _name(ctx)
+    manifest = backup_manifest(name, velero_namespace=cfg.velero.namespace, included_namespaces=[cfg.source.namespace],
+                               default_volumes_to_fs_backup=True, storage_location=cfg.velero.storage_location,
+                               labels={"app.kubernetes.io/managed-by": "seatrial"})
+    if ctx.dry_run:
+        return {}
+    if ctx.source.get_or_none(API_VERSION, "Backup", name, cfg.velero.namespace) is None:
+        ctx.source.create(manifest)
+        ctx.say(f"  created Backup {cfg.velero.namespace}/{name}")
+    ctx.journal.record_name("backup", name)
+
+    def probe():
+        obj = ctx.source.get(API_VERSION, "Backup", name, cfg.velero.namespace)
+        return obj if is_terminal((obj.get("status") or {}).get("phase")) else None
+
+    def progress(_value) -> str:
+        obj = ctx.source.get_or_none(API_VERSION, "Backup", name, cfg.velero.namespace) or {}
+        status = obj.get("status") or {}
+        items = status.get("progress") or {}
+        pvbs = [p for p in ctx.source.list(API_VERSION, "PodVolumeBackup", cfg.velero.namespace,
+                                           label_selector=f"velero.io/backup-name={name}")]
+        done = sum(((p.get("status") or {}).get("progress") or {}).get("bytesDone", 0) for p in pvbs)
+        total = sum(((p.get("status") or {}).get("progress") or {}).get("totalBytes", 0) for p in pvbs)
+        return (f"  backup {name}: {status.get('phase', 'New')}, items {items.get('itemsBackedUp', 0)}/"
+                f"{items.get('totalItems', '?')}, volumes {len(pvbs)}, bytes {done}/{total}")
+
+    final = wait_until(probe, timeout=cfg.velero.timeout_seconds, interval=1.0, what=f"Backup {name} to finish",
+                       progress=progress, on_progress=ctx.say)
+    status = BackupStatus.from_obj(final)
+    ctx.say(f"  {status.summary()}")
+    pvbs = ctx.source.list(API_VERSION, "PodVolumeBackup", cfg.velero.namespace,
+                           label_selector=f"velero.io/backup-name={name}")
+    total_bytes = sum(((p.get("status") or {}).get("progress") or {}).get("totalBytes", 0) for p in pvbs)
+    return {"backup": name, "phase": status.phase, "items": status.items_backed_up, "total_items": status.total_items,
+            "volumes": len(pvbs), "bytes": total_bytes, "started": status.started, "completed": status.completed}

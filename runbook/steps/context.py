@@ -1,0 +1,72 @@
+"""What a step works with: the configuration, clients made on first use, the journal, and the operator.
+
+`StepContext.say` prints progress for the operator; `confirm` asks before anything destructive
+(`--yes` answers for CI; without a terminal and without `--yes` the answer is no).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from runbook.config import Config
+from runbook.journal import Journal
+from runbook.secrets import redact
+
+
+@dataclass
+class StepContext:
+    config: Config
+    yes: bool = False
+    dry_run: bool = False
+    keep_frozen: bool = False
+    out: Callable[[str], None] = field(default=lambda line: print(redact(line), flush=True))
+    ask: Callable[[str], str] | None = None  # for tests; default: input() when stdin is a terminal
+
+    def say(self, line: str) -> None:
+        self.out(line)
+
+    def confirm(self, question: str) -> bool:
+        if self.yes:
+            self.say(f"{question} -- yes (--yes)")
+            return True
+        if self.ask is None and not sys.stdin.isatty():
+            self.say(f"{question} -- no (no terminal to ask; pass --yes to confirm)")
+            return False
+        answer = (self.ask or input)(f"{question} [y/N] ").strip().lower()
+        return answer in ("y", "yes")
+
+    @cached_property
+    def journal(self) -> Journal:
+        return Journal(self.config.run_dir)
+
+    @cached_property
+    def source(self):
+        from runbook.kube import Cluster
+
+        return Cluster(self.config.source.kubeconfig, self.config.source.context, name="source")
+
+    @cached_property
+    def target(self):
+        from runbook.kube import Cluster
+
+        return Cluster(self.config.target.kubeconfig, self.config.target.context, name="target")
+
+    def harbor(self, side: str):
+        from runbook.harbor import HarborClient
+
+        harbor = self.config.harbor
+        url = harbor.source_url if side == "source" else harbor.target_url
+        return HarborClient(url, harbor.username, harbor.password, verify=harbor.verify)
+
+    @cached_property
+    def bucket(self):
+        from runbook.s3 import s3_client
+        from runbook.velero_layout import BackupStore
+
+        storage = self.config.storage
+        client = s3_client(storage.endpoint, region=storage.region, access_key=storage.access_key,
+                           secret_key=storage.secret_key, path_style=storage.path_style, verify=storage.verify)
+        return BackupStore(client, storage.bucket, storage.prefix)

@@ -1,0 +1,60 @@
+"""fixup: values that cannot travel between clusters (a Service's static loadBalancerIP, its annotations).
+
+Two ways, by `fixup.mode`: `resource-modifier` gives the restore a Velero resource-modifier ConfigMap
+so the Services are created right; `patch` patches them on the target after the restore.
+"""
+
+from __future__ import annotations
+
+from runbook.config import Config
+from runbook.steps.context import StepContext
+
+MODIFIER_CONFIGMAP = "seatrial-fixup"
+
+
+def modifier_rules(cfg: Config) -> list[dict]:
+    """Velero resource-modifier rules; `add` because `replace` fails when the path is absent."""
+    rules = []
+    for name, fix in sorted(cfg.fixup.services.items()):
+        patches = []
+        if fix.load_balancer_ip:
+            patches.append({"operation": "add", "path": "/spec/loadBalancerIP", "value": fix.load_balancer_ip})
+        for key, value in sorted((fix.annotations or {}).items()):
+            patches.append({"operation": "add", "path": "/metadata/annotations/" + key.replace("~", "~0").replace(
+                "/", "~1"), "value": value})
+        if patches:
+            rules.append({"conditions": {"groupResource": "services", "resourceNameRegex": f"^{name}$",
+                                         "namespaces": [cfg.source.namespace]}, "patches": patches})
+    return rules
+
+
+def _patches(cfg: Config) -> dict[str, dict]:
+    result = {}
+    for name, fix in cfg.fixup.services.items():
+        body: dict = {}
+        if fix.load_balancer_ip:
+            body["spec"] = {"loadBalancerIP": fix.load_balancer_ip}
+        if fix.annotations:
+            body["metadata"] = {"annotations": dict(fix.annotations)}
+        if body:
+            result[name] = body
+    return result
+
+
+def plan(ctx: StepContext) -> list[str]:
+    cfg = ctx.config
+    if cfg.fixup.mode == "resource-modifier":
+        return [f"resource modifiers were applied by the restore (ConfigMap {MODIFIER_CONFIGMAP}); nothing to patch"]
+    return [f"patch Service {cfg.target.namespace}/{name} on target: {body}" for name, body in _patches(cfg).items()]
+
+
+def apply(ctx: StepContext) -> dict:
+    cfg = ctx.config
+    if cfg.fixup.mode == "resource-modifier" or ctx.dry_run:
+        return {"mode": cfg.fixup.mode}
+    patched = []
+    for name, body in _patches(cfg).items():
+        ctx.target.patch("v1", "Service", name, cfg.target.namespace, body)
+        patched.append(name)
+        ctx.say(f"  patched Service {cfg.target.namespace}/{name}")
+    return {"mode": "patch", "patched": patched}

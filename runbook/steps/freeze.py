@@ -1,0 +1,39 @@
+"""freeze: source Harbor read-only, then the golden inventory (projects, repositories, tags, digests, sizes)."""
+
+from __future__ import annotations
+
+import time
+
+from runbook.steps.context import StepContext
+
+
+def plan(ctx: StepContext) -> list[str]:
+    url = ctx.config.harbor.source_url
+    return [f"PUT {url}/api/v2.0/configurations {{\"read_only\": true}}",
+            f"list projects, repositories and artifacts of {url} (page_size 100)",
+            f"write the golden inventory to {ctx.journal.inventory_path}"]
+
+
+def apply(ctx: StepContext) -> dict:
+    from runbook.inventory import take_inventory
+
+    harbor = ctx.harbor("source")
+    if ctx.dry_run:
+        return {}
+    if not harbor.read_only():
+        harbor.set_read_only(True)
+        ctx.say(f"  source Harbor {ctx.config.harbor.source_url} is now read-only")
+    frozen_at = ctx.journal.step("freeze").get("frozen_at") or time.time()
+    inventory = take_inventory(harbor)
+    ctx.config.run_dir.mkdir(parents=True, exist_ok=True)
+    ctx.journal.inventory_path.write_text(inventory.to_json_text())
+    records = inventory.artifact_records()
+    ctx.say(f"  golden inventory: {len(records)} artifacts, {sum(r.get('size') or 0 for r in records)} bytes")
+    return {"frozen_at": frozen_at, "artifacts": len(records)}
+
+
+def thaw_source(ctx: StepContext) -> None:
+    """Undo the freeze (after a failed backup, unless --keep-frozen)."""
+    ctx.harbor("source").set_read_only(False)
+    ctx.journal.finish("freeze", ctx.journal.step("freeze").get("status", "passed"), thawed_at=time.time())
+    ctx.say(f"  source Harbor {ctx.config.harbor.source_url} is writable again")

@@ -1,0 +1,36 @@
+"""preflight: read both clusters, the bucket and Harbor; choose the backup and restore names.
+
+Changes nothing anywhere. The names are chosen here, once, and recorded, so that a resumed run uses
+the same ones and the checks can prove them unused before anything is created.
+"""
+
+from __future__ import annotations
+
+from runbook.config import render_name
+from runbook.steps.context import StepContext
+
+
+def plan(ctx: StepContext) -> list[str]:
+    cfg = ctx.config
+    return [
+        f"read source {cfg.source.context} and target {cfg.target.context}: Velero Deployment, node-agent DaemonSet, "
+        f"BackupStorageLocation {cfg.velero.storage_location}, velero-repo-credentials, namespaces, StorageClasses",
+        f"read pods and PVCs of {cfg.source.namespace} on source",
+        f"list backups/ and restores/ in s3 bucket {cfg.storage.bucket} prefix {cfg.storage.prefix or '(root)'}",
+        f"GET {cfg.harbor.source_url}/api/v2.0/users/current (credentials)",
+        "choose the backup and restore names (recorded in the journal)",
+    ]
+
+
+def apply(ctx: StepContext) -> dict:
+    journal = ctx.journal
+    recorded = {}
+    for kind, template in (("backup", ctx.config.velero.backup_name), ("restore", ctx.config.velero.restore_name)):
+        name = journal.name(f"planned_{kind}")
+        if not name:
+            name = render_name(template, release=ctx.config.source.release, namespace=ctx.config.source.namespace)
+            if not ctx.dry_run:
+                journal.record_name(f"planned_{kind}", name)
+        recorded[f"planned_{kind}"] = name
+        ctx.say(f"  {kind} name: {name}")
+    return recorded

@@ -1,0 +1,33 @@
+"""thaw-target: the restored Harbor comes back read-only (the flag lives in its database): clear it."""
+
+from __future__ import annotations
+
+from runbook.steps.context import StepContext
+from runbook.wait import wait_until
+
+
+def plan(ctx: StepContext) -> list[str]:
+    return [f"wait until {ctx.config.harbor.target_url} answers, then PUT /api/v2.0/configurations "
+            "{\"read_only\": false}"]
+
+
+def apply(ctx: StepContext) -> dict:
+    if ctx.dry_run:
+        return {}
+    harbor = ctx.harbor("target")
+
+    def answers():
+        from runbook.errors import SeatrialError
+
+        try:
+            return harbor.verify_credentials() or True
+        except SeatrialError:
+            return None
+
+    wait_until(answers, timeout=ctx.config.velero.timeout_seconds, interval=2.0,
+               what=f"target Harbor {ctx.config.harbor.target_url} to answer")
+    was = harbor.read_only()
+    if was:
+        harbor.set_read_only(False)
+    ctx.say(f"  target Harbor read_only: {was} -> False")
+    return {"was_read_only": was}
