@@ -56,7 +56,8 @@ def build_markdown(config: Config, journal: Journal) -> str:
     data = journal.read()
     steps, names = data.get("steps", {}), data.get("names", {})
     lines = ["# seatrial report", "",
-             f"- source: `{config.source.context}` namespace `{config.source.namespace}` release `{config.source.release}`",
+             f"- source: `{config.source.context}` namespace `{config.source.namespace}` "
+             f"release `{config.source.release}`",
              f"- target: `{config.target.context}` namespace `{config.target.namespace}`",
              f"- backup: `{names.get('backup', '-')}`, restore: `{names.get('restore', '-')}`",
              f"- written: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S UTC')}", "",
