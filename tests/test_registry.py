@@ -1,0 +1,306 @@
+"""RegistryClient against the real docker-registry (distribution 2.8) behind a Harbor-like token service."""
+
+from __future__ import annotations
+
+import os
+import threading
+import tracemalloc
+from pathlib import Path
+
+import pytest
+import requests
+
+from fixtures.registry.token import parse_scopes
+from runbook.errors import BadInput, DigestMismatch, NotFound, Unauthorized
+from runbook.registry import OCI_CONFIG, OCI_LAYER_TAR, OCI_MANIFEST, parse_challenge, sha256_digest
+from runbook.secrets import Secret
+
+MB = 1 << 20
+
+
+def write_random_file(path: Path, size: int) -> Path:
+    with path.open("wb") as out:
+        remaining = size
+        while remaining:
+            chunk = os.urandom(min(MB, remaining))
+            out.write(chunk)
+            remaining -= len(chunk)
+    return path
+
+
+def flip_first_byte(path: Path) -> None:
+    with path.open("r+b") as data:
+        first = data.read(1)
+        data.seek(0)
+        data.write(bytes([first[0] ^ 0xFF]))
+
+
+# ------------------------------------------------------------------ push and pull
+
+
+def test_multi_blob_artifact_round_trips_through_the_token_flow(registry, tmp_path):
+    big_layer = write_random_file(tmp_path / "layer.tar", 5 * MB)
+    layers: list[bytes | Path] = [os.urandom(1024), os.urandom(300 * 1024), big_layer]
+    client = registry.client()
+
+    pushed = client.push_image("library/app", "v1", layers)
+
+    assert pushed.manifest_media_type == OCI_MANIFEST
+    assert [b.media_type for b in pushed.blobs] == [OCI_CONFIG, OCI_LAYER_TAR, OCI_LAYER_TAR, OCI_LAYER_TAR]
+    assert pushed.blobs[3].size == 5 * MB
+    # the registry holds it under token auth only: without a token the same GET is challenged
+    anonymous = requests.get(f"{registry.url}/v2/library/app/manifests/v1", timeout=5)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["Www-Authenticate"].startswith("Bearer ")
+
+    fresh_client = registry.client()
+    by_tag = fresh_client.pull_manifest("library/app", "v1")
+    by_digest = fresh_client.pull_manifest("library/app", pushed.digest)
+    assert by_tag.digest == by_digest.digest == pushed.digest
+    assert by_tag.blobs == pushed.blobs
+    verified = fresh_client.verify_artifact("library/app", "v1")
+    assert verified.blobs_verified == 4
+    assert verified.size == pushed.size == len(by_tag.body) + sum(b.size for b in pushed.blobs)
+    assert {entry["subject"] for entry in registry.token_server.issued} == {registry.username}
+
+
+def test_tokens_are_cached_per_scope(registry):
+    client = registry.client()
+    client.push_image("library/cached", "v1", [os.urandom(64), os.urandom(64), os.urandom(64)])
+    client.verify_artifact("library/cached", "v1")
+
+    scopes = [entry["access"][0]["actions"] for entry in registry.token_server.issued]
+    # 4 HEADs, 4 upload POSTs, 4 PUTs and a manifest PUT share one push token; all pulls one pull token
+    assert scopes == [["pull", "push"], ["pull"]]
+
+
+def test_push_of_an_existing_blob_is_skipped_and_a_pipe_is_streamed(registry):
+    client = registry.client()
+    payload = os.urandom(2 * MB)
+    read_end, write_end = os.pipe()
+
+    def feed() -> None:
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(payload)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    with os.fdopen(read_end, "rb") as pipe:
+        from_pipe = client.push_blob("library/pipe", pipe)
+    writer.join()
+    assert from_pipe.digest == sha256_digest(payload)
+    assert client.verify_blob("library/pipe", from_pipe.digest, from_pipe.size) == len(payload)
+
+    data_file = registry.blob_data_path(from_pipe.digest)
+    stamp = data_file.stat().st_mtime_ns
+    assert client.push_blob("library/pipe", payload) == from_pipe
+    assert data_file.stat().st_mtime_ns == stamp
+
+
+def test_tags_follow_link_pagination(registry):
+    client = registry.client()
+    pushed = client.push_image("library/tagged", "t0", [os.urandom(32)])
+    manifest = client.pull_manifest("library/tagged", "t0")
+    for name in ("t1", "t2", "t3", "t4"):
+        client.push_manifest("library/tagged", name, manifest.body, OCI_MANIFEST)
+
+    assert sorted(client.tags("library/tagged", page_size=2)) == ["t0", "t1", "t2", "t3", "t4"]
+    assert client.pull_manifest("library/tagged", "t3").digest == pushed.digest
+
+
+def test_deleted_manifest_is_not_found_naming_repo_and_reference(registry):
+    client = registry.client()
+    pushed = client.push_image("library/gone", "v1", [os.urandom(32)])
+    client.delete_manifest("library/gone", pushed.digest)
+
+    with pytest.raises(NotFound) as caught:
+        client.pull_manifest("library/gone", pushed.digest)
+    assert "library/gone" in str(caught.value)
+    assert pushed.digest in str(caught.value)
+    assert "fix:" in str(caught.value)
+
+
+# ------------------------------------------------------------------ credentials
+
+
+def test_wrong_password_gets_an_anonymous_token_and_the_push_is_unauthorized(registry):
+    client = registry.client(password=Secret("not-the-password", "wrong password"))
+
+    with pytest.raises(Unauthorized) as caught:
+        client.push_blob("library/app", b"layer bytes")
+
+    message = str(caught.value)
+    assert "library/app" in message and sha256_digest(b"layer bytes") in message
+    assert "password" in message  # the fix names the likely cause
+    assert caught.value.status == 401
+    # the token service answered 200 with empty actions, as Harbor does for bad credentials
+    assert registry.token_server.issued
+    assert all(entry["subject"] == "" for entry in registry.token_server.issued)
+    assert all(a["actions"] == [] for entry in registry.token_server.issued for a in entry["access"])
+
+
+def test_ping_with_an_unknown_user_is_unauthorized(registry):
+    registry.client().ping()
+    with pytest.raises(Unauthorized) as caught:
+        registry.client(username="nobody", password=Secret("x", "wrong")).ping()
+    assert "nobody" in str(caught.value)
+
+
+def test_no_token_appears_in_errors(registry):
+    client = registry.client()
+    client.push_image("library/secretive", "v1", [os.urandom(16)])
+    with pytest.raises(NotFound) as not_found:
+        client.pull_manifest("library/secretive", "missing")
+    with pytest.raises(Unauthorized) as unauthorized:
+        registry.client(password=Secret("wrong-one", "wrong")).pull_manifest("library/secretive", "v1")
+
+    tokens = [entry["token"] for entry in registry.token_server.issued]
+    assert len(tokens) >= 3
+    texts = [str(not_found.value), repr(not_found.value), str(unauthorized.value), repr(unauthorized.value),
+             repr(client)]
+    for token in tokens:
+        for text in texts:
+            assert token not in text
+            assert token.split(".")[2] not in text  # not even the signature
+
+
+# ------------------------------------------------------------------ corruption
+
+
+def test_corrupted_blob_on_disk_is_a_digest_mismatch_naming_the_blob(registry):
+    client = registry.client()
+    pushed = client.push_image("library/corrupt", "v1", [os.urandom(4096), os.urandom(8192)])
+    victim = pushed.blobs[2]
+    flip_first_byte(registry.blob_data_path(victim.digest))
+
+    with pytest.raises(DigestMismatch) as direct:
+        client.verify_blob("library/corrupt", victim.digest, victim.size)
+    with pytest.raises(DigestMismatch) as full_pull:
+        client.verify_artifact("library/corrupt", "v1")
+
+    for error in (direct.value, full_pull.value):
+        message = str(error)
+        assert victim.digest in message
+        assert "library/corrupt" in message
+        assert "observed sha256:" in message
+    # the intact blobs still verify
+    assert client.verify_blob("library/corrupt", pushed.blobs[1].digest) == 4096
+
+
+def test_corrupted_manifest_on_disk_is_a_digest_mismatch(registry):
+    client = registry.client()
+    pushed = client.push_image("library/badmanifest", "v1", [os.urandom(64)])
+    stored = registry.blob_data_path(pushed.digest)
+    body = stored.read_bytes()
+    # still valid JSON (the registry parses it before serving), but it now names another layer size
+    tampered = body.replace(b'"size":64', b'"size":65')
+    assert tampered != body
+    stored.write_bytes(tampered)
+
+    with pytest.raises(DigestMismatch) as caught:
+        client.pull_manifest("library/badmanifest", pushed.digest)
+    assert pushed.digest in str(caught.value)
+    assert "library/badmanifest" in str(caught.value)
+
+
+def test_streaming_pull_of_a_30mb_blob_keeps_memory_flat(registry, tmp_path):
+    size = 30 * MB
+    source = write_random_file(tmp_path / "big.bin", size)
+    client = registry.client()
+    # fetch both tokens first: the token server runs in this process and werkzeug's request handler
+    # allocates a 10 MB drain buffer per request, which tracemalloc would count against the client
+    absent = "sha256:" + "0" * 64
+    assert not client.blob_exists("library/big", absent, for_push=True)
+    assert not client.blob_exists("library/big", absent)
+    issued_before = len(registry.token_server.issued)
+
+    tracemalloc.start()
+    try:
+        pushed = client.push_blob("library/big", source)
+        _, push_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        assert client.verify_blob("library/big", pushed.digest, pushed.size) == size
+        _, pull_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert len(registry.token_server.issued) == issued_before
+    assert push_peak < 6 * MB, f"push peaked at {push_peak / MB:.1f} MB for a 30 MB blob"
+    assert pull_peak < 6 * MB, f"pull peaked at {pull_peak / MB:.1f} MB for a 30 MB blob"
+
+
+# ------------------------------------------------------------------ input and parsing
+
+
+@pytest.mark.parametrize("repo", ["Library/App", "library//app", "/library/app", "library/app/", ""])
+def test_bad_repository_names_are_bad_input(registry, repo):
+    with pytest.raises(BadInput) as caught:
+        registry.client().pull_manifest(repo, "v1")
+    assert "fix:" in str(caught.value)
+
+
+def test_bad_reference_is_bad_input(registry):
+    with pytest.raises(BadInput):
+        registry.client().pull_manifest("library/app", "sha256:short")
+    with pytest.raises(BadInput):
+        registry.client().pull_manifest("library/app", "-v1")
+
+
+def test_password_must_be_a_secret(registry):
+    with pytest.raises(BadInput):
+        registry.client(password="plain")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "header, scheme, params",
+    [
+        (
+            'Bearer realm="https://h/service/token",service="harbor-registry",scope="repository:p/r:pull,push"',
+            "bearer",
+            {"realm": "https://h/service/token", "service": "harbor-registry", "scope": "repository:p/r:pull,push"},
+        ),
+        (
+            'Bearer realm="https://h/t", service="s", error="insufficient_scope"',
+            "bearer",
+            {"realm": "https://h/t", "service": "s", "error": "insufficient_scope"},
+        ),
+        ('Basic realm="harbor"', "basic", {"realm": "harbor"}),
+        ("bearer realm=https://h/t,service=s", "bearer", {"realm": "https://h/t", "service": "s"}),
+    ],
+)
+def test_parse_challenge(header, scheme, params):
+    challenge = parse_challenge(header)
+    assert challenge.scheme == scheme
+    assert challenge.params == params
+
+
+def test_parse_scopes_splits_actions_on_the_last_colon():
+    assert parse_scopes(["repository:proj/team/repo:pull,push", "registry:catalog:*", "bogus"]) == [
+        {"type": "repository", "name": "proj/team/repo", "actions": ["pull", "push"]},
+        {"type": "registry", "name": "catalog", "actions": ["*"]},
+    ]
+
+
+# ------------------------------------------------------------------ the token service itself
+
+
+def test_token_service_answers_like_harbor(registry):
+    realm = registry.token_server.realm
+    auth = (registry.username, registry.password.reveal())
+    scope = "repository:p/r:pull,push"
+
+    good = requests.get(realm, params={"service": "harbor-registry", "scope": scope}, auth=auth, timeout=5)
+    assert good.status_code == 200
+    body = good.json()
+    assert set(body) == {"token", "access_token", "expires_in", "issued_at"}
+    assert body["expires_in"] == 1800
+
+    wrong_service = requests.get(realm, params={"service": "other", "scope": scope}, auth=auth, timeout=5)
+    assert wrong_service.status_code == 400
+    no_credentials_no_scope = requests.get(realm, params={"service": "harbor-registry"}, timeout=5)
+    assert no_credentials_no_scope.status_code == 401
+    bad_credentials = requests.get(
+        realm, params={"service": "harbor-registry", "scope": scope}, auth=("admin", "bad"), timeout=5
+    )
+    assert bad_credentials.status_code == 200
+    assert registry.token_server.issued[-1]["access"] == [{"type": "repository", "name": "p/r", "actions": []}]
