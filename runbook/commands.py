@@ -1,0 +1,99 @@
+"""The CLI's commands: thin handlers over the runner, the steps, the journal and the report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+from runbook.config import Config
+from runbook.runner import run, run_checks, run_step, step_module
+from runbook.steps import EXTRA_STEPS, STEP_ORDER
+from runbook.steps.context import StepContext
+
+
+def _context(args: argparse.Namespace, config: Config) -> StepContext:
+    return StepContext(config, yes=getattr(args, "yes", False), dry_run=getattr(args, "dry_run", False),
+                       keep_frozen=getattr(args, "keep_frozen", False))
+
+
+def plan_command(args: argparse.Namespace, config: Config) -> int:
+    ctx = _context(args, config)
+    for index, step in enumerate(STEP_ORDER, 1):
+        print(f"{index}. {step}")
+        for line in step_module(step).plan(ctx):
+            print(f"     {line}")
+        print(f"     checks: checks/test_{step.replace('-', '_')}.py")
+    return 0
+
+
+def run_command(args: argparse.Namespace, config: Config) -> int:
+    return run(_context(args, config), from_step=args.from_step, until_step=args.until_step)
+
+
+def step_command(args: argparse.Namespace, config: Config) -> int:
+    ctx = _context(args, config)
+    with ctx.journal.lock():
+        return run_step(ctx, args.name, redo=True)
+
+
+def verify_command(args: argparse.Namespace, config: Config) -> int:
+    ctx = _context(args, config)
+    step_module(args.name)
+    result = run_checks(ctx, args.name)
+    print(f"{args.name}: {result.passed} passed, {len(result.failed)} failed")
+    for name, message in result.failed:
+        print(f"  FAILED {name}")
+        for line in message.strip().splitlines():
+            print(f"    {line}")
+    if result.exit_code and not result.failed:
+        print(result.output.strip()[-2000:])
+    return result.exit_code
+
+
+def status_command(args: argparse.Namespace, config: Config) -> int:
+    ctx = _context(args, config)
+    data = ctx.journal.read()
+    print(f"run directory: {config.run_dir}")
+    for kind, name in sorted(data.get("names", {}).items()):
+        print(f"  {kind}: {name}")
+    for step in STEP_ORDER + EXTRA_STEPS:
+        entry = data["steps"].get(step)
+        if entry:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.get("ended") or entry.get("started", 0)))
+            print(f"  {step:14} {entry.get('status'):11} {when}")
+        else:
+            print(f"  {step:14} not run")
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=2))
+    return 0
+
+
+def report_command(args: argparse.Namespace, config: Config) -> int:
+    from runbook.report import write_report
+
+    md, page = write_report(config, _context(args, config).journal)
+    print(f"report: {md}\n        {page}")
+    return 0
+
+
+def reset_target_command(args: argparse.Namespace, config: Config) -> int:
+    ctx = _context(args, config)
+    from runbook.errors import CheckFailed
+
+    try:
+        step_module("reset-target").apply(ctx)
+    except CheckFailed as exc:
+        print(exc.render(), file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+def rehearse_command(args: argparse.Namespace, config: Config | None) -> int:
+    """The rehearsal lives with the environments (fixtures/); run it as its own program."""
+    command = [sys.executable, "-m", "fixtures.rehearse", "--env", args.env]
+    if getattr(args, "dir", None):
+        command += ["--dir", args.dir]
+    return subprocess.run(command, check=False).returncode
