@@ -168,11 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # the last line of defence: one redacted line, never a raw traceback
         first_line = (str(exc).splitlines() or [""])[0]
-        print(f"seatrial: internal error: {type(exc).__name__}: {redact(first_line)}", file=sys.stderr)
+        hint = "" if verbosity else " (run with -v for the traceback)"
+        print(f"seatrial: internal error: {type(exc).__name__}: {redact(first_line)}{hint}", file=sys.stderr)
         if verbosity:
             print(redact("".join(traceback.format_exception(exc))), file=sys.stderr, end="")
-        else:
-            print("  (run with -v for the traceback)", file=sys.stderr)
         return INTERNAL_ERROR
 
 

@@ -4,12 +4,16 @@ Reports are scrubbed as they are made, before any reporter sees them, so the ter
 summary, `--junitxml` and `--showlocals` output all carry the mask instead of a secret value
 (an assertion like `assert password.reveal() == ...` otherwise prints the value).
 
+As a last pass, the `--junitxml` file is scrubbed once more after pytest wrote it (it also holds
+session-level properties from `record_testsuite_property`, which no report carries).
+
 Load it with `-p runbook.pytest_redact` or `pytest_plugins = ["runbook.pytest_redact"]`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,3 +66,23 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
     report = yield
     scrub_report(report)
     return report
+
+
+def redact_file(path: str | Path) -> bool:
+    """Rewrite a text file with every known secret masked; True if something was masked."""
+    file = Path(path)
+    if not file.is_file():
+        return False
+    text = file.read_text(encoding="utf-8")
+    clean = redact(text)
+    if clean != text:
+        file.write_text(clean, encoding="utf-8")
+    return clean != text
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # Runs after the junitxml plugin wrote its file in pytest_sessionfinish.
+    xmlpath = getattr(config.option, "xmlpath", None)
+    if xmlpath:
+        redact_file(xmlpath)

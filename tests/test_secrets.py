@@ -132,8 +132,7 @@ def test_cli_unexpected_error_is_one_redacted_line(loaded: Config, workspace: Wo
     assert cli.main(["-c", str(workspace.path), "status"]) == cli.INTERNAL_ERROR
     quiet = capsys.readouterr()
     assert quiet.err.splitlines() == [
-        f"seatrial: internal error: RuntimeError: boom with {MASK}",
-        "  (run with -v for the traceback)",
+        f"seatrial: internal error: RuntimeError: boom with {MASK} (run with -v for the traceback)"
     ]
     assert cli.main(["-v", "-c", str(workspace.path), "status"]) == cli.INTERNAL_ERROR
     loud = capsys.readouterr()
@@ -152,6 +151,9 @@ def test_leaks_everything_it_can():
     print("stdout:", config.storage.access_key.reveal())
     logging.getLogger("inner").warning("log: %s", config.storage.secret_key.reveal())
     assert password == "not-the-password", f"config {config.describe()} key {config.storage.secret_key.reveal()}"
+
+def test_records_a_suite_property(record_testsuite_property):
+    record_testsuite_property("endpoint_key", load_config(os.environ["SEATRIAL_CONFIG"]).storage.access_key.reveal())
 
 def test_skips_with_a_reason_that_leaks():
     import pytest
@@ -177,12 +179,13 @@ def _inner_pytest(workspace: Workspace, *plugins: str) -> tuple[subprocess.Compl
 def test_pytest_redact_keeps_terminal_and_junit_clean(loaded: Config, workspace: Workspace) -> None:
     result, junit = _inner_pytest(workspace, "runbook.pytest_redact")
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "1 failed, 1 skipped" in result.stdout
+    assert "1 failed, 1 passed, 1 skipped" in result.stdout
     assert_clean(result.stdout + result.stderr, "inner pytest terminal")
     assert_clean(junit, "JUnit XML")
     assert "<failure" in junit and "AssertionError" in junit and f"skipped for {MASK}" in junit
     assert re.search(r"password\s+= '\*\*\*'", result.stdout)  # --showlocals ran, masked
     assert f"stdout: {MASK}" in junit and f"log: {MASK}" in junit  # captured output kept, masked
+    assert f'name="endpoint_key" value="{MASK}"' in junit  # the suite property, masked after the file was written
 
 
 def test_without_the_plugin_the_inner_run_does_leak(loaded: Config, workspace: Workspace) -> None:
