@@ -16,7 +16,7 @@ import ipaddress
 import os
 import re
 import secrets as random_source
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -528,7 +528,7 @@ class _Loader:
         path_style = self.get(data, "path_style", "storage", bool, True)
         credentials_file = self.path(data, "credentials_file", "storage", what="credentials file")
         assert credentials_file is not None
-        access_key, secret_key = _credentials(credentials_file)
+        access_key, secret_key = parse_credentials_file(credentials_file)
         ca_bundle, insecure = self.tls(data, "storage", {"endpoint": endpoint})
         return StorageConfig(
             endpoint=endpoint,
@@ -760,9 +760,6 @@ def kube_contexts(kubeconfig: Path | None, key: str = "kubeconfig") -> list[str]
     return [c["name"] for c in contexts if isinstance(c, dict) and isinstance(c.get("name"), str)]
 
 
-CredentialsParser = Callable[[Path], tuple[Secret, Secret]]
-
-
 def parse_credentials_file(path: Path) -> tuple[Secret, Secret]:
     """Velero's `credentials-velero`: `[default]` with aws_access_key_id and aws_secret_access_key.
 
@@ -794,7 +791,3 @@ def parse_credentials_file(path: Path) -> tuple[Secret, Secret]:
         Secret(values["aws_access_key_id"], name="aws_access_key_id"),
         Secret(values["aws_secret_access_key"], name="aws_secret_access_key"),
     )
-
-
-def _credentials(path: Path) -> tuple[Secret, Secret]:
-    return parse_credentials_file(path)
