@@ -57,6 +57,11 @@ def schema_for(kind: str) -> dict:
     return copy.deepcopy(storage_version(crd)["schema"]["openAPIV3Schema"])
 
 
+def printer_columns(kind: str) -> list[dict]:
+    """additionalPrinterColumns of the storage version of `kind` ([] when it declares none)."""
+    return copy.deepcopy(storage_version(_by_kind()[kind]).get("additionalPrinterColumns", []))
+
+
 def _to_json_schema(schema: dict) -> dict:
     """OpenAPI v3 `nullable: true` becomes a JSON-schema type that admits null."""
     out = {}

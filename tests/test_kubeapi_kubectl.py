@@ -37,7 +37,7 @@ def ok(result) -> str:
 
 def test_get_pods_prints_a_table(kube):
     lines = ok(kube.kubectl("get", "pods", "-n", "harbor")).splitlines()
-    assert lines[0].split() == ["NAME", "AGE"] and lines[1].split()[0] == "harbor-core-0"
+    assert lines[0].split() == ["NAME", "STATUS", "AGE"] and lines[1].split()[0] == "harbor-core-0"
     assert "harbor-core-0" in ok(kube.kubectl("get", "pods", "-A", "-l", "app=harbor"))
     assert ok(kube.kubectl("get", "pods", "-n", "harbor", "-l", "app=other")) == ""
 
@@ -160,3 +160,14 @@ def test_imperative_creates_sent_as_protobuf_are_understood(kube, tmp_path):
 def test_scale_a_deployment(kube):
     ok(kube.kubectl("scale", "deployment/harbor-core", "-n", "harbor", "--replicas=0"))
     assert kube.store.get("apps/v1", "Deployment", "harbor-core", "harbor")["spec"]["replicas"] == 0
+
+
+def test_tables_use_the_crd_printer_columns(kube):
+    kube.store.create({"apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
+                       "metadata": {"name": "default", "namespace": "velero"},
+                       "spec": {"provider": "aws", "default": True, "objectStorage": {"bucket": "velero"}},
+                       "status": {"phase": "Available"}})
+    header, row = ok(kube.kubectl("get", "bsl", "-n", "velero")).splitlines()
+    assert header.split() == ["NAME", "PHASE", "LAST", "VALIDATED", "AGE", "DEFAULT"]
+    assert row.split()[:2] == ["default", "Available"] and row.split()[-1] == "true"
+    assert ok(kube.kubectl("get", "backups", "-n", "velero")).split()[:3] == ["NAME", "AGE", "nightly"]
