@@ -363,11 +363,13 @@ class RegistryClient:
             challenge = parse_challenge(response.headers.get("Www-Authenticate", ""))
             if challenge.params.get("error") == "insufficient_scope":
                 observed += " (the token does not grant this action)"
+            fix = f"check the password of user {self.username!r}" + (
+                "" if self._basic else " (a wrong one silently gets an anonymous token)"
+            )
             raise Unauthorized(
                 f"{where} was refused: {observed}",
                 status=status,
-                fix=f"check the password of user {self.username!r} (a wrong one gets an anonymous token) "
-                "and that the user has push/pull rights on the project",
+                fix=fix + " and that the user has push/pull rights on the project",
             )
         if status == 403:
             fix = (
@@ -381,6 +383,13 @@ class RegistryClient:
                 f"{where}: not found: {observed}",
                 status=status,
                 fix="check the repository, tag or digest; for Harbor the project must exist",
+            )
+        if status == 405:
+            raise ApiError(
+                f"{where} is not allowed: {observed}",
+                status=status,
+                fix="the registry refuses this method: it is in read-only mode (distribution: "
+                "storage.maintenance.readonly) or, for deletes, storage.delete is disabled",
             )
         raise ApiError(f"{where} failed: {observed}", status=status, fix="see the registry's log for the cause")
 

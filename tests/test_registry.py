@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import threading
 import tracemalloc
+import warnings
 from pathlib import Path
 
 import pytest
 import requests
 
+from fixtures.registry.fixture import running_registry
 from fixtures.registry.token import parse_scopes
-from runbook.errors import BadInput, DigestMismatch, NotFound, Unauthorized
+from fixtures.tools import require_tool
+from runbook.errors import ApiError, BadInput, DigestMismatch, NotFound, Unauthorized
 from runbook.registry import OCI_CONFIG, OCI_LAYER_TAR, OCI_MANIFEST, parse_challenge, sha256_digest
 from runbook.secrets import Secret
 
@@ -304,3 +307,44 @@ def test_token_service_answers_like_harbor(registry):
     )
     assert bad_credentials.status_code == 200
     assert registry.token_server.issued[-1]["access"] == [{"type": "repository", "name": "p/r", "actions": []}]
+
+
+# ------------------------------------------------------------------ other registry configurations
+
+
+def test_relative_upload_locations_are_resolved(tmp_path):
+    require_tool("docker-registry")
+    with running_registry(tmp_path, {"http": {"relativeurls": True}}) as relative:
+        client = relative.client()
+        pushed = client.push_image("library/relative", "v1", [os.urandom(2048)])
+        assert client.verify_artifact("library/relative", "v1").digest == pushed.digest
+
+
+def test_read_only_registry_refuses_the_push_with_a_read_only_fix(tmp_path):
+    require_tool("docker-registry")
+    with running_registry(tmp_path, {"storage": {"maintenance": {"readonly": {"enabled": True}}}}) as frozen:
+        with pytest.raises(ApiError) as caught:
+            frozen.client().push_blob("library/frozen", b"layer")
+    assert caught.value.status == 405
+    assert "library/frozen" in str(caught.value)
+    assert "read-only" in str(caught.value)
+
+
+def test_registry_that_challenges_with_basic(tmp_path):
+    require_tool("docker-registry")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        crypt = pytest.importorskip("crypt", reason="bcrypt for htpasswd comes from the crypt module (Python < 3.13)")
+    password = Secret("basic-password-" + os.urandom(4).hex(), "basic password")
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text(f"alice:{crypt.crypt(password.reveal(), crypt.mksalt(crypt.METHOD_BLOWFISH))}\n")
+    overrides = {"auth": {"token": None, "htpasswd": {"realm": "basic-realm", "path": str(htpasswd)}}}
+    with running_registry(tmp_path, overrides) as basic:
+        assert requests.get(f"{basic.url}/v2/", timeout=5).headers["Www-Authenticate"].startswith("Basic ")
+        client = basic.client(username="alice", password=password)
+        pushed = client.push_image("library/basic", "v1", [os.urandom(512)])
+        assert client.verify_artifact("library/basic", "v1").size == pushed.size
+        with pytest.raises(Unauthorized) as caught:
+            basic.client(username="alice", password=Secret("wrong", "wrong")).tags("library/basic")
+        assert "alice" in str(caught.value)
+        assert basic.token_server.issued == []
