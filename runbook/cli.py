@@ -12,12 +12,15 @@ Exit codes:
     4   the command is not implemented yet
     70  an unexpected internal error (run with -v for the traceback)
 
+Step names for --from/--until/step/verify come from `STEPS` below; point it at the runbook's own
+order (runbook.steps.STEP_ORDER) when wiring the commands in.
+
 Filling in a command: the dispatch table `COMMANDS` maps a command name to a function
 `handler(args: argparse.Namespace, config: Config | None) -> int`. `config` is the validated
 configuration (None only for commands in `NEEDS_NO_CONFIG`). Replace the placeholder entry, e.g.
 
-    from runbook.runner import run_command
-    COMMANDS["run"] = run_command
+    from runbook.commands import run_command
+    COMMANDS["run"] = run_command      # in this module's table, replacing partial(not_implemented, ...)
 
 and raise a SeatrialError subclass for any failure a person can act on: `main` prints it as one
 line (plus its fix) on stderr, redacted, and exits with its `exit_code`.
