@@ -305,6 +305,8 @@ BAD_CONFIGS = [
     Bad("no-config-file", lambda w: None, "config", "SEATRIAL_CONFIG", "not found"),
     Bad("malformed-yaml", _raw(lambda t: t.replace("  bucket: velero", "  bucket: [velero")), "config",
         "YAML syntax", f"flow sequence that starts at line {BUCKET_LINE}"),
+    Bad("not-utf8", lambda w: w.path.write_bytes(b"source:\n  context: \xff\xfe\n") and None, "config",
+        "save it as UTF-8", "UnicodeDecodeError"),
     Bad("duplicate-key", _raw(lambda t: t.replace("  bucket: velero", "  bucket: velero\n  bucket: other")),
         "storage.bucket", "keep one", f"given twice (lines {BUCKET_LINE} and {BUCKET_LINE + 1})"),
     Bad("kubeconfig-missing", files(_remove("kubeconfig")), "source.kubeconfig", "existing kubeconfig"),
