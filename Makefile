@@ -34,7 +34,7 @@ test: system-deps venv
 	$(BIN)/python -m pytest
 
 rehearse: system-deps venv
-	$(BIN)/seatrial rehearse --env $(ENV)
+	$(BIN)/python -m fixtures.rehearse --env $(ENV)
 
 lint: venv
 	$(BIN)/ruff check .
