@@ -64,3 +64,18 @@ def test_json_patch_add_remove_replace_test():
         json_patch(doc, [{"op": "test", "path": "/items/0", "value": 5}])
     with pytest.raises(BadRequestError):
         json_patch(doc, [{"op": "remove", "path": "/nope"}])
+
+
+def test_kubeconfig_has_one_context_per_cluster(tmp_path):
+    from kubernetes import config
+
+    from fixtures.kubeapi.kubeconfig import write_kubeconfig
+
+    path = write_kubeconfig(tmp_path / "kc", {"source": "http://127.0.0.1:1", "target": "http://127.0.0.1:2"},
+                            current="target")
+    contexts, active = config.list_kube_config_contexts(str(path))
+    assert sorted(c["name"] for c in contexts) == ["source", "target"] and active["name"] == "target"
+    assert {c["context"]["cluster"] for c in contexts} == {"source", "target"}
+    assert path.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(ValueError, match="prod"):
+        write_kubeconfig(tmp_path / "kc2", {"source": "http://127.0.0.1:1"}, current="prod")
