@@ -248,3 +248,23 @@ def test_scale_subresource_reads_and_sets_replicas(api_client):
     with pytest.raises(ApiException) as caught:
         apps.patch_namespaced_stateful_set_scale("db", NS, {"spec": {"replicas": -1}})
     assert caught.value.status == 422
+
+
+def test_dry_run_validates_without_storing(api_client, kube_api):
+    custom = client.CustomObjectsApi(api_client)
+    custom.create_namespaced_custom_object("velero.io", "v1", "velero", "backups", backup("kept", {"ttl": "1h"}),
+                                           dry_run="All")
+    assert kube_api.store.list("velero.io/v1", "Backup", "velero") == []
+    with pytest.raises(ApiException) as caught:
+        custom.create_namespaced_custom_object("velero.io", "v1", "velero", "backups", backup("bad", {"ttl": 5}),
+                                               dry_run="All")
+    assert caught.value.status == 422 and "spec.ttl" in error_body(caught.value)["message"]
+    custom.create_namespaced_custom_object("velero.io", "v1", "velero", "backups", backup("kept", {"ttl": "1h"}))
+    with pytest.raises(ApiException) as caught:
+        custom.patch_namespaced_custom_object("velero.io", "v1", "velero", "backups", "kept", {"spec": {"ttl": []}},
+                                              dry_run="All")
+    assert caught.value.status == 422
+    custom.patch_namespaced_custom_object("velero.io", "v1", "velero", "backups", "kept", {"spec": {"ttl": "2h"}},
+                                          dry_run="All")
+    custom.delete_namespaced_custom_object("velero.io", "v1", "velero", "backups", "kept", dry_run="All")
+    assert kube_api.store.get("velero.io/v1", "Backup", "kept", "velero")["spec"] == {"ttl": "1h"}

@@ -171,3 +171,11 @@ def test_tables_use_the_crd_printer_columns(kube):
     assert header.split() == ["NAME", "PHASE", "LAST", "VALIDATED", "AGE", "DEFAULT"]
     assert row.split()[:2] == ["default", "Available"] and row.split()[-1] == "true"
     assert ok(kube.kubectl("get", "backups", "-n", "velero")).split()[:3] == ["NAME", "AGE", "nightly"]
+
+
+def test_server_side_dry_run_reports_the_invalid_field(kube):
+    result = kube.kubectl("patch", "backup", "nightly", "-n", "velero", "--type", "merge", "--dry-run=server",
+                          "-p", '{"spec":{"includedNamespaces":"harbor"}}')
+    assert result.returncode != 0 and "spec.includedNamespaces" in result.stderr
+    ok(kube.kubectl("delete", "backup", "nightly", "-n", "velero", "--dry-run=server"))
+    assert kube.store.get("velero.io/v1", "Backup", "nightly", "velero")
