@@ -4,8 +4,13 @@ import json
 import time
 
 import pytest
-from kubernetes import client, config
+import requests
+from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
+
+from fixtures.kubeapi.server import ApiServer
+from fixtures.kubeapi.store import Store
+from fixtures.kubeapi.types import register_standard_types
 
 NS = "harbor"
 
@@ -184,8 +189,6 @@ def test_delete_returns_the_object_then_it_is_gone(api_client):
 
 
 def test_watch_streams_current_objects_then_changes(api_client, kube_api):
-    from kubernetes import watch
-
     core = client.CoreV1Api(api_client)
     core.create_namespaced_config_map(NS, {"metadata": {"name": "first"}})
     events = []
@@ -268,3 +271,14 @@ def test_dry_run_validates_without_storing(api_client, kube_api):
                                           dry_run="All")
     custom.delete_namespaced_custom_object("velero.io", "v1", "velero", "backups", "kept", dry_run="All")
     assert kube_api.store.get("velero.io/v1", "Backup", "kept", "velero")["spec"] == {"ttl": "1h"}
+
+
+def test_stop_ends_open_watches_and_is_idempotent():
+    ApiServer(Store()).stop()  # never started
+    server = ApiServer(register_standard_types(Store())).start()
+    response = requests.get(f"{server.url}/api/v1/configmaps?watch=true", stream=True, timeout=5)
+    started = time.monotonic()
+    server.stop()
+    server.stop()
+    lines = [json.loads(line)["object"]["metadata"]["name"] for line in response.iter_lines() if line]
+    assert time.monotonic() - started < 2 and lines == []
