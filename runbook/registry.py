@@ -55,6 +55,7 @@ CHALLENGE_PARAM_RE = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))'
 TOKEN_EXPIRY_MARGIN_S = 10
 DEFAULT_TOKEN_LIFETIME_S = 60  # distribution's token spec: assume 60 s when expires_in is absent
 TIMEOUT_S = 60
+MANIFEST_SIZE_LIMIT = 4 << 20  # distribution refuses larger manifests; anything bigger is not one
 
 
 # ---------------------------------------------------------------- values
@@ -248,17 +249,23 @@ class RegistryClient:
                 f"{self.base_url} asked for a Bearer token but named no realm (token service)",
                 fix="check the registry's auth.token.realm setting",
             )
+        if self.base_url.startswith("https:") and not realm.startswith("https:"):
+            raise Unauthorized(
+                f"{self.base_url} sends clients to the token service {realm}, which is not https; "
+                "the password is not sent there in clear text",
+                fix="set the registry's external URL (Harbor: externalURL) to https",
+            )
         try:
             answer = self._session.get(
                 realm, params=params, auth=self._basic_credentials(), timeout=self.timeout, allow_redirects=False
             )
         except requests.RequestException as exc:
             raise Unreachable(
-                f"token service {realm} for {self.base_url} cannot be reached ({type(exc).__name__})",
+                f"token service {realm} for {self.base_url} cannot be reached: {_describe(exc)}",
                 fix="check that the registry's token realm is reachable from here",
             ) from None
         if answer.status_code != 200:
-            code, detail = _error_summary(answer)
+            _, detail = _error_summary(answer)
             error = Unauthorized if answer.status_code == 401 else ApiError
             raise error(
                 f"token service {realm} refused a token for user {self.username!r} "
@@ -268,9 +275,11 @@ class RegistryClient:
             )
         try:
             body = answer.json()
-            value = body.get("token") or body.get("access_token")
         except ValueError:
-            value = None
+            body = None
+        if not isinstance(body, dict):
+            body = {}
+        value = body.get("token") or body.get("access_token")
         if not value:
             raise ApiError(
                 f"token service {realm} answered 200 without a token", status=200, fix="check the token realm URL"
@@ -319,7 +328,7 @@ class RegistryClient:
             )
         except requests.RequestException as exc:
             raise Unreachable(
-                f"{method} {urlsplit(url).path} on {self.base_url} failed: {type(exc).__name__}",
+                f"{method} {urlsplit(url).path} on {self.base_url} failed: {_describe(exc)}",
                 fix="check the registry URL, that it is up, and the TLS settings (CA bundle / insecure)",
             ) from None
 
@@ -554,8 +563,9 @@ class RegistryClient:
             what=what,
             expected=(200,),
             headers={"Accept": MANIFEST_ACCEPT},
+            stream=True,
         )
-        body = response.content
+        body = _read_capped(response, MANIFEST_SIZE_LIMIT, f"{what} on {self.base_url}")
         echoed = response.headers.get("Docker-Content-Digest")
         claims = [(reference, "the reference")] if _is_digest(reference) else []
         if echoed:
@@ -681,10 +691,29 @@ class _FromOffset(io.RawIOBase):
         return len(data)
 
 
+def _describe(exc: BaseException) -> str:
+    """A connection error in a line, scrubbed of secrets."""
+    return redact(f"{type(exc).__name__}: {exc}")[:300]
+
+
 def _with_query(url: str, **extra: str) -> str:
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True) + list(extra.items())
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _read_capped(response: requests.Response, limit: int, what: str) -> bytes:
+    with response:
+        body = bytearray()
+        for chunk in response.iter_content(64 * 1024):
+            body += chunk
+            if len(body) > limit:
+                raise ApiError(
+                    f"{what}: the manifest is larger than {limit} bytes",
+                    status=response.status_code,
+                    fix="check that the URL points at an OCI registry and the reference at a manifest",
+                )
+    return bytes(body)
 
 
 def _parse_manifest(body: bytes, digest: str, content_type: str, what: str) -> PulledManifest:

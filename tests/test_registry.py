@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import os
 import threading
 import tracemalloc
@@ -10,11 +12,15 @@ from pathlib import Path
 
 import pytest
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from fixtures.registry.fixture import running_registry
-from fixtures.registry.token import parse_scopes
+from fixtures.registry.token import InvalidToken, TokenIssuer, granted_actions, parse_scopes
 from fixtures.tools import require_tool
-from runbook.errors import ApiError, BadInput, DigestMismatch, NotFound, Unauthorized
+from runbook.errors import ApiError, BadInput, DigestMismatch, NotFound, Unauthorized, Unreachable
 from runbook.registry import OCI_CONFIG, OCI_LAYER_TAR, OCI_MANIFEST, parse_challenge, sha256_digest
 from runbook.secrets import Secret
 
@@ -216,6 +222,7 @@ def test_streaming_pull_of_a_30mb_blob_keeps_memory_flat(registry, tmp_path):
     assert not client.blob_exists("library/big", absent, for_push=True)
     assert not client.blob_exists("library/big", absent)
     issued_before = len(registry.token_server.issued)
+    registry.token_server.wait_idle()
 
     tracemalloc.start()
     try:
@@ -348,3 +355,69 @@ def test_registry_that_challenges_with_basic(tmp_path):
             basic.client(username="alice", password=Secret("wrong", "wrong")).tags("library/basic")
         assert "alice" in str(caught.value)
         assert basic.token_server.issued == []
+
+
+def test_issuer_verifies_its_own_tokens_and_refuses_others():
+    mine, other = TokenIssuer(), TokenIssuer()
+    token = mine.issue("alice", parse_scopes(["repository:p/r:pull,push"]))
+
+    claims = mine.verify(token)
+    assert claims["sub"] == "alice" and claims["aud"] == "harbor-registry" and claims["iss"] == "harbor-token-issuer"
+    assert granted_actions(claims, "p/r") == {"pull", "push"}
+    assert granted_actions(claims, "p/other") == set()
+    with pytest.raises(InvalidToken, match="signature"):
+        other.verify(token)
+    with pytest.raises(InvalidToken, match="malformed"):
+        mine.verify("not-a-token")
+
+    mine.expires_in = -3600
+    expired = mine.issue("alice", [])
+    with pytest.raises(InvalidToken, match="expired"):
+        mine.verify(expired)
+    mine.service = "another-registry"
+    with pytest.raises(InvalidToken, match="audience"):
+        mine.verify(token)
+
+
+def write_server_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (its own trust anchor) and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "server.pem", directory / "server.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+def test_tls_is_verified_and_no_password_goes_to_a_plain_http_realm(tmp_path):
+    require_tool("docker-registry")
+    cert, key = write_server_certificate(tmp_path)
+    with running_registry(tmp_path, tls=(cert, key)) as secure:
+        assert secure.url.startswith("https://")
+        # verification is on by default: an unknown CA is refused
+        with pytest.raises(Unreachable) as untrusted:
+            secure.client().ping()
+        assert "SSLError" in str(untrusted.value)
+        # with the CA bundle the TLS handshake succeeds; the token realm is plain http, so the client
+        # refuses to send the password there
+        with pytest.raises(Unauthorized) as cleartext:
+            secure.client(verify=str(cert)).ping()
+        assert "not https" in str(cleartext.value)
+        assert secure.token_server.issued == []
