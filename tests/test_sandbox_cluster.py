@@ -15,6 +15,7 @@ import pytest
 
 from fixtures.kubeapi.kubeconfig import write_kubeconfig
 from fixtures.sandbox.cluster import BucketSettings, SandboxCluster
+from fixtures.sandbox.harbor_lifecycle import HarborLifecycle
 from fixtures.sandbox.harbor_release import install_release, render_release
 from fixtures.tools import require_tool
 from runbook.secrets import Secret
@@ -255,3 +256,23 @@ def test_deployment_scales_and_reports_status(cluster: SandboxCluster, core: kub
     apps.patch_namespaced_deployment("web", "default", {"spec": {"replicas": 1}})
     wait_for("scale down", lambda: len(core.list_namespaced_pod("default", label_selector="app=web").items) == 1)
     wait_for("status", lambda: apps.read_namespaced_deployment("web", "default").status.replicas == 1)
+
+
+def test_harbor_lifecycle_attaches_to_the_release_volumes_and_detaches_with_the_namespace(
+        kubectl: Kubectl, cluster: SandboxCluster):
+    calls: list[tuple] = []
+    lifecycle = HarborLifecycle(cluster.store, lambda db, reg: calls.append(("attach", db, reg)),
+                                lambda: calls.append(("detach",)))
+    cluster.add_controllers([lifecycle])
+    time.sleep(0.3)
+    assert calls == []  # no release, no Harbor
+    with_release(cluster)
+    wait_for("attach", lambda: calls)
+    database = kubectl.json("get", "pvc", "database-data-my-harbor-database-0", "-n", "harbor")
+    registry = kubectl.json("get", "pvc", "my-harbor-registry", "-n", "harbor")
+    paths = [Path(kubectl.json("get", "pv", c["spec"]["volumeName"])["spec"]["local"]["path"])
+             for c in (database, registry)]
+    assert calls == [("attach", *paths)]
+    kubectl("delete", "namespace", "harbor")
+    wait_for("detach", lambda: len(calls) == 2)
+    assert calls[1] == ("detach",)
