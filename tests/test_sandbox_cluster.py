@@ -276,3 +276,15 @@ def test_harbor_lifecycle_attaches_to_the_release_volumes_and_detaches_with_the_
     kubectl("delete", "namespace", "harbor")
     wait_for("detach", lambda: len(calls) == 2)
     assert calls[1] == ("detach",)
+
+
+def test_claim_restored_with_a_copied_bound_status_is_bound_for_real(cluster: SandboxCluster):
+    cluster.store.create({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                          "metadata": {"name": "restored", "namespace": "default"},
+                          "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "rook-ceph-block",
+                                   "resources": {"requests": {"storage": "1Gi"}}},
+                          "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}}})
+    claim = wait_for("a real binding", lambda: (c := cluster.store.get("v1", "PersistentVolumeClaim", "restored",
+                                                                        "default"))["spec"].get("volumeName") and c)
+    pv = cluster.store.get("v1", "PersistentVolume", claim["spec"]["volumeName"])
+    assert pv["spec"]["claimRef"]["uid"] == claim["metadata"]["uid"] and Path(pv["spec"]["local"]["path"]).is_dir()
