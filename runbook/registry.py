@@ -383,7 +383,7 @@ class RegistryClient:
         if status == 403:
             fix = (
                 "the registry is read-only: clear it (Harbor: PUT /api/v2.0/configurations {\"read_only\": false})"
-                if "read only" in detail.lower() or "read-only" in detail.lower()
+                if code == "DENIED" and ("read only" in detail.lower() or "read-only" in detail.lower())
                 else f"give user {self.username!r} a role with this right on the project"
             )
             raise Forbidden(f"{where} was forbidden: {observed}", status=status, fix=fix)

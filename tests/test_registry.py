@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import os
 import threading
 import tracemalloc
@@ -18,10 +19,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from fixtures.registry.fixture import running_registry
+from fixtures.registry.process import start_registry
 from fixtures.registry.token import InvalidToken, TokenIssuer, granted_actions, parse_scopes
 from fixtures.tools import require_tool
 from runbook.errors import ApiError, BadInput, DigestMismatch, NotFound, Unauthorized, Unreachable
-from runbook.registry import OCI_CONFIG, OCI_LAYER_TAR, OCI_MANIFEST, parse_challenge, sha256_digest
+from runbook.registry import OCI_CONFIG, OCI_INDEX, OCI_LAYER_TAR, OCI_MANIFEST, parse_challenge, sha256_digest
 from runbook.secrets import Secret
 
 MB = 1 << 20
@@ -421,3 +423,56 @@ def test_tls_is_verified_and_no_password_goes_to_a_plain_http_realm(tmp_path):
             secure.client(verify=str(cert)).ping()
         assert "not https" in str(cleartext.value)
         assert secure.token_server.issued == []
+
+
+def test_index_is_verified_through_every_child(registry):
+    client = registry.client()
+    amd64 = client.push_image("library/multi", "amd64", [os.urandom(1000)])
+    arm64 = client.push_image("library/multi", "arm64", [os.urandom(2000), os.urandom(3000)])
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [
+                {"mediaType": OCI_MANIFEST, "digest": child.digest, "size": manifest_size, "platform": platform}
+                for child, manifest_size, platform in (
+                    (amd64, amd64.size - sum(b.size for b in amd64.blobs), {"architecture": "amd64", "os": "linux"}),
+                    (arm64, arm64.size - sum(b.size for b in arm64.blobs), {"architecture": "arm64", "os": "linux"}),
+                )
+            ],
+        }
+    ).encode()
+    index_digest = client.push_manifest("library/multi", "latest", index, OCI_INDEX)
+
+    pulled = client.pull_manifest("library/multi", "latest")
+    assert pulled.is_index and pulled.digest == index_digest
+    assert [c.digest for c in pulled.children] == [amd64.digest, arm64.digest]
+    verified = client.verify_artifact("library/multi", "latest")
+    assert (verified.manifests_verified, verified.blobs_verified) == (3, 5)
+    assert verified.size == amd64.size + arm64.size  # Harbor: an index is the sum of its children
+
+    flip_first_byte(registry.blob_data_path(arm64.blobs[2].digest))
+    with pytest.raises(DigestMismatch, match=arm64.blobs[2].digest):
+        client.verify_artifact("library/multi", "latest")
+
+
+def test_a_cached_token_the_registry_no_longer_accepts_is_replaced_once(registry, tmp_path):
+    client = registry.client()
+    pushed = client.push_image("library/rotated", "v1", [os.urandom(100)])
+    client.verify_artifact("library/rotated", "v1")
+    issued_before = len(registry.token_server.issued)
+
+    # the registry comes back with a new token key (as after a restore with a regenerated secret);
+    # the client's cached pull token is now refused with 401
+    port = int(registry.url.rsplit(":", 1)[1])
+    registry.process.stop()
+    rotated = TokenIssuer()
+    registry.token_server.service.issuer = rotated
+    restarted = start_registry(
+        registry.storage_dir, issuer=rotated, realm=registry.token_server.realm, workdir=tmp_path / "rotated", port=port
+    )
+    try:
+        assert client.verify_artifact("library/rotated", "v1").digest == pushed.digest
+    finally:
+        restarted.stop()
+    assert len(registry.token_server.issued) == issued_before + 1
