@@ -92,11 +92,18 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize(argname, values, ids=ids)
 
 
-def pytest_runtest_setup(item):
-    callspec = getattr(item, "callspec", None)
-    for value in (callspec.params.values() if callspec else ()):
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """A stand-in parameter never reaches the check: `Unavailable` fails it with its reason, `Nothing`
+    (an empty set the check allows) passes it."""
+    callspec = getattr(pyfuncitem, "callspec", None)
+    values = list(callspec.params.values()) if callspec else []
+    for value in values:
         if isinstance(value, Unavailable):
             pytest.fail(value.reason, pytrace=False)
+    if any(isinstance(value, Nothing) for value in values):
+        return True
+    return None
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -108,9 +115,9 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def pytest_report_header(config):
-    if CONTEXT_KEY not in config.stash:
+    if not _selected_modules(config):
         return None
-    ctx_ = config.stash[CONTEXT_KEY]
+    ctx_ = context(config)  # the header comes before collection: a bad configuration stops here
     return [f"seatrial: source {describe_side(ctx_.config, 'source')} -> target "
             f"{describe_side(ctx_.config, 'target')}",
             f"seatrial: backup {ctx_.backup_name or '(unknown)'}, restore {ctx_.restore_name or '(unknown)'}"]

@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 
 from runbook.config import Config
-from runbook.errors import SeatrialError, Unreachable
+from runbook.errors import ApiError, SeatrialError, Unreachable
 from runbook.journal import Journal
 
 # What each check module needs to reach; probed once before collection so that an unreachable
@@ -118,33 +118,42 @@ class CheckContext:
         return self.config.source.namespace if side == "source" else self.config.target.namespace
 
     # -- reachability ------------------------------------------------------------------------------
-    def probes(self) -> dict[str, Callable[[], object]]:
-        from runbook.s3 import check_bucket
+    def probe(self, name: str) -> object:
+        """One cheap call that proves a dependency answers (and, for the bucket, that it exists)."""
+        if name in ("source", "target"):
+            return self.cluster(name).ping()
+        if name == "bucket":
+            from runbook.s3 import check_bucket
 
-        storage = self.config.storage
-        return {
-            "source": lambda: self.source.ping(),
-            "target": lambda: self.target.ping(),
-            "bucket": lambda: check_bucket(self.s3, storage.bucket, storage.endpoint),
-            "source_harbor": lambda: self.source_harbor.health(),
-            "target_harbor": lambda: self.target_harbor.health(),
-        }
+            storage = self.config.storage
+            return check_bucket(self.s3, storage.bucket, storage.endpoint)
+        if name in ("source_harbor", "target_harbor"):
+            return self.harbor(name.split("_")[0]).health()
+        raise KeyError(name)
 
     def unreachable(self, needed: set[str]) -> dict[str, str]:
-        """Probe each needed dependency once; {name: one-line reason} for those that fail."""
-        failures: dict[str, str] = {}
-        probes = self.probes()
-        for name in sorted(needed):
+        """Probe the needed dependencies at once (in parallel, so that N dead ones cost one timeout);
+        {name: one-line reason} for those that cannot be used at all."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def attempt(name: str) -> str | None:
             try:
-                probes[name]()
+                self.probe(name)
             except Unreachable as exc:
-                failures[name] = exc.render()
+                return exc.render()
+            except ApiError as exc:
+                # An answer is not "unreachable", unless it is a gateway with nothing behind it or a
+                # refusal that would fail every check the same way.
+                if exc.status in (401, 403, 502, 503, 504) or name == "bucket":
+                    return exc.render()
             except SeatrialError as exc:
-                if name.endswith("harbor") and getattr(exc, "status", None) in (502, 503, 504):
-                    failures[name] = exc.render()
-                elif name == "bucket":
-                    failures[name] = exc.render()
-        return failures
+                return exc.render()
+            return None
+
+        names = sorted(needed)
+        with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+            reasons = dict(zip(names, pool.map(attempt, names), strict=True))
+        return {name: " ".join(reason.split()) for name, reason in reasons.items() if reason}
 
 
 def describe_side(config: Config, side: str) -> str:
