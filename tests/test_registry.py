@@ -11,6 +11,7 @@ import tracemalloc
 import warnings
 from pathlib import Path
 
+import boto3
 import pytest
 import requests
 from cryptography import x509
@@ -19,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from fixtures.registry.fixture import running_registry
-from fixtures.registry.process import start_registry
+from fixtures.registry.process import free_port, start_registry
 from fixtures.registry.token import InvalidToken, TokenIssuer, granted_actions, parse_scopes
 from fixtures.tools import require_tool
 from runbook.errors import ApiError, BadInput, DigestMismatch, NotFound, Unauthorized, Unreachable
@@ -476,3 +477,52 @@ def test_a_cached_token_the_registry_no_longer_accepts_is_replaced_once(registry
     finally:
         restarted.stop()
     assert len(registry.token_server.issued) == issued_before + 1
+
+
+def test_blob_redirected_to_object_storage_is_followed_and_verified(tmp_path):
+    """With an S3 backend distribution answers blob GETs with a 307 to a presigned URL on another port."""
+    require_tool("docker-registry")
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    moto.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    keys = {"aws_access_key_id": "registry-key", "aws_secret_access_key": "registry-secret-" + os.urandom(4).hex()}
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **keys)
+    s3.create_bucket(Bucket="registry")
+    overrides = {
+        "storage": {
+            "filesystem": None,
+            "s3": {"region": "us-east-1", "regionendpoint": endpoint, "bucket": "registry", "secure": False},
+        }
+    }
+    env = {
+        "REGISTRY_STORAGE_S3_ACCESSKEY": keys["aws_access_key_id"],
+        "REGISTRY_STORAGE_S3_SECRETKEY": keys["aws_secret_access_key"],
+    }
+    try:
+        with running_registry(tmp_path, overrides, env=env) as on_s3:
+            assert keys["aws_secret_access_key"] not in on_s3.process.config_path.read_text()
+            client = on_s3.client()
+            pushed = client.push_image("library/s3", "v1", [os.urandom(70_000)])
+            layer = pushed.blobs[1]
+            token = on_s3.issuer.issue("admin", parse_scopes(["repository:library/s3:pull"]))
+            direct = requests.get(
+                f"{on_s3.url}/v2/library/s3/blobs/{layer.digest}",
+                headers={"Authorization": f"Bearer {token}"},
+                allow_redirects=False,
+                timeout=5,
+            )
+            assert direct.status_code == 307
+            assert direct.headers["Location"].startswith(endpoint + "/registry/")
+
+            assert client.verify_artifact("library/s3", "v1").size == pushed.size
+
+            hexdigest = layer.digest.split(":")[1]
+            key = f"docker/registry/v2/blobs/sha256/{hexdigest[:2]}/{hexdigest}/data"
+            s3.put_object(Bucket="registry", Key=key, Body=os.urandom(layer.size))
+            with pytest.raises(DigestMismatch, match=layer.digest):
+                client.verify_blob("library/s3", layer.digest, layer.size)
+    finally:
+        moto.stop()
