@@ -9,7 +9,7 @@ Exit codes:
     1   a check failed
     2   bad input (configuration or arguments); nothing was changed
     3   a dependency (cluster, bucket, Harbor) is unreachable
-    4   the command is not implemented yet
+    4   the environment is not available yet (rehearse --env kind)
     70  an unexpected internal error (run with -v for the traceback)
 
 Step names for --from/--until/step/verify come from `STEPS` below; point it at the runbook's own
@@ -33,16 +33,16 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from functools import partial
 
 from runbook.config import Config, load_config
 from runbook.errors import SeatrialError
 from runbook.log import get_logger, setup_logging
 from runbook.secrets import redact
+from runbook.steps import STEP_ORDER
 
 NOT_IMPLEMENTED = 4
 INTERNAL_ERROR = 70  # EX_SOFTWARE
-STEPS = ("preflight", "freeze", "annotate", "backup", "restore", "fixup", "thaw-target", "verify-harbor")
+STEPS = STEP_ORDER
 DEFAULT_CONFIG = "seatrial.yaml"
 
 EPILOG = """\
@@ -53,7 +53,7 @@ exit codes:
   1   a check failed
   2   bad input (configuration or arguments); nothing was changed
   3   a dependency (cluster, bucket, Harbor) is unreachable
-  4   the command is not implemented yet
+  4   the environment is not available yet (rehearse --env kind)
   70  unexpected internal error (-v shows the traceback)
 """
 
@@ -66,26 +66,22 @@ def not_implemented(command: str, issue: int, args: argparse.Namespace, config: 
     return NOT_IMPLEMENTED
 
 
-def rehearse(args: argparse.Namespace, config: Config | None) -> int:
-    if args.env == "kind":
-        print(
-            "seatrial rehearse: the kind environment is not there yet; use --env sandbox (the default)",
-            file=sys.stderr,
-        )
-        return NOT_IMPLEMENTED
-    return not_implemented("rehearse", 5, args, config)
+def _commands() -> dict[str, Handler]:
+    from runbook import commands
+
+    return {
+        "plan": commands.plan_command,
+        "run": commands.run_command,
+        "step": commands.step_command,
+        "verify": commands.verify_command,
+        "status": commands.status_command,
+        "report": commands.report_command,
+        "reset-target": commands.reset_target_command,
+        "rehearse": commands.rehearse_command,
+    }
 
 
-COMMANDS: dict[str, Handler] = {
-    "plan": partial(not_implemented, "plan", 5),
-    "run": partial(not_implemented, "run", 5),
-    "step": partial(not_implemented, "step", 5),
-    "verify": partial(not_implemented, "verify", 4),
-    "status": partial(not_implemented, "status", 5),
-    "report": partial(not_implemented, "report", 5),
-    "reset-target": partial(not_implemented, "reset-target", 5),
-    "rehearse": rehearse,
-}
+COMMANDS: dict[str, Handler] = _commands()
 NEEDS_NO_CONFIG = {"rehearse"}
 
 
@@ -132,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("--yes", action="store_true", help="delete without asking")
     rehearse_parser = commands.add_parser("rehearse", help="run the whole migration on a throwaway environment")
     rehearse_parser.add_argument("--env", choices=("sandbox", "kind"), default="sandbox")
+    rehearse_parser.add_argument("--dir", help="where the environment and its run directory live (default: temp)")
     return parser
 
 

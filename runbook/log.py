@@ -81,6 +81,8 @@ def setup_logging(verbosity: int = 0, log_file: str | Path | None = None) -> Non
 
     root.setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
     logging.getLogger(ROOT).setLevel(logging.DEBUG if (verbosity >= 1 or log_file is not None) else logging.INFO)
+    # urllib3 logs each connection retry as a WARNING; seatrial's own error already says the endpoint is down.
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbosity >= 2 else logging.ERROR)
 
 
 def reset_logging() -> None:

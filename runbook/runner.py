@@ -57,7 +57,8 @@ def run_checks(ctx: StepContext, step: str, *, extra: tuple[str, ...] = ()) -> C
     junit.parent.mkdir(parents=True, exist_ok=True)
     module = checks_dir() / check_module(step)
     command = [sys.executable, "-m", "pytest", str(module), f"--seatrial-config={ctx.config.path}", "-q",
-               "-p", "no:cacheprovider", f"--junitxml={junit}", "-o", "junit_family=xunit2",
+               "-p", "no:cacheprovider", "-p", "runbook.pytest_redact", f"--junitxml={junit}",
+               "-o", "junit_family=xunit2",
                "-o", f"junit_suite_name=seatrial-{step}", "--rootdir", str(checks_dir().parent), *extra]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     result = CheckResult(step, PYTEST_EXIT.get(done.returncode, 1), junit=junit if junit.exists() else None,
