@@ -92,6 +92,16 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize(argname, values, ids=ids)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A client error inside a check (a 404, a refused connection) is a failure that says what and the fix,
+    not a traceback through the clients."""
+    try:
+        return (yield)
+    except SeatrialError as exc:
+        pytest.fail(redact(f"{item.name}: {exc.message}\n  fix: {exc.fix or 'see the message'}"), pytrace=False)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem):
     """A stand-in parameter never reaches the check: `Unavailable` fails it with its reason, `Nothing`

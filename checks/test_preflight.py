@@ -109,21 +109,24 @@ def test_target_namespace_absent(ctx: CheckContext):
 
 
 def _planned_names(ctx: CheckContext) -> list[tuple[str, str]]:
+    """The names this migration will use: given as options, chosen by the preflight step, or (for a
+    migration run by hand without them) what the templates render now."""
     from runbook.config import render_name
 
     names = []
-    for kind, template in (("backup", ctx.config.velero.backup_name), ("restore", ctx.config.velero.restore_name)):
-        planned = ctx.journal.name(f"planned_{kind}") or ctx.journal.name(kind)
+    for kind, template, option in (("backup", ctx.config.velero.backup_name, ctx.backup_option),
+                                   ("restore", ctx.config.velero.restore_name, ctx.restore_option)):
+        planned = option or ctx.journal.name(f"planned_{kind}") or ctx.journal.name(kind)
         names.append((kind, planned or render_name(template, release=ctx.config.source.release,
-                                                   namespace=ctx.config.source.namespace)))
+                                                   namespace=ctx.config.source.namespace, key=f"velero.{kind}_name")))
     return names
 
 
 @live("planned", _planned_names, ids=lambda p: f"{p[0]}:{p[1]}")
 def test_name_unused(ctx: CheckContext, planned: tuple[str, str]):
     kind, name = planned
-    if ctx.journal.step("backup").get("status") == "passed" and kind == "backup":
-        return  # the run already made it: preflight re-run after the backup step
+    if ctx.journal.name(kind) == name:
+        return  # this run created it already (preflight re-verified after its step): the name is ours
     clash = []
     cr_kind = "Backup" if kind == "backup" else "Restore"
     for side in SIDES:
@@ -137,14 +140,29 @@ def test_name_unused(ctx: CheckContext, planned: tuple[str, str]):
            "; ".join(clash), f"use a template with {{timestamp}} or {{random}} in velero.{kind}_name")
 
 
+DEFAULT_CLASS = "(default)"
+DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
+                             "storageclass.beta.kubernetes.io/is-default-class")
+
+
 def _storage_classes(ctx: CheckContext) -> list[str]:
-    return sorted({(p.get("spec") or {}).get("storageClassName") or "" for p in pvcs(ctx, "source")})
+    return sorted({(p.get("spec") or {}).get("storageClassName") or DEFAULT_CLASS for p in pvcs(ctx, "source")})
 
 
 @live("storage_class", _storage_classes, allow_empty=True, empty="PVC")
 def test_storage_class_on_target(ctx: CheckContext, storage_class: str):
-    wanted = ctx.config.volumes.storage_class_mapping.get(storage_class, storage_class)
-    target_classes = {sc["metadata"]["name"] for sc in ctx.objects("target", "storage.k8s.io/v1", "StorageClass")}
+    mapping = ctx.config.volumes.storage_class_mapping
+    wanted = mapping.get("" if storage_class == DEFAULT_CLASS else storage_class, storage_class)
+    classes = ctx.objects("target", "storage.k8s.io/v1", "StorageClass")
+    target_classes = {sc["metadata"]["name"] for sc in classes}
+    if wanted == DEFAULT_CLASS:
+        defaults = [sc for sc in classes if any((sc["metadata"].get("annotations") or {}).get(a) == "true"
+                                                for a in DEFAULT_CLASS_ANNOTATIONS)]
+        expect(bool(defaults), "source PVCs without a storageClassName need a default StorageClass on target; "
+               "there is none: restored PVCs stay Pending", f"target StorageClasses: {sorted(target_classes)}",
+               "mark one default (storageclass.kubernetes.io/is-default-class: \"true\") or map \"\" in "
+               "volumes.storage_class_mapping")
+        return
     expect(wanted in target_classes,
            f"StorageClass {wanted!r} (used by source PVCs) does not exist on target: restored PVCs stay Pending",
            f"target StorageClasses: {sorted(target_classes)}",
@@ -172,7 +190,15 @@ def test_volume_can_be_file_system_backed_up(ctx: CheckContext, volume):
 @live("side", lambda ctx: ("source",))
 def test_harbor_credentials_authenticate(ctx: CheckContext, side: str):
     # /users/current answers 401 to wrong credentials; list endpoints would silently fall back to anonymous.
-    client = ctx.harbor(side)
-    user = client.verify_credentials()
-    expect(bool(user), f"{side} Harbor: the credentials did not authenticate", user,
-           "fix harbor.username and the password in harbor.password_env / harbor.password_file")
+    # Only the source: the target's Harbor is brought by the restore (its checks are in verify-harbor).
+    from runbook.errors import Unauthorized
+
+    url = ctx.config.harbor.source_url if side == "source" else ctx.config.harbor.target_url
+    try:
+        user = ctx.harbor(side).verify_credentials()
+    except Unauthorized as exc:
+        fail(f"{side} Harbor {url}: the credentials of user {ctx.config.harbor.username!r} do not authenticate",
+             exc.message, "fix harbor.username and the password in harbor.password_env / harbor.password_file")
+    expect(user.get("username") == ctx.config.harbor.username,
+           f"{side} Harbor {url}: /users/current names another user than the configured one",
+           f"username={user.get('username')!r}", "fix harbor.username")

@@ -21,9 +21,17 @@ def test_target_harbor_healthy(ctx: CheckContext):
 
 def test_target_credentials_authenticate(ctx: CheckContext):
     # The restored database carries the source's users: the same credentials must work on the target.
-    user = ctx.target_harbor.verify_credentials()
-    expect(bool(user), "target Harbor: the credentials did not authenticate", user,
-           "the admin password is the one in the restored database: use the source's")
+    from runbook.errors import Unauthorized
+
+    try:
+        user = ctx.target_harbor.verify_credentials()
+    except Unauthorized as exc:
+        fail(f"target Harbor {ctx.config.harbor.target_url}: the credentials of user "
+             f"{ctx.config.harbor.username!r} do not authenticate", exc.message,
+             "the admin password is the one in the restored database: use the source's")
+    expect(user.get("username") == ctx.config.harbor.username,
+           f"target Harbor {ctx.config.harbor.target_url}: /users/current names another user than the configured one",
+           f"username={user.get('username')!r}", "fix harbor.username")
 
 
 def _golden(ctx: CheckContext) -> list[dict]:
