@@ -1,0 +1,236 @@
+"""The Harbor twin over HTTP, with the real docker-registry behind its `/v2`: Harbor's traps included."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+
+import pytest
+import requests
+
+from fixtures.harbor.server import HarborFrontend, start_harbor
+from fixtures.tools import require_tool
+from runbook.errors import Forbidden, Unauthorized
+from runbook.harbor import HarborClient
+from runbook.secrets import Secret
+
+API = "/api/v2.0"
+READ_ONLY_BODY = {"errors": [{"code": "DENIED",
+                              "message": "The system is in read only mode. Any modification is prohibited."}]}
+
+
+def _admin(twin) -> tuple[str, str]:
+    return ("admin", twin.admin_password.reveal())
+
+
+def _jwt_claims(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def test_health_ping_and_systeminfo_for_anonymous_and_admin(harbor_twin):
+    health = requests.get(f"{harbor_twin.url}{API}/health", timeout=5).json()
+    assert health["status"] == "healthy"
+    assert [c["name"] for c in health["components"]] == [
+        "core", "database", "jobservice", "portal", "redis", "registry", "registryctl"]
+    ping = requests.get(f"{harbor_twin.url}{API}/ping", timeout=5)
+    assert (ping.status_code, ping.text, ping.headers["Content-Type"].split(";")[0]) == (200, "Pong", "text/plain")
+    anonymous = requests.get(f"{harbor_twin.url}{API}/systeminfo", timeout=5).json()
+    assert "harbor_version" not in anonymous and "read_only" not in anonymous
+    admin = requests.get(f"{harbor_twin.url}{API}/systeminfo", auth=_admin(harbor_twin), timeout=5).json()
+    assert admin["harbor_version"].startswith("v2.15") and admin["read_only"] is False
+    assert admin["registry_storage_provider_name"] == "filesystem"
+
+
+def test_health_reports_the_registry_unhealthy_when_it_does_not_answer(harbor_twin):
+    harbor_twin.registry.stop()
+    health = harbor_twin.client().health()
+    assert health["status"] == "unhealthy"
+    registry = next(c for c in health["components"] if c["name"] == "registry")
+    assert registry["status"] == "unhealthy" and "error" in registry
+
+
+def test_wrong_credentials_are_anonymous_on_lists_but_401_on_users_current(harbor_twin):
+    admin = harbor_twin.client()
+    admin.create_project("open", public=True)
+    admin.create_project("closed")
+    wrong = ("admin", "not-the-password")
+    listed = requests.get(f"{harbor_twin.url}{API}/projects", auth=wrong, timeout=5)
+    assert listed.status_code == 200
+    assert sorted(p["name"] for p in listed.json()) == ["library", "open"]
+    current = requests.get(f"{harbor_twin.url}{API}/users/current", auth=wrong, timeout=5)
+    assert current.status_code == 401
+    assert current.json()["errors"][0]["code"] == "UNAUTHORIZED"
+    assert requests.get(f"{harbor_twin.url}{API}/users/current", timeout=5).status_code == 401
+    assert requests.get(f"{harbor_twin.url}{API}/configurations", auth=wrong, timeout=5).status_code == 401
+    private = requests.get(f"{harbor_twin.url}{API}/projects/closed", auth=wrong, timeout=5)
+    assert private.status_code == 401
+
+
+def test_pagination_headers_and_the_page_size_limit(harbor_twin):
+    client = harbor_twin.client()
+    for i in range(1, 230):  # plus "library": 230 projects
+        client.create_project(f"p{i:03d}")
+    auth = _admin(harbor_twin)
+    url, pages, names = f"{harbor_twin.url}{API}/projects?page=1&page_size=100", 0, []
+    while url:
+        answer = requests.get(url, auth=auth, timeout=5)
+        assert answer.status_code == 200 and answer.headers["X-Total-Count"] == "230"
+        pages += 1
+        names += [p["name"] for p in answer.json()]
+        url = answer.links.get("next", {}).get("url")
+        url = f"{harbor_twin.url}{url}" if url else None
+    assert pages == 3 and len(set(names)) == 230
+    middle = requests.get(f"{harbor_twin.url}{API}/projects?page=2&page_size=100", auth=auth, timeout=5)
+    assert middle.headers["Link"] == (f'<{API}/projects?page=1&page_size=100>; rel="prev" , '
+                                      f'<{API}/projects?page=3&page_size=100>; rel="next"')
+    too_big = requests.get(f"{harbor_twin.url}{API}/projects?page_size=200", auth=auth, timeout=5)
+    assert too_big.status_code == 422
+    assert too_big.json() == {"errors": [{"code": "UNPROCESSABLE_ENTITY", "message": (
+        "validation failure list:\npage_size in query should be less than or equal to 100")}]}
+
+
+def test_a_session_with_a_cookie_jar_falls_into_the_csrf_trap(harbor_twin):
+    with requests.Session() as session:
+        session.auth = _admin(harbor_twin)
+        first = session.put(f"{harbor_twin.url}{API}/configurations", json={"read_only": False}, timeout=5)
+        assert first.status_code == 200 and "sid" in session.cookies
+        second = session.put(f"{harbor_twin.url}{API}/configurations", json={"read_only": False}, timeout=5)
+        assert second.status_code == 403
+        assert second.json() == {"errors": [{"code": "FORBIDDEN", "message": "CSRF token invalid"}]}
+    client = harbor_twin.client()
+    for _ in range(3):
+        client.set_read_only(False)
+    client.create_project("after-csrf")
+    assert client.project("after-csrf") is not None
+
+
+def test_read_only_refuses_writes_before_authentication(harbor_twin):
+    client = harbor_twin.client()
+    client.create_project("frozen")
+    client.set_read_only(True)
+    assert client.read_only() is True
+    assert client.systeminfo()["read_only"] is True
+    configuration = requests.get(f"{harbor_twin.url}{API}/configurations", auth=_admin(harbor_twin), timeout=5).json()
+    assert configuration["read_only"] == {"value": True, "editable": True}
+
+    anonymous = requests.post(f"{harbor_twin.url}/v2/frozen/r/blobs/uploads/", timeout=5)
+    assert (anonymous.status_code, anonymous.json()) == (403, READ_ONLY_BODY)
+    anonymous_api = requests.delete(f"{harbor_twin.url}{API}/projects/frozen", timeout=5)
+    assert (anonymous_api.status_code, anonymous_api.json()) == (403, READ_ONLY_BODY)
+    layers = [os.urandom(4096), os.urandom(1024)]
+    with harbor_twin.registry_client() as registry:
+        with pytest.raises(Forbidden) as refused:
+            registry.push_image("frozen/app", "v1", layers)
+        assert "read only mode" in refused.value.message
+    with pytest.raises(Forbidden) as api_refused:
+        client.delete_project("frozen")
+    assert f"Harbor at {harbor_twin.url} is read-only" in api_refused.value.message
+    assert "thaw" in api_refused.value.fix
+
+    client.set_read_only(False)
+    assert client.read_only() is False
+    with harbor_twin.registry_client() as registry:
+        pushed = registry.push_image("frozen/app", "v1", layers)
+    [artifact] = client.artifacts("frozen", "app")
+    assert (artifact["digest"], artifact["size"]) == (pushed.digest, pushed.size)
+    assert [t["name"] for t in artifact["tags"]] == ["v1"]
+
+
+def test_v2_challenge_and_token_service(harbor_twin):
+    url = harbor_twin.url
+    ping = requests.get(f"{url}/v2/", timeout=5)
+    assert ping.status_code == 401
+    assert ping.headers["Www-Authenticate"] == f'Bearer realm="{url}/service/token",service="harbor-registry"'
+    pull = requests.get(f"{url}/v2/library/x/manifests/latest", timeout=5)
+    assert 'scope="repository:library/x:pull"' in pull.headers["Www-Authenticate"]
+    bad_basic = requests.get(f"{url}/v2/", auth=("admin", "wrong"), timeout=5)
+    assert bad_basic.headers["Www-Authenticate"] == 'Basic realm="harbor"'
+    assert requests.get(f"{url}/v2/", auth=_admin(harbor_twin), timeout=5).status_code == 200
+
+    assert requests.get(f"{url}/service/token?service=harbor-registry", timeout=5).status_code == 401
+    assert requests.get(f"{url}/service/token?service=other&scope=repository:library/x:pull",
+                        auth=_admin(harbor_twin), timeout=5).status_code == 400
+    scope = "repository:library/x:pull,push"
+    wrong = requests.get(f"{url}/service/token", params={"service": "harbor-registry", "scope": scope},
+                         auth=("admin", "wrong"), timeout=5)
+    assert wrong.status_code == 200
+    assert _jwt_claims(wrong.json()["token"])["access"] == [{"type": "repository", "name": "library/x",
+                                                             "actions": ["pull"]}]  # library is public
+    missing = requests.get(f"{url}/service/token", auth=_admin(harbor_twin), timeout=5,
+                           params={"service": "harbor-registry", "scope": "repository:nowhere/x:pull,push"})
+    assert _jwt_claims(missing.json()["token"])["access"][0]["actions"] == []
+    right = requests.get(f"{url}/service/token", params={"service": "harbor-registry", "scope": scope},
+                         auth=_admin(harbor_twin), timeout=5).json()
+    assert _jwt_claims(right["token"])["access"][0]["actions"] == ["pull", "push"]
+    assert right["expires_in"] == 1800 and right["access_token"] == ""
+
+
+def test_push_to_a_missing_project_fails(harbor_twin):
+    with harbor_twin.registry_client() as registry, pytest.raises(Unauthorized):
+        registry.push_image("nowhere/app", "v1", [b"layer"])
+    assert harbor_twin.client().project("nowhere") is None
+
+
+def test_tags_live_in_the_database_and_pulls_resolve_them(harbor_twin):
+    client = harbor_twin.client()
+    client.create_project("tags")
+    with harbor_twin.registry_client() as registry:
+        first = registry.push_image("tags/nested/app", "v1", [os.urandom(2048)])
+        second = registry.push_image("tags/nested/app", "v1", [os.urandom(2048)])  # moves the tag
+        assert registry.verify_artifact("tags/nested/app", "v1").digest == second.digest
+        assert registry.tags("tags/nested/app") == ["v1"]
+    artifacts = {a["digest"]: a for a in client.artifacts("tags", "nested/app")}
+    assert set(artifacts) == {first.digest, second.digest}
+    assert artifacts[first.digest]["tags"] is None and [t["name"] for t in artifacts[second.digest]["tags"]] == ["v1"]
+    single = requests.get(f"{harbor_twin.url}{API}/projects/tags/repositories/nested%2Fapp/artifacts",
+                          auth=_admin(harbor_twin), timeout=5)
+    assert single.status_code == 404  # one encoding of '/' is not enough
+    tags = requests.get(f"{harbor_twin.url}{API}/projects/tags/repositories/nested%252Fapp/artifacts/v1/tags",
+                        auth=_admin(harbor_twin), timeout=5)
+    assert [t["name"] for t in tags.json()] == ["v1"] and tags.headers["X-Total-Count"] == "1"
+
+
+def test_state_survives_a_restart_and_keeps_the_stored_admin_password(tmp_path):
+    require_tool("docker-registry")
+    dirs = {"database_dir": tmp_path / "db", "registry_dir": tmp_path / "registry"}
+    first_password = Secret("first-Admin-pw", "Harbor admin password")
+    twin = start_harbor(**dirs, workdir=tmp_path / "w1", admin_password=first_password)
+    try:
+        twin.client().create_project("keep")
+        with twin.registry_client() as registry:
+            pushed = registry.push_image("keep/app", "v1", [os.urandom(8192)])
+        twin.client().set_read_only(True)
+    finally:
+        twin.stop()
+    again = start_harbor(**dirs, workdir=tmp_path / "w2", admin_password=Secret("ignored-pw", "new password"))
+    try:
+        with pytest.raises(Unauthorized):
+            again.client().verify_credentials()  # the chart's new password is ignored, as Harbor does
+        client = HarborClient(again.url, "admin", first_password)
+        assert client.verify_credentials()["username"] == "admin"
+        assert client.read_only() is True
+        [artifact] = client.artifacts("keep", "app")
+        assert (artifact["digest"], artifact["size"]) == (pushed.digest, pushed.size)
+        with again.registry_client(password=first_password) as registry:
+            assert registry.verify_artifact("keep/app", "v1").digest == pushed.digest
+    finally:
+        again.stop()
+    assert "first-Admin-pw" not in (tmp_path / "db").joinpath("harbor-twin-db.json").read_text()
+
+
+def test_frontend_answers_503_until_attached(tmp_path):
+    require_tool("docker-registry")
+    password = Secret("frontend-pw", "Harbor admin password")
+    with HarborFrontend(0, workdir=tmp_path / "w", admin_password=password) as frontend:
+        before = requests.get(f"{frontend.url}{API}/health", timeout=5)
+        assert before.status_code == 503
+        assert before.json()["errors"][0]["message"].startswith("harbor is not ready: ")
+        frontend.attach(tmp_path / "db", tmp_path / "registry")
+        assert requests.get(f"{frontend.url}{API}/health", timeout=5).status_code == 200
+        frontend.client().create_project("attached")
+        frontend.detach()
+        assert requests.get(f"{frontend.url}{API}/projects", timeout=5).status_code == 503
+        frontend.attach(tmp_path / "db", tmp_path / "registry")
+        assert frontend.client().project("attached") is not None
