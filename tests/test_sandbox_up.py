@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from fixtures.sandbox.environment import Sandbox
+from fixtures.sandbox.volumes import claim_dir
 from fixtures.tools import require_tool
 from runbook.config import load_config
 from runbook.registry import RegistryClient
@@ -90,8 +91,15 @@ def test_source_harbor_serves_every_seeded_artifact(sandbox: Sandbox):
             verified = registry.verify_artifact(artifact.full_repository, artifact.digest)
             assert verified.blobs_verified == len(artifact.blobs)
             assert registry.pull_manifest(artifact.full_repository, artifact.tag).digest == artifact.digest
-    registry_blobs = [p for p in sandbox.source.volumes_root.rglob("data") if p.parent.name.startswith(("sha256",))]
-    assert registry_blobs or list(sandbox.source.volumes_root.rglob("blobs")), "no blob landed on a PV directory"
+    registry_dir = claim_dir(sandbox.source.store, "harbor", "my-harbor-registry")
+    assert registry_dir is not None and registry_dir.is_relative_to(sandbox.source.volumes_root)
+    for artifact in sandbox.pushed:
+        for digest, size in artifact.blobs:
+            algorithm, hex_digest = digest.split(":")
+            blob = registry_dir / "docker/registry/v2/blobs" / algorithm / hex_digest[:2] / hex_digest / "data"
+            assert blob.stat().st_size == size, f"{digest} is not on the registry volume"
+    database_dir = claim_dir(sandbox.source.store, "harbor", "database-data-my-harbor-database-0")
+    assert database_dir is not None and any(database_dir.iterdir()), "Harbor's state is not on the database volume"
 
 
 def test_configuration_is_complete_and_secrets_stay_private(sandbox: Sandbox):
@@ -137,3 +145,28 @@ def test_cli_up_status_down(tmp_path: Path):
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert "no sandbox is running" in run("status").stdout
+
+
+def test_fresh_sandbox_with_another_storage_class_on_target(fresh_sandbox):
+    damaged = fresh_sandbox(projects=1, repositories=1, artifacts=1, target_storage_classes=("ceph-ssd",))
+    core = client(damaged, "target")
+    core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "harbor"}})
+    core.create_namespaced_persistent_volume_claim("harbor", {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "my-harbor-registry"},
+        "spec": {"storageClassName": "rook-ceph-block", "accessModes": ["ReadWriteOnce"],
+                 "resources": {"requests": {"storage": "5Gi"}}}})
+    time.sleep(1.0)
+    claim = core.read_namespaced_persistent_volume_claim("my-harbor-registry", "harbor")
+    assert claim.status.phase == "Pending" and not claim.spec.volume_name
+    reasons = [e.reason for e in core.list_namespaced_event("harbor").items]
+    assert "ProvisioningFailed" in reasons
+    # deleting the source namespace takes the Harbor twin down and the volume directories away
+    directories = [Path(pv["spec"]["local"]["path"]) for pv in damaged.source.store.list("v1", "PersistentVolume")]
+    assert len(directories) == 5
+    kubectl(damaged, "source", "delete", "namespace", "harbor")
+    deadline = time.monotonic() + 10
+    while any(d.exists() for d in directories) or requests.get(
+            f"{damaged.source_harbor_url}/api/v2.0/health", timeout=5).status_code != 503:
+        assert time.monotonic() < deadline, "the namespace's volumes or its Harbor outlived it"
+        time.sleep(0.1)
+    assert kubectl_json(damaged, "source", "get", "pv")["items"] == []
