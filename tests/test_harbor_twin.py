@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import tracemalloc
 
 import pytest
 import requests
@@ -234,3 +235,28 @@ def test_frontend_answers_503_until_attached(tmp_path):
         assert requests.get(f"{frontend.url}{API}/projects", timeout=5).status_code == 503
         frontend.attach(tmp_path / "db", tmp_path / "registry")
         assert frontend.client().project("attached") is not None
+
+
+def test_blobs_stream_through_the_twin_in_constant_memory(harbor_twin, tmp_path):
+    size = 64 << 20
+    source = tmp_path / "big.bin"
+    with source.open("wb") as out:
+        for _ in range(size >> 20):
+            out.write(os.urandom(1 << 20))
+    harbor_twin.client().create_project("big")
+    with harbor_twin.registry_client() as registry:
+        absent = "sha256:" + "0" * 64
+        assert not registry.blob_exists("big/blob", absent, for_push=True)  # tokens fetched before measuring
+        assert not registry.blob_exists("big/blob", absent)
+        tracemalloc.start()
+        try:
+            pushed = registry.push_blob("big/blob", source)
+            _, push_peak = tracemalloc.get_traced_memory()
+            tracemalloc.reset_peak()
+            assert registry.verify_blob("big/blob", pushed.digest, pushed.size) == size
+            _, pull_peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    # client and twin run in this process: both are measured, plus werkzeug's fixed 10 MB drain buffer
+    assert push_peak < 24 << 20, f"push through the twin peaked at {push_peak >> 20} MB for a 64 MB blob"
+    assert pull_peak < 24 << 20, f"pull through the twin peaked at {pull_peak >> 20} MB for a 64 MB blob"
