@@ -149,6 +149,9 @@ def test_v2_challenge_and_token_service(harbor_twin):
     bad_basic = requests.get(f"{url}/v2/", auth=("admin", "wrong"), timeout=5)
     assert bad_basic.headers["Www-Authenticate"] == 'Basic realm="harbor"'
     assert requests.get(f"{url}/v2/", auth=_admin(harbor_twin), timeout=5).status_code == 200
+    upload = requests.post(f"{url}/v2/library/x/blobs/uploads/", auth=_admin(harbor_twin), timeout=5)
+    assert upload.status_code == 202
+    assert upload.headers["Location"].startswith(f"{url}/v2/library/x/blobs/uploads/")  # not the registry's URL
 
     assert requests.get(f"{url}/service/token?service=harbor-registry", timeout=5).status_code == 401
     assert requests.get(f"{url}/service/token?service=other&scope=repository:library/x:pull",
@@ -182,6 +185,9 @@ def test_tags_live_in_the_database_and_pulls_resolve_them(harbor_twin):
         second = registry.push_image("tags/nested/app", "v1", [os.urandom(2048)])  # moves the tag
         assert registry.verify_artifact("tags/nested/app", "v1").digest == second.digest
         assert registry.tags("tags/nested/app") == ["v1"]
+    registry_dir = harbor_twin.attached[1]
+    manifests = registry_dir / "docker/registry/v2/repositories/tags/nested/app/_manifests"
+    assert (manifests / "revisions").is_dir() and not (manifests / "tags").exists()  # Harbor 2.15: DB only
     artifacts = {a["digest"]: a for a in client.artifacts("tags", "nested/app")}
     assert set(artifacts) == {first.digest, second.digest}
     assert artifacts[first.digest]["tags"] is None and [t["name"] for t in artifacts[second.digest]["tags"]] == ["v1"]
