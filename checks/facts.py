@@ -77,13 +77,22 @@ def pod_volumes(ctx: CheckContext, side: str = "source") -> list[PodVolume]:
     return found
 
 
-def annotate_command(volume: PodVolume, namespace: str) -> str:
+def corrected_opt_in(volume: PodVolume, pod: dict | None) -> list[str]:
+    """The pod's opt-in list with this volume in it by its pod VOLUME name (a PVC name replaced)."""
+    from runbook.velero import pod_volume_opt_in
+
+    current = sorted(pod_volume_opt_in(pod)) if pod is not None else []
+    names = [volume.volume if name == volume.pvc else name for name in current if name]
+    return names if volume.volume in names else [*names, volume.volume]
+
+
+def annotate_command(volume: PodVolume, namespace: str, names: list[str] | None = None) -> str:
+    """The one command that opts the volume in, on the pod template of its owner (or the bare pod)."""
+    value = ",".join(names or [volume.volume])
     kind, name = volume.owner.split("/", 1)
     if kind == "Pod":
-        return (f"kubectl -n {namespace} annotate pod {name} "
-                f"backup.velero.io/backup-volumes={volume.volume} --overwrite")
-    patch = ('{"spec":{"template":{"metadata":{"annotations":{"backup.velero.io/backup-volumes":"'
-             + volume.volume + '"}}}}}')
+        return f"kubectl -n {namespace} annotate pod {name} backup.velero.io/backup-volumes={value} --overwrite"
+    patch = '{"spec":{"template":{"metadata":{"annotations":{"backup.velero.io/backup-volumes":"' + value + '"}}}}}'
     return f"kubectl -n {namespace} patch {kind.lower()} {name} -p '{patch}'"
 
 

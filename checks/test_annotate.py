@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from checks.context import CheckContext
-from checks.facts import annotate_command, excluded_volumes, pod_volumes, pods
+from checks.facts import annotate_command, corrected_opt_in, excluded_volumes, pod_volumes, pods
 from checks.verdict import expect, live
 
 
@@ -29,4 +29,4 @@ def test_volume_covered(ctx: CheckContext, volume):
            f"{volume} (PVC {volume.pvc}) is not covered by file-system backup: the backup would say Completed "
            f"and carry no data for it{hint}",
            f"backup.velero.io/backup-volumes={','.join(opt_in) or '(none)'} on pod {volume.pod}",
-           annotate_command(volume, volume.namespace))
+           annotate_command(volume, volume.namespace, corrected_opt_in(volume, pod)))

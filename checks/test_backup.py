@@ -7,6 +7,7 @@ from checks.facts import (
     TRAVELLING_KINDS,
     annotate_command,
     backup,
+    corrected_opt_in,
     excluded_volumes,
     pod_volume_backups,
     pod_volumes,
@@ -82,10 +83,16 @@ def test_volume_backed_up(ctx: CheckContext, volume, record_property):
             if (p.get("spec") or {}).get("pod", {}).get("name") == volume.pod
             and (p.get("spec") or {}).get("volume") == volume.volume]
     if not pvbs:
+        from runbook.velero import pod_volume_opt_in
+
+        opt_in = sorted(pod_volume_opt_in(pod))
+        trap = (f"; the annotation backup.velero.io/backup-volumes names the PVC {volume.pvc!r}, Velero wants the "
+                f"pod VOLUME name {volume.volume!r}") if volume.pvc in opt_in else ""
         fail(f"{volume} (PVC {volume.pvc}) was not backed up: no PodVolumeBackup for it in backup "
-             f"{require_backup_name(ctx)} -- Velero said Completed and the target will get an EMPTY volume",
-             f"PodVolumeBackups of this backup: {sorted(_describe(p) for p in pod_volume_backups(ctx)) or 'none'}",
-             annotate_command(volume, volume.namespace)
+             f"{require_backup_name(ctx)} -- Velero said Completed and the target will get an EMPTY volume{trap}",
+             f"pod {volume.pod} backup.velero.io/backup-volumes={','.join(opt_in) or '(none)'}; PodVolumeBackups of "
+             f"this backup: {sorted(_describe(p) for p in pod_volume_backups(ctx)) or 'none'}",
+             annotate_command(volume, volume.namespace, corrected_opt_in(volume, pod))
              + "  (the pod VOLUME name, not the PVC name), then back up again")
     pvb = pvbs[0]
     status = pvb.get("status") or {}

@@ -1,0 +1,611 @@
+"""The checks against the sandbox: a clean migration passes every check; each planted failure makes its
+own check fail with a message that names the object.
+
+Failures are planted through the sandbox's real interfaces only: kubectl against its API servers, the S3
+API (boto3), restic on the repository, the target registry's storage directory, and the Harbor API. Each
+check module then runs as the runner runs it (`runbook.runner.run_checks`: `python -m pytest
+checks/test_<step>.py --seatrial-config ... --junitxml ...`) and the tests read its JUnit file.
+
+Plants are grouped so that one sandbox and one check run serve several failure classes; every group
+also asserts that the checks it did not target still pass, so a check that fails for everything is caught.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import secrets
+import subprocess
+import tarfile
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+
+from fixtures.sandbox.environment import Sandbox
+from fixtures.tools import require_tool
+from runbook.config import Config, load_config
+from runbook.harbor import HarborClient
+from runbook.runner import run, run_checks
+from runbook.steps import preflight
+from runbook.steps.context import StepContext
+
+NAMESPACE = "harbor"
+VELERO_NS = "velero"
+SOURCE_LB_IP = "192.0.2.10"
+
+
+# ----------------------------------------------------------------------------- plumbing
+
+
+@dataclass(frozen=True)
+class Case:
+    outcome: str  # passed | failed | skipped
+    message: str
+
+
+@dataclass
+class Checked:
+    """One check module's run, read from its JUnit file."""
+
+    step: str
+    exit_code: int
+    cases: dict[str, Case] = field(default_factory=dict)  # test name with its id -> outcome
+    output: str = ""
+
+    def case(self, name: str) -> Case:
+        assert name in self.cases, f"{name} did not run in {self.step}; ran: {sorted(self.cases)}\n{self.output}"
+        return self.cases[name]
+
+    def failed(self, name: str, *fragments: str) -> str:
+        case = self.case(name)
+        assert case.outcome == "failed", f"{self.step}: {name} {case.outcome}, expected failed\n{case.message}"
+        for fragment in fragments:
+            assert fragment in case.message, f"{self.step}: {name}: {fragment!r} not in:\n{case.message}"
+        assert "observed:" in case.message and "fix:" in case.message, case.message
+        assert "Traceback" not in case.message
+        return case.message
+
+    def passed(self, name: str) -> None:
+        case = self.case(name)
+        assert case.outcome == "passed", f"{self.step}: {name} {case.outcome}, expected passed\n{case.message}"
+
+    def failing(self) -> list[str]:
+        return sorted(name for name, case in self.cases.items() if case.outcome != "passed")
+
+
+def check(config: Config, step: str, *extra: str) -> Checked:
+    """Run one step's check module exactly as the runner does and read every test case of its JUnit."""
+    result = run_checks(StepContext(config, yes=True, out=lambda line: None), step, extra=extra)
+    checked = Checked(step, result.exit_code, output=result.output)
+    if result.junit is None:
+        return checked
+    for element in ET.parse(result.junit).getroot().iter("testcase"):
+        problem = element.find("failure")
+        if problem is None:
+            problem = element.find("error")
+        if problem is not None:
+            outcome = "failed"
+            message = (problem.get("message") or "") + "\n" + (problem.text or "")
+        elif element.find("skipped") is not None:
+            outcome, message = "skipped", element.find("skipped").get("message") or ""
+        else:
+            outcome, message = "passed", ""
+        checked.cases[element.get("name")] = Case(outcome, message)
+    return checked
+
+
+def kubectl(sandbox: Sandbox, context: str, *args: str, stdin: str | None = None) -> str:
+    done = subprocess.run([require_tool("kubectl"), f"--kubeconfig={sandbox.kubeconfig}", f"--context={context}",
+                           f"--cache-dir={sandbox.root / 'kube-cache'}", *args],
+                          input=stdin, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
+    return done.stdout
+
+
+def apply(sandbox: Sandbox, context: str, *objects: dict) -> None:
+    kubectl(sandbox, context, "apply", "-f", "-", stdin=yaml.safe_dump_all(objects))
+
+
+def get(sandbox: Sandbox, context: str, *args: str) -> dict:
+    return json.loads(kubectl(sandbox, context, "get", *args, "-o", "json"))
+
+
+def wait_for(what: str, probe: Callable[[], object], timeout: float = 60.0) -> object:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+def s3(sandbox: Sandbox):
+    return boto3.client("s3", endpoint_url=sandbox.s3_endpoint, region_name="us-east-1",
+                        aws_access_key_id=sandbox.access_key.reveal(),
+                        aws_secret_access_key=sandbox.secret_key.reveal())
+
+
+def bucket_key(sandbox: Sandbox, *parts: str) -> str:
+    return "/".join([p for p in (sandbox.prefix,) if p] + list(parts))
+
+
+def harbor(sandbox: Sandbox, side: str) -> HarborClient:
+    url = sandbox.source_harbor_url if side == "source" else sandbox.target_harbor_url
+    return HarborClient(url, "admin", sandbox.admin_password)
+
+
+def phase_of(sandbox: Sandbox, context: str, kind: str, name: str, namespace: str = VELERO_NS) -> str | None:
+    return (get(sandbox, context, kind, name, "-n", namespace).get("status") or {}).get("phase")
+
+
+def claim(name: str, storage_class: str, size: str = "1Gi") -> dict:
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name, "namespace": NAMESPACE},
+            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": storage_class,
+                     "resources": {"requests": {"storage": size}}}}
+
+
+def pod(name: str, claim_name: str, volume: str = "data") -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": NAMESPACE},
+            "spec": {"containers": [{"name": "main", "image": "busybox:1.36",
+                                     "volumeMounts": [{"name": volume, "mountPath": "/data"}]}],
+                     "volumes": [{"name": volume, "persistentVolumeClaim": {"claimName": claim_name}}]}}
+
+
+# ----------------------------------------------------------------------------- preflight plants
+
+
+@dataclass
+class PreflightPlants:
+    checked: Checked
+    backup_name: str
+    stuck_pod: str = "stuck-0"
+
+
+@pytest.fixture(scope="module")
+def preflight_plants(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PreflightPlants]:
+    """A sandbox of its own (nothing migrated), seven preflight failures planted at once, preflight's
+    checks run once. The sandbox is stopped before the tests read the result."""
+    require_tool("docker-registry")
+    require_tool("kubectl")
+    box = Sandbox(tmp_path_factory.mktemp("preflight-plants"), projects=1, repositories=1, artifacts=1).start()
+    try:
+        config = load_config(box.config_path)
+        ctx = StepContext(config, yes=True, out=lambda line: None)
+        preflight.apply(ctx)  # chooses and records the backup and restore names, as the runner would
+        backup_name = ctx.journal.name("planned_backup")
+        client = s3(box)
+        # 1. a foreign top-level directory under the prefix: Velero marks the location Unavailable
+        client.put_object(Bucket="velero", Key=bucket_key(box, "not-velero", "readme.txt"), Body=b"other data")
+        # 2. the target's location on another prefix: it will never see the source's backups
+        kubectl(box, "target", "-n", VELERO_NS, "patch", "backupstoragelocation", "default", "--type=merge",
+                "-p", '{"spec":{"objectStorage":{"prefix":"elsewhere"}}}')
+        # 3. another repository password on target
+        other = base64.b64encode(b"not-the-source-password").decode()
+        kubectl(box, "target", "-n", VELERO_NS, "patch", "secret", "velero-repo-credentials", "--type=merge",
+                "-p", json.dumps({"data": {"repository-password": other}}))
+        # 4. the target namespace exists already
+        kubectl(box, "target", "create", "namespace", NAMESPACE)
+        # 5. the planned backup name is already in the bucket
+        client.put_object(Bucket="velero", Key=bucket_key(box, "backups", backup_name, "velero-backup.json"),
+                          Body=json.dumps({"kind": "Backup", "metadata": {"name": backup_name}}).encode())
+        # 6. the source's StorageClass is missing on target
+        kubectl(box, "target", "delete", "storageclass", "rook-ceph-block")
+        # 7. a pod that is not Running (its claim cannot bind): Velero would skip its volumes
+        apply(box, "source", claim("stuck-data", "no-such-class"), pod("stuck-0", "stuck-data"))
+        wait_for("source BSL Unavailable and target BSL revalidated", lambda: (
+            phase_of(box, "source", "backupstoragelocation", "default") == "Unavailable"
+            and (get(box, "target", "backupstoragelocation", "default", "-n", VELERO_NS).get("status") or {}).get(
+                "phase") == "Available"), timeout=30)
+        wait_for("the stuck pod Pending", lambda: (get(box, "source", "pod", "stuck-0", "-n", NAMESPACE).get(
+            "status") or {}).get("phase") == "Pending", timeout=15)
+        checked = check(config, "preflight")
+    finally:
+        box.stop()
+    yield PreflightPlants(checked, backup_name)
+
+
+def test_preflight_flags_unavailable_storage_location(preflight_plants: PreflightPlants) -> None:
+    preflight_plants.checked.failed("test_storage_location_available[source]", "BackupStorageLocation default",
+                                    "Unavailable", "not-velero")
+    preflight_plants.checked.passed("test_storage_location_available[target]")
+
+
+def test_preflight_flags_locations_on_different_prefixes(preflight_plants: PreflightPlants) -> None:
+    preflight_plants.checked.failed("test_storage_location_points_at_the_bucket[target]", "velero/elsewhere",
+                                    "BackupStorageLocation default")
+    preflight_plants.checked.passed("test_storage_location_points_at_the_bucket[source]")
+
+
+def test_preflight_flags_different_repository_password(preflight_plants: PreflightPlants) -> None:
+    message = preflight_plants.checked.failed("test_repository_password_equal", "velero-repo-credentials", "differs")
+    assert "not-the-source-password" not in message and "static-passw0rd" not in message
+
+
+def test_preflight_flags_existing_target_namespace(preflight_plants: PreflightPlants) -> None:
+    preflight_plants.checked.failed("test_target_namespace_absent", "namespace harbor already exists")
+
+
+def test_preflight_flags_backup_name_already_in_bucket(preflight_plants: PreflightPlants) -> None:
+    name = preflight_plants.backup_name
+    preflight_plants.checked.failed(f"test_name_unused[backup:{name}]", name,
+                                    f"backups/{name}/velero-backup.json exists in the bucket")
+    restore = [n for n in preflight_plants.checked.cases if n.startswith("test_name_unused[restore:")]
+    assert len(restore) == 1 and preflight_plants.checked.cases[restore[0]].outcome == "passed"
+
+
+def test_preflight_flags_storage_class_missing_on_target(preflight_plants: PreflightPlants) -> None:
+    preflight_plants.checked.failed("test_storage_class_on_target[rook-ceph-block]", "'rook-ceph-block'",
+                                    "does not exist on target", "storage_class_mapping")
+
+
+def test_preflight_flags_pod_not_running(preflight_plants: PreflightPlants) -> None:
+    preflight_plants.checked.failed("test_volume_can_be_file_system_backed_up[harbor/stuck-0:data]",
+                                    "pod harbor/stuck-0 is not Running", "phase=Pending")
+    preflight_plants.checked.passed("test_volume_can_be_file_system_backed_up[harbor/my-harbor-database-0:"
+                                    "database-data]")
+
+
+def test_preflight_plants_leave_the_other_checks_green(preflight_plants: PreflightPlants) -> None:
+    checked = preflight_plants.checked
+    assert checked.exit_code == 1
+    for name in ("test_velero_server_ready[source]", "test_velero_server_ready[target]",
+                 "test_node_agent_ready[source]", "test_node_agent_ready[target]",
+                 "test_harbor_credentials_authenticate[source]"):
+        checked.passed(name)
+
+
+# ----------------------------------------------------------------------------- a clean migration
+
+
+@dataclass
+class Migration:
+    sandbox: Sandbox
+    config: Config
+    backup: str
+    restore: str
+    seconds: float
+    log: list[str]
+
+
+@pytest.fixture(scope="module")
+def migration_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """A sandbox of this module's own: the migration changes it for good (the session `sandbox` is shared)."""
+    require_tool("docker-registry")
+    require_tool("restic")
+    require_tool("kubectl")
+    box = Sandbox(tmp_path_factory.mktemp("migration")).start()
+    try:
+        yield box
+    finally:
+        box.stop()
+
+
+@pytest.fixture(scope="module")
+def migrated(migration_box: Sandbox) -> Migration:
+    """The sandbox after the whole runbook ran green: every step applied and gated by its checks."""
+    sandbox = migration_box
+    config = load_config(sandbox.config_path)
+    lines: list[str] = []
+    started = time.monotonic()
+    code = run(StepContext(config, yes=True, out=lines.append))
+    assert code == 0, "the clean migration did not go green:\n" + "\n".join(lines)
+    journal = StepContext(config).journal
+    return Migration(sandbox, config, journal.name("backup"), journal.name("restore"), time.monotonic() - started,
+                     lines)
+
+
+def test_clean_migration_passes_every_check(migrated: Migration, tmp_path: Path) -> None:
+    junit = tmp_path / "all.xml"
+    done = subprocess.run([os.sys.executable, "-m", "pytest", "checks/", f"--seatrial-config={migrated.config.path}",
+                           "-p", "no:cacheprovider", "-o", "addopts=", f"--junitxml={junit}", "-q"],
+                          cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=240,
+                          check=False)
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    cases = list(ET.parse(junit).getroot().iter("testcase"))
+    names = {case.get("classname") + "::" + case.get("name") for case in cases}
+    not_passed = [c.get("name") for c in cases if c.find("skipped") is not None or c.find("failure") is not None]
+    assert not not_passed, not_passed
+    for module in ("preflight", "freeze", "annotate", "backup", "restore", "fixup", "thaw_target", "verify_harbor"):
+        assert any(name.startswith(f"checks.test_{module}::") for name in names), module
+    # one test per object, parametrized from the live clusters and the golden inventory
+    assert any("test_volume_backed_up[harbor/my-harbor-database-0:database-data]" in n for n in names), names
+    assert any("test_artifact_pulls_with_verified_digests[seed-1/repo-1@sha256:" in n for n in names), names
+    assert f"seatrial: backup {migrated.backup}, restore {migrated.restore}" in done.stdout
+
+
+
+
+# ----------------------------------------------------------------------------- backup plants
+
+
+OPT_IN = "backup.velero.io/backup-volumes"
+
+
+@dataclass
+class BackupPlants:
+    checked: Checked
+    backup: str
+    trap_pod: str  # the registry pod, opt-in annotation naming its PVC
+    agentless_node: str
+    agentless_pods: list[str]
+    removed_side_file: str
+    removed_item: str
+    forgotten: str  # "<pod>:<volume>" whose restic snapshot was forgotten
+
+
+def _without_status(obj: dict) -> dict:
+    meta = {k: v for k, v in obj["metadata"].items()
+            if k not in ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields")}
+    return {**{k: v for k, v in obj.items() if k != "status"}, "metadata": meta}
+
+
+def _drop_tarball_item(sandbox: Sandbox, backup: str, group_resource: str, name: str) -> None:
+    """Rewrite the backup tarball in the bucket without one object (both of its version paths)."""
+    client, key = s3(sandbox), bucket_key(sandbox, "backups", backup, f"{backup}.tar.gz")
+    original = client.get_object(Bucket="velero", Key=key)["Body"].read()
+    rewritten, dropped = io.BytesIO(), 0
+    with tarfile.open(fileobj=io.BytesIO(original), mode="r:gz") as source, \
+            tarfile.open(fileobj=rewritten, mode="w:gz") as target:
+        for member in source.getmembers():
+            parts = member.name.split("/")
+            if len(parts) > 2 and parts[1] == group_resource and parts[-1] == f"{name}.json":
+                dropped += 1
+                continue
+            target.addfile(member, source.extractfile(member) if member.isfile() else None)
+    assert dropped, f"{group_resource}/{name} is not in {key}"
+    client.put_object(Bucket="velero", Key=key, Body=rewritten.getvalue())
+
+
+def _restic(sandbox: Sandbox, repository: str, *args: str) -> str:
+    password = base64.b64decode(get(sandbox, "source", "secret", "velero-repo-credentials", "-n", VELERO_NS)[
+        "data"]["repository-password"]).decode()
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(sandbox.root),
+           "RESTIC_PASSWORD": password, "AWS_ACCESS_KEY_ID": sandbox.access_key.reveal(),
+           "AWS_SECRET_ACCESS_KEY": sandbox.secret_key.reveal(), "AWS_DEFAULT_REGION": "us-east-1",
+           "RESTIC_CACHE_DIR": str(sandbox.root / "restic-test-cache")}
+    done = subprocess.run([require_tool("restic"), "-r", repository, *args], env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def backup_plants(migrated: Migration) -> Iterator[BackupPlants]:
+    """A backup made by hand (`kubectl create`, opt-in mode) of the migrated source, with five failures:
+    the registry pod opted in by its PVC name, the node-agent gone from one node, then a side file
+    deleted from the bucket, a ConfigMap cut out of the tarball and one PVB's snapshot forgotten in the
+    restic repository. The backup module's checks run once, for that backup."""
+    box, config = migrated.sandbox, migrated.config
+    pods = get(box, "source", "pods", "-n", NAMESPACE)["items"]
+    registry_pod = next(p for p in pods if p["metadata"]["name"].startswith("my-harbor-registry-"))
+    jobservice_pod = next(p for p in pods if p["metadata"]["name"].startswith("my-harbor-jobservice-"))
+    agentless_node = jobservice_pod["spec"]["nodeName"]
+    # opt-in by pod VOLUME name everywhere, except the registry pod: its PVC name (the classic trap)
+    for item in pods:
+        claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in item["spec"].get("volumes") or []
+                  if v.get("persistentVolumeClaim")}
+        if not claims:
+            continue
+        value = ",".join(claims.values() if item is registry_pod else claims.keys())
+        kubectl(box, "source", "-n", NAMESPACE, "annotate", "pod", item["metadata"]["name"], f"{OPT_IN}={value}",
+                "--overwrite")
+    # the node-agent gone from one node: delete the DaemonSet but keep its pods, then that node's pod
+    daemonset = get(box, "source", "daemonset", "node-agent", "-n", VELERO_NS)
+    kubectl(box, "source", "-n", VELERO_NS, "delete", "daemonset", "node-agent", "--cascade=orphan")
+    agent = next(p for p in get(box, "source", "pods", "-n", VELERO_NS, "-l", "name=node-agent")["items"]
+                 if p["spec"].get("nodeName") == agentless_node)
+    kubectl(box, "source", "-n", VELERO_NS, "delete", "pod", agent["metadata"]["name"])
+    agentless_pods = sorted(p["metadata"]["name"] for p in pods if p["spec"].get("nodeName") == agentless_node)
+    name = f"by-hand-{secrets.token_hex(3)}"
+    try:
+        apply(box, "source", {"apiVersion": "velero.io/v1", "kind": "Backup",
+                              "metadata": {"name": name, "namespace": VELERO_NS},
+                              "spec": {"includedNamespaces": [NAMESPACE], "defaultVolumesToFsBackup": False,
+                                       "snapshotVolumes": False, "storageLocation": "default"}})
+        wait_for(f"Backup {name} to finish", lambda: phase_of(box, "source", "backup", name) in (
+            "Completed", "PartiallyFailed", "Failed"), timeout=120)
+    finally:
+        apply(box, "source", _without_status(daemonset))
+        for item in pods:
+            kubectl(box, "source", "-n", NAMESPACE, "annotate", "pod", item["metadata"]["name"], f"{OPT_IN}-")
+    # damage what the backup left in the bucket and the repository
+    side_file = f"{name}-resource-list.json.gz"
+    s3(box).delete_object(Bucket="velero", Key=bucket_key(box, "backups", name, side_file))
+    _drop_tarball_item(box, name, "configmaps", "my-harbor-core")
+    pvbs = [p for p in get(box, "source", "podvolumebackups", "-n", VELERO_NS,
+                           "-l", f"velero.io/backup-name={name}")["items"]
+            if (p.get("status") or {}).get("phase") == "Completed" and p["spec"]["pod"]["name"] not in agentless_pods]
+    assert pvbs, "no completed PodVolumeBackup to forget"
+    victim = pvbs[0]
+    _restic(box, victim["spec"]["repoIdentifier"], "forget", victim["status"]["snapshotID"])
+    checked = check(config, "backup", f"--seatrial-backup={name}")
+    yield BackupPlants(checked, name, registry_pod["metadata"]["name"], agentless_node, agentless_pods, side_file,
+                       "configmaps/harbor/my-harbor-core",
+                       f"{victim['spec']['pod']['name']}:{victim['spec']['volume']}")
+
+
+def test_backup_names_the_volume_annotated_with_its_pvc_name(backup_plants: BackupPlants) -> None:
+    pod_name = backup_plants.trap_pod
+    backup_plants.checked.failed(
+        f"test_volume_backed_up[harbor/{pod_name}:registry-data]",
+        f"harbor/{pod_name}:registry-data (PVC my-harbor-registry) was not backed up",
+        "kubectl -n harbor patch deployment my-harbor-registry",
+        '"backup.velero.io/backup-volumes":"registry-data"', "the pod VOLUME name, not the PVC name")
+
+
+def test_backup_partially_failed_without_node_agent(backup_plants: BackupPlants) -> None:
+    message = backup_plants.checked.failed("test_backup_completed", f"Backup {backup_plants.backup} did not complete",
+                                           "phase=PartiallyFailed")
+    assert "errors=" in message
+    backup_plants.checked.failed("test_backup_has_no_errors",
+                                 f"daemonset pod not found in running state in node {backup_plants.agentless_node}")
+
+
+def test_backup_names_the_side_file_missing_from_the_bucket(backup_plants: BackupPlants) -> None:
+    backup_plants.checked.failed("test_bucket_holds_full_layout", backup_plants.removed_side_file)
+
+
+def test_backup_names_the_object_missing_from_the_tarball(backup_plants: BackupPlants) -> None:
+    backup_plants.checked.failed(f"test_tarball_holds_object[{backup_plants.removed_item}]",
+                                 "configmaps harbor/my-harbor-core exists on the source but is not in the backup "
+                                 "tarball")
+    backup_plants.checked.passed("test_tarball_holds_object[configmaps/harbor/my-harbor-jobservice]")
+
+
+def test_backup_names_the_snapshot_missing_from_the_repository(backup_plants: BackupPlants) -> None:
+    backup_plants.checked.failed(f"test_snapshot_in_repository[{backup_plants.forgotten}]",
+                                 "which is not in the restic repository")
+    planted = f"test_snapshot_in_repository[{backup_plants.forgotten}]"
+    others = [n for n in backup_plants.checked.cases if n.startswith("test_snapshot_in_repository[") and n != planted]
+    assert others and all(backup_plants.checked.cases[n].outcome == "passed" for n in others), others
+
+
+# ----------------------------------------------------------------------------- restore-side plants
+
+
+@dataclass
+class RestorePlants:
+    again: Checked  # restore checks for a second restore over the existing namespace
+    restore: Checked  # restore checks for the migration's restore, with the target damaged
+    fixup: Checked
+    thaw: Checked
+    second_restore: str
+
+
+@pytest.fixture(scope="module")
+def restore_plants(migrated: Migration, backup_plants: BackupPlants) -> Iterator[RestorePlants]:
+    """On the migrated target: a second Restore over the existing namespace ("already exists"), a source
+    PVC whose twin on target is Pending, an extra PVC only on target, a pod that is not Ready, the Service
+    back on the source's loadBalancerIP and Harbor read-only again. Undone afterwards (the Harbor plants
+    come last)."""
+    box, config = migrated.sandbox, migrated.config
+    again = f"again-{secrets.token_hex(3)}"
+    apply(box, "target", {"apiVersion": "velero.io/v1", "kind": "Restore",
+                          "metadata": {"name": again, "namespace": VELERO_NS},
+                          "spec": {"backupName": migrated.backup, "includedNamespaces": [NAMESPACE]}})
+    wait_for(f"Restore {again} to finish", lambda: phase_of(box, "target", "restore", again) in (
+        "Completed", "PartiallyFailed", "Failed", "FailedValidation"), timeout=120)
+    apply(box, "source", claim("late-data", "rook-ceph-block"))
+    apply(box, "target", claim("late-data", "no-such-class"), pod("stuck-0", "late-data"),
+          claim("leftover-cache", "rook-ceph-block"))
+    kubectl(box, "target", "-n", NAMESPACE, "patch", "service", "my-harbor", "--type=merge",
+            "-p", json.dumps({"spec": {"loadBalancerIP": SOURCE_LB_IP}}))
+    target_harbor = harbor(box, "target")
+    target_harbor.set_read_only(True)
+    try:
+        wait_for("late-data Bound on source", lambda: (get(box, "source", "pvc", "late-data", "-n", NAMESPACE).get(
+            "status") or {}).get("phase") == "Bound", timeout=15)
+        plants = RestorePlants(check(config, "restore", f"--seatrial-restore={again}"), check(config, "restore"),
+                               check(config, "fixup"), check(config, "thaw-target"), again)
+    finally:
+        target_harbor.set_read_only(False)
+        kubectl(box, "target", "-n", NAMESPACE, "patch", "service", "my-harbor", "--type=merge",
+                "-p", json.dumps({"spec": {"loadBalancerIP": "198.51.100.10"}}))
+        kubectl(box, "target", "-n", NAMESPACE, "delete", "pod/stuck-0", "pvc/late-data", "pvc/leftover-cache",
+                "--wait=false")
+        kubectl(box, "source", "-n", NAMESPACE, "delete", "pvc/late-data", "--wait=false")
+    yield plants
+
+
+def test_restore_over_an_existing_namespace_is_flagged(restore_plants: RestorePlants) -> None:
+    restore_plants.again.failed("test_restore_created_everything", f"Restore {restore_plants.second_restore}",
+                                "already exists", "skipped them")
+    restore_plants.restore.passed("test_restore_created_everything")
+
+
+def test_restore_flags_a_pvc_pending_on_target(restore_plants: RestorePlants) -> None:
+    restore_plants.restore.failed("test_pvc_restored_and_bound[harbor/late-data]",
+                                  "PVC harbor/late-data is not Bound on the target", "phase=Pending")
+    restore_plants.restore.passed("test_pvc_restored_and_bound[harbor/database-data-my-harbor-database-0]")
+
+
+def test_restore_flags_an_extra_pvc_on_target(restore_plants: RestorePlants) -> None:
+    message = restore_plants.restore.failed("test_no_extra_pvcs_on_target", "leftover-cache")
+    assert "late-data" not in message.split("observed:")[1].split("fix:")[0]
+
+
+def test_restore_flags_a_pod_not_ready(restore_plants: RestorePlants) -> None:
+    restore_plants.restore.failed("test_pod_ready[harbor/stuck-0]", "pod harbor/stuck-0 is not Ready on the target",
+                                  "phase=Pending")
+    restore_plants.restore.passed("test_pod_ready[harbor/my-harbor-database-0]")
+    failing = restore_plants.restore.failing()
+    assert failing == ["test_no_extra_pvcs_on_target", "test_pod_ready[harbor/stuck-0]",
+                       "test_pvc_restored_and_bound[harbor/late-data]"], failing
+
+
+def test_fixup_flags_the_sources_load_balancer_ip(restore_plants: RestorePlants) -> None:
+    restore_plants.fixup.failed("test_service_has_target_address[harbor/my-harbor]", "Service harbor/my-harbor",
+                                SOURCE_LB_IP, "198.51.100.10")
+
+
+def test_thaw_flags_a_target_harbor_still_read_only(restore_plants: RestorePlants) -> None:
+    restore_plants.thaw.failed("test_target_writable", "is still read-only", "read_only=True")
+
+
+# ----------------------------------------------------------------------------- Harbor plants (last: they destroy)
+
+
+@dataclass
+class HarborPlants:
+    checked: Checked
+    deleted: str  # "<project>/<repo>@<digest>"
+    corrupted: str  # "<project>/<repo>@<digest>"
+    corrupted_blob: str
+
+
+def _artifact_id(repository: str, digest: str) -> str:
+    return f"{repository}@{digest[:19]}"
+
+
+@pytest.fixture(scope="module")
+def harbor_plants(migrated: Migration, restore_plants: RestorePlants) -> HarborPlants:
+    """On the migrated target Harbor: one artifact deleted through the Harbor API, one layer blob of
+    another artifact overwritten in the registry's storage directory (same size, other bytes)."""
+    box, config = migrated.sandbox, migrated.config
+    deleted, corrupted = box.pushed[0], box.pushed[-1]
+    assert deleted.full_repository != corrupted.full_repository
+    harbor(box, "target").delete_artifact(deleted.project, deleted.repository, deleted.digest)
+    blob, size = corrupted.blobs[-1]
+    registry_pvc = get(box, "target", "pvc", "my-harbor-registry", "-n", NAMESPACE)
+    pv = get(box, "target", "pv", registry_pvc["spec"]["volumeName"])
+    root = Path(pv["spec"]["local"]["path"])
+    algorithm, hexdigest = blob.split(":")
+    data = next(root.rglob(f"blobs/{algorithm}/{hexdigest[:2]}/{hexdigest}/data"))
+    assert data.stat().st_size == size
+    data.write_bytes(bytes(size))  # same length, other content
+    checked = check(config, "verify-harbor")
+    return HarborPlants(checked, f"{deleted.full_repository}@{deleted.digest}",
+                        f"{corrupted.full_repository}@{corrupted.digest}", blob)
+
+
+def test_verify_harbor_names_the_artifact_missing_on_target(harbor_plants: HarborPlants, migrated: Migration) -> None:
+    deleted = migrated.sandbox.pushed[0]
+    harbor_plants.checked.failed(f"test_artifact_present[{_artifact_id(deleted.full_repository, deleted.digest)}]",
+                                 f"artifact {harbor_plants.deleted} is missing on the target Harbor")
+
+
+def test_verify_harbor_names_the_corrupted_blob(harbor_plants: HarborPlants, migrated: Migration) -> None:
+    corrupted = migrated.sandbox.pushed[-1]
+    name = f"test_artifact_pulls_with_verified_digests[{_artifact_id(corrupted.full_repository, corrupted.digest)}]"
+    harbor_plants.checked.failed(name, f"artifact {harbor_plants.corrupted} is corrupt on the target",
+                                 f"blob {harbor_plants.corrupted_blob}", "does not match its digest")
+
+
+def test_verify_harbor_plants_leave_the_other_checks_green(harbor_plants: HarborPlants, migrated: Migration) -> None:
+    checked = harbor_plants.checked
+    for name in ("test_target_harbor_healthy", "test_target_credentials_authenticate", "test_canary_push_and_pull"):
+        checked.passed(name)
+    untouched = migrated.sandbox.pushed[1]
+    checked.passed(f"test_artifact_present[{_artifact_id(untouched.full_repository, untouched.digest)}]")
+    checked.passed(f"test_artifact_pulls_with_verified_digests["
+                   f"{_artifact_id(untouched.full_repository, untouched.digest)}]")
