@@ -80,14 +80,10 @@ def report_command(args: argparse.Namespace, config: Config) -> int:
 
 
 def reset_target_command(args: argparse.Namespace, config: Config) -> int:
+    """Not confirmed (no --yes, no terminal, or answered no) is a BadInput: exit 2, nothing deleted."""
     ctx = _context(args, config)
-    from runbook.errors import CheckFailed
-
-    try:
+    with ctx.journal.lock():
         step_module("reset-target").apply(ctx)
-    except CheckFailed as exc:
-        print(exc.render(), file=sys.stderr)
-        return exc.exit_code
     return 0
 
 

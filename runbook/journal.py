@@ -17,6 +17,7 @@ from runbook.errors import BadInput
 JOURNAL = "journal.json"
 LOCK = "seatrial.lock"
 INVENTORY = "golden-inventory.json"
+TARGET_INVENTORY = "target-inventory.json"
 
 
 @dataclass
@@ -30,6 +31,10 @@ class Journal:
     @property
     def inventory_path(self) -> Path:
         return self.run_dir / INVENTORY
+
+    @property
+    def target_inventory_path(self) -> Path:
+        return self.run_dir / TARGET_INVENTORY
 
     def read(self) -> dict:
         if not self.path.exists():
@@ -52,14 +57,22 @@ class Journal:
         return self.read()["steps"].get(name, {})
 
     def start(self, name: str) -> None:
+        """A new attempt at a step; `previous` keeps the last attempt's outcome (a crash leaves "running")."""
         data = self.read()
-        data["steps"][name] = {"status": "running", "started": time.time()}
+        previous = data["steps"].get(name, {}).get("status")
+        data["steps"][name] = {"status": "running", "started": time.time(), "attempt_after": previous}
         self.write(data)
 
     def finish(self, name: str, outcome: str, **recorded) -> None:
         data = self.read()
         entry = data["steps"].setdefault(name, {"started": time.time()})
         entry.update(status=outcome, ended=time.time(), **recorded)
+        self.write(data)
+
+    def note(self, name: str, **recorded) -> None:
+        """Add to a step's entry without changing its outcome or times."""
+        data = self.read()
+        data["steps"].setdefault(name, {}).update(recorded)
         self.write(data)
 
     def done(self, name: str) -> bool:
@@ -72,7 +85,35 @@ class Journal:
     def record_name(self, kind: str, value: str) -> None:
         data = self.read()
         data["names"][kind] = value
+        used = data.setdefault("used_names", [])
+        if value not in used:
+            used.append(value)
         self.write(data)
+
+    def used_names(self) -> set[str]:
+        """Every backup and restore name this run has chosen, including abandoned ones."""
+        return set(self.read().get("used_names", []))
+
+    def forget_names(self, *kinds: str) -> None:
+        data = self.read()
+        for kind in kinds:
+            data["names"].pop(kind, None)
+        self.write(data)
+
+    def forget_steps(self, *steps: str) -> None:
+        data = self.read()
+        for step in steps:
+            data["steps"].pop(step, None)
+        self.write(data)
+
+    # -- the state each Harbor was left in (for the report) --------------------------------------
+    def set_harbor_state(self, side: str, state: str) -> None:
+        data = self.read()
+        data.setdefault("harbor", {})[side] = {"state": state, "at": time.time()}
+        self.write(data)
+
+    def harbor_state(self, side: str) -> str | None:
+        return (self.read().get("harbor", {}).get(side) or {}).get("state")
 
     # -- one run at a time -----------------------------------------------------------------------
     def lock(self) -> RunLock:

@@ -14,6 +14,8 @@ from runbook.journal import Journal
 from runbook.secrets import redact
 from runbook.steps import EXTRA_STEPS, STEP_ORDER
 
+LIVE_PROBE_TIMEOUT_S = 5.0
+
 
 def _checks(run_dir: Path, step: str) -> list[tuple[str, str, str]]:
     path = run_dir / "junit" / f"{step}.xml"
@@ -34,25 +36,99 @@ def _seconds(stamp: str | None) -> float | None:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
+def _size(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    raise AssertionError("unreachable")
+
+
 def _throughput(entry: dict) -> str:
+    """Bytes over the Velero object's own start..completion window (whole seconds: at least one)."""
     start, end = _seconds(entry.get("started")), _seconds(entry.get("completed"))
     data = entry.get("bytes") or 0
-    if start is None or end is None or end <= start:
-        return f"{data} bytes"
-    return f"{data} bytes in {end - start:.0f} s ({data / (end - start) / 1e6:.2f} MB/s)"
+    if start is None or end is None:
+        return f"{_size(data)} (no timestamps)"
+    window = max(end - start, 1.0)
+    return f"{_size(data)} in {window:.0f} s ({_size(data / window)}/s)"
 
 
-def _inventory_count(path: Path) -> str:
+def _stats(kind: str, entry: dict, items_key: str) -> str:
+    return (f"- {kind} `{entry.get(kind)}`: phase {entry.get('phase')}, {items_key} {entry.get('items')}/"
+            f"{entry.get('total_items')}, {entry.get('volumes', 0)} volumes, {_throughput(entry)}"
+            + (f", warnings {entry.get('warnings')}, errors {entry.get('errors')}" if kind == "restore" else ""))
+
+
+def _load_inventory(path: Path):
     if not path.exists():
-        return "not taken"
-    data = json.loads(path.read_text())
+        return None
     from runbook.inventory import Inventory
 
-    records = Inventory.from_json(data).artifact_records()
-    return f"{len(records)} artifacts, {sum(r.get('size') or 0 for r in records)} bytes"
+    return Inventory.from_json(json.loads(path.read_text()))
 
 
-def build_markdown(config: Config, journal: Journal) -> str:
+def _describe_inventory(inventory) -> str:
+    if inventory is None:
+        return "not taken"
+    records = inventory.artifact_records()
+    repos = sum(len(p.repositories) for p in inventory.projects.values())
+    return (f"{len(inventory.projects)} projects, {repos} repositories, {len(records)} artifacts, "
+            f"{_size(sum(r.get('size') or 0 for r in records))} (taken {inventory.taken_at})")
+
+
+def _inventory_lines(config: Config, journal: Journal) -> list[str]:
+    golden = _load_inventory(journal.inventory_path)
+    target = _load_inventory(journal.target_inventory_path)
+    lines = [f"- before (source, at freeze): {_describe_inventory(golden)}",
+             f"- after (target, at verify-harbor): {_describe_inventory(target)}"]
+    if golden is not None and target is not None:
+        from runbook.inventory import diff
+
+        differences = diff(golden, target)
+        lines.append(f"- parity by digest: {'identical' if not differences else f'{len(differences)} differences'}")
+        lines += [f"  - {difference}" for difference in differences[:20]]
+    return lines
+
+
+def _live_read_only(config: Config, side: str) -> str:
+    """What the Harbor says now, when it answers (the journal says what the run did)."""
+    from runbook.errors import SeatrialError
+    from runbook.harbor import HarborClient
+
+    url = config.harbor.source_url if side == "source" else config.harbor.target_url
+    try:
+        with HarborClient(url, config.harbor.username, config.harbor.password, verify=config.harbor.verify,
+                          timeout=LIVE_PROBE_TIMEOUT_S) as client:
+            return "read-only" if client.read_only() else "writable"
+    except SeatrialError as exc:
+        return f"not answering ({exc.message.splitlines()[0][:120]})"
+
+
+def _harbor_lines(config: Config, journal: Journal, live: bool) -> list[str]:
+    lines = []
+    for side, url in (("source", config.harbor.source_url), ("target", config.harbor.target_url)):
+        state = journal.harbor_state(side) or ("untouched" if side == "source" else "not restored")
+        now = f"; now: {_live_read_only(config, side)}" if live else ""
+        lines.append(f"- {side} Harbor {url}: {state}{now}")
+    return lines
+
+
+def _step_rows(steps: dict) -> list[str]:
+    rows = ["| step | outcome | duration | checks passed | checks failed | re-verified |", "|---|---|---|---|---|---|"]
+    for step in STEP_ORDER + EXTRA_STEPS:
+        entry = steps.get(step)
+        if not entry:
+            rows.append(f"| {step} | not run | - | - | - | - |")
+            continue
+        reverified = datetime.fromtimestamp(entry["reverified"], UTC).strftime("%H:%M:%S") \
+            if entry.get("reverified") else "-"
+        rows.append(f"| {step} | {entry.get('status')} | {entry.get('duration', 0):.1f} s | "
+                    f"{entry.get('checks_passed', 0)} | {len(entry.get('checks_failed', []))} | {reverified} |")
+    return rows
+
+
+def build_markdown(config: Config, journal: Journal, *, live: bool = True) -> str:
     data = journal.read()
     steps, names = data.get("steps", {}), data.get("names", {})
     lines = ["# seatrial report", "",
@@ -61,31 +137,13 @@ def build_markdown(config: Config, journal: Journal) -> str:
              f"- target: `{config.target.context}` namespace `{config.target.namespace}`",
              f"- backup: `{names.get('backup', '-')}`, restore: `{names.get('restore', '-')}`",
              f"- written: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S UTC')}", "",
-             "## Steps", "", "| step | outcome | duration | checks passed | checks failed |", "|---|---|---|---|---|"]
-    for step in STEP_ORDER + EXTRA_STEPS:
-        entry = steps.get(step)
-        if not entry:
-            continue
-        lines.append(f"| {step} | {entry.get('status')} | {entry.get('duration', 0):.1f} s | "
-                     f"{entry.get('checks_passed', 0)} | {len(entry.get('checks_failed', []))} |")
+             "## Steps", "", *_step_rows(steps)]
     backup, restore = steps.get("backup", {}), steps.get("restore", {})
     lines += ["", "## Backup and restore", ""]
-    if backup:
-        lines.append(f"- backup `{backup.get('backup')}`: phase {backup.get('phase')}, items {backup.get('items')}/"
-                     f"{backup.get('total_items')}, {backup.get('volumes')} volumes, {_throughput(backup)}")
-    if restore:
-        lines.append(f"- restore `{restore.get('restore')}`: phase {restore.get('phase')}, warnings "
-                     f"{restore.get('warnings')}, errors {restore.get('errors')}")
-    lines += ["", "## Inventory", "",
-              f"- golden (source, at freeze): {_inventory_count(journal.inventory_path)}",
-              f"- target (at verify-harbor): {_inventory_count(config.run_dir / 'target-inventory.json')}",
-              "", "## Harbor left", ""]
-    freeze = steps.get("freeze", {})
-    source_state = "not frozen" if not freeze.get("frozen_at") else (
-        "writable (thawed after a failed backup)" if freeze.get("thawed_at") else "read-only (frozen for the move)")
-    target_state = "writable" if steps.get("thaw-target", {}).get("status") == "passed" else "not thawed"
-    lines += [f"- source Harbor {config.harbor.source_url}: {source_state}",
-              f"- target Harbor {config.harbor.target_url}: {target_state}", "", "## Checks", ""]
+    lines.append(_stats("backup", backup, "items backed up") if backup.get("backup") else "- backup: not made")
+    lines.append(_stats("restore", restore, "items restored") if restore.get("restore") else "- restore: not made")
+    lines += ["", "## Inventory", "", *_inventory_lines(config, journal),
+              "", "## Harbor left", "", *_harbor_lines(config, journal, live), "", "## Checks", ""]
     for step in STEP_ORDER:
         rows = _checks(config.run_dir, step)
         if not rows:
@@ -118,8 +176,8 @@ def _html(markdown: str) -> str:
         if line.startswith("#"):
             level = len(line) - len(line.lstrip("#"))
             out.append(f"<h{level}>{html.escape(line.lstrip('# '))}</h{level}>")
-        elif line.startswith("- "):
-            out.append(f"<p>{html.escape(line[2:]).replace('`', '')}</p>")
+        elif line.lstrip().startswith("- "):
+            out.append(f"<p>{html.escape(line.lstrip()[2:]).replace('`', '')}</p>")
     if in_table:
         out.append("</table>")
     style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
@@ -128,8 +186,9 @@ def _html(markdown: str) -> str:
            f"</head><body>{''.join(out)}</body></html>\n"
 
 
-def write_report(config: Config, journal: Journal) -> tuple[Path, Path]:
-    markdown = build_markdown(config, journal)
+def write_report(config: Config, journal: Journal, *, live: bool = True) -> tuple[Path, Path]:
+    """Write both files; `live=False` leaves out asking each Harbor for its read-only flag now."""
+    markdown = build_markdown(config, journal, live=live)
     config.run_dir.mkdir(parents=True, exist_ok=True)
     md, page = config.run_dir / "report.md", config.run_dir / "report.html"
     md.write_text(markdown)

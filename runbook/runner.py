@@ -24,6 +24,12 @@ from runbook.steps.context import StepContext
 # pytest exit codes -> ours: 3 is the checks' "dependency unreachable" exit; 4 a usage error.
 PYTEST_EXIT = {0: 0, 1: 1, 3: 3, 4: 2}
 
+# Checks of a precondition that a later step changes on purpose: when a finished step is re-verified,
+# they are left out once the journal records that later step's name (step -> check -> journal name).
+SUPERSEDED: dict[str, dict[str, str]] = {
+    "preflight": {"test_target_namespace_absent": "restore"},  # the restore created the namespace
+}
+
 
 def step_module(step: str):
     if step not in STEP_ORDER + EXTRA_STEPS:
@@ -46,14 +52,16 @@ class CheckResult:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (test id, message)
     junit: Path | None = None
     output: str = ""
+    left_out: list[str] = field(default_factory=list)  # superseded checks not run (see SUPERSEDED)
 
     @property
     def ok(self) -> bool:
         return self.exit_code == 0
 
 
-def run_checks(ctx: StepContext, step: str, *, extra: tuple[str, ...] = ()) -> CheckResult:
-    junit = ctx.config.run_dir / "junit" / f"{step}.xml"
+def run_checks(ctx: StepContext, step: str, *, extra: tuple[str, ...] = (), junit_name: str | None = None
+               ) -> CheckResult:
+    junit = ctx.config.run_dir / "junit" / (junit_name or f"{step}.xml")
     junit.parent.mkdir(parents=True, exist_ok=True)
     module = checks_dir() / check_module(step)
     command = [sys.executable, "-m", "pytest", str(module), f"--seatrial-config={ctx.config.path}", "-q",
@@ -82,8 +90,24 @@ def _read_junit(path: Path) -> tuple[int, list[tuple[str, str]]]:
     return passed, failed
 
 
+def superseded_checks(ctx: StepContext, step: str) -> list[str]:
+    """The checks of `step` that no longer apply because a later step changed what they look at."""
+    names = ctx.journal.read().get("names", {})
+    return [check for check, later in SUPERSEDED.get(step, {}).items() if names.get(later)]
+
+
+def reverify(ctx: StepContext, step: str) -> CheckResult:
+    """Re-run a finished step's checks (their JUnit goes to junit/<step>.reverified.xml; the step's own stays)."""
+    left_out = superseded_checks(ctx, step)
+    extra = tuple(f"--deselect=checks/{check_module(step)}::{check}" for check in left_out)
+    result = run_checks(ctx, step, extra=extra, junit_name=f"{step}.reverified.xml")
+    result.left_out = left_out
+    return result
+
+
 def _resume_hint(ctx: StepContext, step: str) -> str:
-    return f"seatrial -c {ctx.config.path} run --from {step}"
+    # Not `--from STEP`: a plain run re-verifies the steps before it first (a thawed source is frozen again).
+    return f"seatrial -c {ctx.config.path} run   (re-verifies the steps before {step}, then does {step} again)"
 
 
 def run(ctx: StepContext, *, from_step: str | None = None, until_step: str | None = None) -> int:
@@ -99,15 +123,16 @@ def run(ctx: StepContext, *, from_step: str | None = None, until_step: str | Non
                 ctx.say(f"  would: {line}")
         return 0
     with ctx.journal.lock():
+        code = 0
         for step in steps:
             code = run_step(ctx, step, redo=(step == from_step))
             if code != 0:
-                return code
-    from runbook.report import write_report
+                break
+        from runbook.report import write_report
 
-    paths = write_report(ctx.config, ctx.journal)
-    ctx.say(f"all steps green. report: {paths[0]}")
-    return 0
+        markdown, page = write_report(ctx.config, ctx.journal)
+    ctx.say(f"{'all steps green' if code == 0 else 'stopped'}. report: {markdown} ({page.name})")
+    return code
 
 
 def run_step(ctx: StepContext, step: str, *, redo: bool = False) -> int:
@@ -115,11 +140,19 @@ def run_step(ctx: StepContext, step: str, *, redo: bool = False) -> int:
     journal = ctx.journal
     module = step_module(step)
     if journal.done(step) and not redo:
-        result = run_checks(ctx, step)
+        result = reverify(ctx, step)
         if result.ok:
-            ctx.say(f"== {step}: done before, {result.passed} checks still green (nothing to do)")
+            note = f" ({', '.join(result.left_out)} left out: a later step changed that on purpose)" \
+                if result.left_out else ""
+            ctx.say(f"== {step}: done before, {result.passed} checks still green (nothing to do){note}")
+            journal.note(step, reverified=time.time())
             return 0
-        ctx.say(f"== {step}: done before, but its checks now fail; doing it again")
+        if result.exit_code in (2, 3):  # the checks could not run at all: redoing the step would not help
+            ctx.say(f"== {step}: done before; its checks could not run:\n{result.output.strip()[-2000:]}")
+            return result.exit_code
+        ctx.say(f"== {step}: done before, but its checks now fail; doing it again:")
+        for name, _message in result.failed:
+            ctx.say(f"  now failing: {name}")
     ctx.say(f"== {step}")
     journal.start(step)
     started = time.time()
@@ -155,6 +188,7 @@ def _after_failure(ctx: StepContext, step: str) -> None:
     if step != "backup" or not ctx.journal.step("freeze").get("frozen_at"):
         return
     if ctx.keep_frozen:
+        ctx.journal.set_harbor_state("source", "read-only (kept frozen after the failed backup: --keep-frozen)")
         ctx.say("  source Harbor stays read-only (--keep-frozen)")
         return
     from runbook.steps.freeze import thaw_source

@@ -5,12 +5,28 @@ from __future__ import annotations
 
 from runbook.errors import BadInput
 from runbook.steps.context import StepContext
+from runbook.steps.names import new_name
 from runbook.velero import API_VERSION, BackupStatus, backup_manifest, is_terminal
 from runbook.wait import wait_until
 
 
 def _name(ctx: StepContext) -> str:
-    name = ctx.journal.name("backup") or ctx.journal.name("planned_backup")
+    """The Backup this attempt waits for: the recorded one when an interrupted wait resumes; otherwise a
+    Backup under a new name (a finished Backup is never reused: Velero cannot redo it, and the retry must
+    not collide with it in the bucket)."""
+    journal = ctx.journal
+    recorded = journal.name("backup")
+    if recorded:
+        obj = ctx.source.get_or_none(API_VERSION, "Backup", recorded, ctx.config.velero.namespace)
+        phase = ((obj or {}).get("status") or {}).get("phase")
+        interrupted = journal.step("backup").get("attempt_after") == "running"
+        if obj is not None and (not is_terminal(phase) or interrupted):
+            return recorded
+        name = new_name(ctx, "backup")
+        ctx.say(f"  Backup {recorded} ({phase or 'absent'}) is kept for inspection; backing up again as {name}")
+        journal.record_name("planned_backup", name)
+        return name
+    name = journal.name("planned_backup")
     if not name:
         raise BadInput("no backup name was chosen", fix="run the preflight step first (seatrial step preflight)")
     return name
@@ -26,12 +42,12 @@ def plan(ctx: StepContext) -> list[str]:
 
 def apply(ctx: StepContext) -> dict:
     cfg = ctx.config
+    if ctx.dry_run:
+        return {}
     name = _name(ctx)
     manifest = backup_manifest(name, velero_namespace=cfg.velero.namespace, included_namespaces=[cfg.source.namespace],
                                default_volumes_to_fs_backup=True, storage_location=cfg.velero.storage_location,
                                labels={"app.kubernetes.io/managed-by": "seatrial"})
-    if ctx.dry_run:
-        return {}
     if ctx.source.get_or_none(API_VERSION, "Backup", name, cfg.velero.namespace) is None:
         ctx.source.create(manifest)
         ctx.say(f"  created Backup {cfg.velero.namespace}/{name}")

@@ -44,7 +44,10 @@ def _patches(cfg: Config) -> dict[str, dict]:
 def plan(ctx: StepContext) -> list[str]:
     cfg = ctx.config
     if cfg.fixup.mode == "resource-modifier":
-        return [f"resource modifiers were applied by the restore (ConfigMap {MODIFIER_CONFIGMAP}); nothing to patch"]
+        rules = [f"{rule['conditions']['resourceNameRegex']}: " + ", ".join(
+            f"{p['operation']} {p['path']}={p['value']}" for p in rule["patches"]) for rule in modifier_rules(cfg)]
+        return [f"nothing to patch: the restore applies the resource modifiers of ConfigMap {MODIFIER_CONFIGMAP} "
+                f"(Services {'; '.join(rules) or 'none'})"]
     return [f"patch Service {cfg.target.namespace}/{name} on target: {body}" for name, body in _patches(cfg).items()]
 
 

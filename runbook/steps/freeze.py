@@ -20,10 +20,11 @@ def apply(ctx: StepContext) -> dict:
     harbor = ctx.harbor("source")
     if ctx.dry_run:
         return {}
+    frozen_at = time.time()  # before the flag is set: the checks compare it with the backup's start
     if not harbor.read_only():
         harbor.set_read_only(True)
         ctx.say(f"  source Harbor {ctx.config.harbor.source_url} is now read-only")
-    frozen_at = ctx.journal.step("freeze").get("frozen_at") or time.time()
+    ctx.journal.set_harbor_state("source", "read-only (frozen for the move)")
     inventory = take_inventory(harbor)
     ctx.config.run_dir.mkdir(parents=True, exist_ok=True)
     ctx.journal.inventory_path.write_text(inventory.to_json_text())
@@ -36,4 +37,5 @@ def thaw_source(ctx: StepContext) -> None:
     """Undo the freeze (after a failed backup, unless --keep-frozen)."""
     ctx.harbor("source").set_read_only(False)
     ctx.journal.finish("freeze", ctx.journal.step("freeze").get("status", "passed"), thawed_at=time.time())
+    ctx.journal.set_harbor_state("source", "writable (thawed after the failed backup)")
     ctx.say(f"  source Harbor {ctx.config.harbor.source_url} is writable again")

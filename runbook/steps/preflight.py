@@ -6,8 +6,8 @@ the same ones and the checks can prove them unused before anything is created.
 
 from __future__ import annotations
 
-from runbook.config import render_name
 from runbook.steps.context import StepContext
+from runbook.steps.names import new_name
 
 
 def plan(ctx: StepContext) -> list[str]:
@@ -25,10 +25,10 @@ def plan(ctx: StepContext) -> list[str]:
 def apply(ctx: StepContext) -> dict:
     journal = ctx.journal
     recorded = {}
-    for kind, template in (("backup", ctx.config.velero.backup_name), ("restore", ctx.config.velero.restore_name)):
+    for kind in ("backup", "restore"):
         name = journal.name(f"planned_{kind}")
         if not name:
-            name = render_name(template, release=ctx.config.source.release, namespace=ctx.config.source.namespace)
+            name = new_name(ctx, kind)
             if not ctx.dry_run:
                 journal.record_name(f"planned_{kind}", name)
         recorded[f"planned_{kind}"] = name

@@ -3,10 +3,10 @@ applying the fixup's resource modifiers when so configured, and wait for data an
 
 from __future__ import annotations
 
-from runbook.config import render_name
-from runbook.errors import BadInput, CheckFailed
+from runbook.errors import BadInput
 from runbook.steps.context import StepContext
 from runbook.steps.fixup import MODIFIER_CONFIGMAP, modifier_rules
+from runbook.steps.names import new_name
 from runbook.velero import API_VERSION, RestoreStatus, is_terminal, resource_modifier_configmap, restore_manifest
 from runbook.wait import wait_until
 
@@ -19,8 +19,7 @@ def _names(ctx: StepContext) -> tuple[str, str]:
         raise BadInput("no backup is recorded in the journal", fix="run the preflight and backup steps first")
     restore = ctx.journal.name("restore") or ctx.journal.name("planned_restore")
     if not restore:  # after reset-target: a new, unused name
-        restore = render_name(ctx.config.velero.restore_name, release=ctx.config.source.release,
-                              namespace=ctx.config.source.namespace)
+        restore = new_name(ctx, "restore")
         ctx.journal.record_name("planned_restore", restore)
     return backup, restore
 
@@ -41,16 +40,16 @@ def plan(ctx: StepContext) -> list[str]:
 
 def apply(ctx: StepContext) -> dict:
     cfg = ctx.config
-    backup, name = _names(ctx)
-    ns, vns = cfg.target.namespace, cfg.velero.namespace
     if ctx.dry_run:
         return {}
+    backup, name = _names(ctx)
+    ns, vns = cfg.target.namespace, cfg.velero.namespace
     existing = ctx.target.get_or_none(API_VERSION, "Restore", name, vns)
     if existing is None:
         if ctx.target.get_or_none("v1", "Namespace", ns) is not None and not ctx.confirm(
                 f"namespace {ns} already exists on target {cfg.target.context}: Velero will skip every existing "
                 "object and NOT restore their volume data. Restore over it anyway?"):
-            raise CheckFailed(f"restore refused: namespace {ns} exists on target",
+            raise BadInput(f"restore refused: namespace {ns} exists on target",
                               fix="run `seatrial reset-target` first, or confirm with --yes")
         wait_until(lambda: ctx.target.get_or_none(API_VERSION, "Backup", backup, vns), timeout=SYNC_TIMEOUT,
                    interval=2.0, what=f"Backup {backup} to sync to the target",
@@ -82,12 +81,21 @@ def apply(ctx: StepContext) -> dict:
         return (f"  restore {name}: {status.get('phase', 'New')}, items {items.get('itemsRestored', 0)}/"
                 f"{items.get('totalItems', '?')}")
 
-    final = RestoreStatus.from_obj(wait_until(probe, timeout=cfg.velero.timeout_seconds, interval=1.0,
-                                              what=f"Restore {name} to finish", progress=progress, on_progress=ctx.say))
+    final_obj = wait_until(probe, timeout=cfg.velero.timeout_seconds, interval=1.0, what=f"Restore {name} to finish",
+                           progress=progress, on_progress=ctx.say)
+    final = RestoreStatus.from_obj(final_obj)
     ctx.say(f"  {final.summary()}")
+    ctx.journal.set_harbor_state("target", "restored (read-only until thaw-target: the flag travels in its database)")
     if final.succeeded:
         _wait_for_data_and_pods(ctx, name)
-    return {"restore": name, "phase": final.phase, "warnings": final.warnings, "errors": final.errors}
+    status = final_obj.get("status") or {}
+    items = status.get("progress") or {}
+    pvrs = ctx.target.list(API_VERSION, "PodVolumeRestore", vns, label_selector=f"velero.io/restore-name={name}")
+    restored_bytes = sum(((p.get("status") or {}).get("progress") or {}).get("totalBytes", 0) for p in pvrs)
+    return {"restore": name, "phase": final.phase, "warnings": final.warnings, "errors": final.errors,
+            "items": items.get("itemsRestored"), "total_items": items.get("totalItems"), "volumes": len(pvrs),
+            "bytes": restored_bytes, "started": status.get("startTimestamp"),
+            "completed": status.get("completionTimestamp")}
 
 
 def _wait_for_data_and_pods(ctx: StepContext, name: str) -> None:

@@ -30,4 +30,5 @@ def apply(ctx: StepContext) -> dict:
     if was:
         harbor.set_read_only(False)
     ctx.say(f"  target Harbor read_only: {was} -> False")
+    ctx.journal.set_harbor_state("target", "writable (thawed)")
     return {"was_read_only": was}

@@ -19,5 +19,5 @@ def apply(ctx: StepContext) -> dict:
     if ctx.dry_run:
         return {}
     inventory = take_inventory(ctx.harbor("target"))
-    (ctx.config.run_dir / "target-inventory.json").write_text(inventory.to_json_text())
+    ctx.journal.target_inventory_path.write_text(inventory.to_json_text())
     return {"artifacts": len(inventory.artifact_records())}
