@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from runbook.inventory import Inventory, diff, take_inventory
+from runbook.inventory import Artifact, Inventory, Project, diff, take_inventory
 
 
 def _seed(twin) -> dict[str, object]:
@@ -65,3 +65,14 @@ def test_inventory_lists_one_page_per_repository(harbor_twin):
     assert len(api_gets) == 1 + 3 + 3 and len(artifact_pages) == 3
     assert all("page_size=100" in q for _, q in api_gets)
     assert not [p for p, _ in api_gets if "/artifacts/" in p]
+
+
+def test_diff_reports_size_mismatch_and_missing_repository():
+    def inventory(repos: dict[str, dict[str, Artifact]]) -> Inventory:
+        return Inventory("https://harbor.example", "now", {"p": Project("p", False, repos)})
+
+    digest = "sha256:" + "a" * 64
+    golden = inventory({"p/a": {digest: Artifact(digest, 100, ("v1",))}, "p/b": {}})
+    observed = inventory({"p/a": {digest: Artifact(digest, 99, ("v1",))}})
+    assert [(d.kind, d.repository, d.expected, d.observed) for d in diff(golden, observed)] == [
+        ("size mismatch", "p/a", 100, 99), ("missing repository", "p/b", None, None)]

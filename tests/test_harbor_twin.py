@@ -14,6 +14,7 @@ from fixtures.harbor.server import HarborFrontend, start_harbor
 from fixtures.tools import require_tool
 from runbook.errors import Forbidden, Unauthorized
 from runbook.harbor import HarborClient
+from runbook.registry import OCI_INDEX, OCI_MANIFEST
 from runbook.secrets import Secret
 
 API = "/api/v2.0"
@@ -266,3 +267,19 @@ def test_blobs_stream_through_the_twin_in_constant_memory(harbor_twin, tmp_path)
     # client and twin run in this process: both are measured, plus werkzeug's fixed 10 MB drain buffer
     assert push_peak < 24 << 20, f"push through the twin peaked at {push_peak >> 20} MB for a 64 MB blob"
     assert pull_peak < 24 << 20, f"pull through the twin peaked at {pull_peak >> 20} MB for a 64 MB blob"
+
+
+def test_an_index_is_sized_as_the_sum_of_its_children(harbor_twin):
+    harbor_twin.client().create_project("multi")
+    with harbor_twin.registry_client() as registry:
+        amd = registry.push_image("multi/app", "amd64", [os.urandom(3000)])
+        arm = registry.push_image("multi/app", "arm64", [os.urandom(5000)])
+        index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+            {"mediaType": OCI_MANIFEST, "digest": a.digest, "size": 0,
+             "platform": {"architecture": arch, "os": "linux"}}
+            for a, arch in ((amd, "amd64"), (arm, "arm64"))]}).encode()
+        digest = registry.push_manifest("multi/app", "latest", index, OCI_INDEX)
+        verified = registry.verify_artifact("multi/app", "latest")
+    artifact = harbor_twin.client().artifacts("multi", "app")[0]
+    assert artifact["digest"] == digest == verified.digest
+    assert artifact["size"] == amd.size + arm.size == verified.size
