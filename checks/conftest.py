@@ -75,6 +75,11 @@ def pytest_collection(session):
         lines = [f"seatrial: {len(failures)} dependenc{'y' if len(failures) == 1 else 'ies'} unreachable; "
                  "no check was run:"]
         lines += [f"  {name}: {reason}" for name, reason in failures.items()]
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            for line in lines:
+                reporter.write_line(redact(line), red=line.startswith("  "), bold=not line.startswith("  "))
+            pytest.exit(redact(lines[0].rstrip(":")), returncode=3)
         pytest.exit(redact("\n".join(lines)), returncode=3)
 
 

@@ -42,7 +42,12 @@ class CheckContext:
     def memo(self, key: tuple, compute: Callable[[], object]):
         """Compute once per session (tarball index, repository snapshots, inventories)."""
         if key not in self._memo:
-            self._memo[key] = compute()
+            try:
+                self._memo[key] = compute()
+            except SeatrialError as exc:  # a failure is remembered too: every check that needs it says why
+                self._memo[key] = exc
+        if isinstance(self._memo[key], SeatrialError):
+            raise self._memo[key]
         return self._memo[key]
 
     # -- clients -----------------------------------------------------------------------------------
@@ -59,18 +64,13 @@ class CheckContext:
         return Cluster(self.config.target.kubeconfig, self.config.target.context, name="target")
 
     @cached_property
-    def s3(self):
-        from runbook.s3 import s3_client
+    def bucket(self):
+        from checks.bucket import VeleroBucket, s3_client
 
         storage = self.config.storage
-        return s3_client(storage.endpoint, region=storage.region, access_key=storage.access_key,
-                         secret_key=storage.secret_key, path_style=storage.path_style, verify=storage.verify)
-
-    @cached_property
-    def bucket(self):
-        from runbook.velero_layout import BackupStore
-
-        return BackupStore(self.s3, self.config.storage.bucket, self.config.storage.prefix)
+        client = s3_client(storage.endpoint, region=storage.region, access_key=storage.access_key,
+                           secret_key=storage.secret_key, path_style=storage.path_style, verify=storage.verify)
+        return VeleroBucket(client, storage.bucket, storage.prefix, storage.endpoint)
 
     def harbor(self, side: str):
         from runbook.harbor import HarborClient
@@ -123,10 +123,7 @@ class CheckContext:
         if name in ("source", "target"):
             return self.cluster(name).ping()
         if name == "bucket":
-            from runbook.s3 import check_bucket
-
-            storage = self.config.storage
-            return check_bucket(self.s3, storage.bucket, storage.endpoint)
+            return self.bucket.check()
         if name in ("source_harbor", "target_harbor"):
             return self.harbor(name.split("_")[0]).health()
         raise KeyError(name)

@@ -153,7 +153,6 @@ def tarball_index(ctx: CheckContext) -> frozenset[tuple[str, str, str]]:
     name = require_backup_name(ctx)
 
     def index() -> frozenset[tuple[str, str, str]]:
-        return frozenset((item.ref.group_resource, item.ref.namespace or "", item.ref.name)
-                         for item in ctx.bucket.tarball_items(name) if item.ref is not None)
+        return frozenset((ref.group_resource, ref.namespace or "", ref.name) for ref in ctx.bucket.tarball_items(name))
 
     return ctx.memo(("tarball", name), index)

@@ -160,31 +160,29 @@ def test_tarball_holds_object(ctx: CheckContext, item):
            "check the backup's includedNamespaces/resources and label selector, then back up again")
 
 
-def _snapshot_ids(ctx: CheckContext) -> set[str] | None:
-    """Snapshot IDs in the restic repository of the source namespace (None for kopia)."""
-    if ctx.config.velero.uploader != "restic":
-        return None
-    from checks.repository import restic_snapshot_ids
-
-    name = require_backup_name(ctx)
-    return ctx.memo(("snapshots", name), lambda: restic_snapshot_ids(ctx, name))
-
-
 @live("pvb", lambda ctx: pod_volume_backups(ctx), ids=_describe, allow_empty=True, empty="PodVolumeBackup")
 def test_snapshot_in_repository(ctx: CheckContext, pvb, record_property):
     snapshot = (pvb.get("status") or {}).get("snapshotID")
-    ids = _snapshot_ids(ctx)
-    if ids is None:
+    ns = pvb["spec"]["pod"].get("namespace") or ctx.config.source.namespace
+    if ctx.config.velero.uploader != "restic":
         from checks.repository import kopia_repository_has_data
 
-        record_property("verified", "kopia: repository prefix only; snapshot manifests not opened")
-        expect(kopia_repository_has_data(ctx), f"the kopia repository of {ctx.config.source.namespace} is empty",
-               f"no objects under {ctx.bucket.layout.kopia_repo(ctx.config.source.namespace)}",
-               "check node-agent logs: the data never reached the bucket")
+        # kopia: the repository is not opened here (no kopia client); what is verified is said.
+        record_property("verified", "kopia: repository prefix holds data; snapshot manifests not opened")
+        expect(kopia_repository_has_data(ctx, ns), f"the kopia repository of namespace {ns} is empty, so "
+               f"snapshot {snapshot!r} of PodVolumeBackup {pvb['metadata']['name']} cannot be in it",
+               f"no objects under {ctx.bucket.key('kopia', ns)}/", "check node-agent logs: the data never reached "
+               "the bucket; back up again")
         return
-    expect(snapshot in ids, f"PodVolumeBackup {pvb['metadata']['name']} names snapshot {snapshot!r}, which is not "
-           "in the restic repository", f"{len(ids)} snapshots tagged backup={require_backup_name(ctx)}",
-           "check the repository password and node-agent logs; back up again")
+    from checks.repository import restic_snapshots
+
+    name = require_backup_name(ctx)
+    repository, snapshots = ctx.memo(("snapshots", name, ns), lambda: restic_snapshots(ctx, ns, name))
+    record_property("verified", f"restic snapshots of {repository} tagged backup={name}")
+    expect(snapshot in snapshots, f"PodVolumeBackup {pvb['metadata']['name']} ({_describe(pvb)}) names snapshot "
+           f"{snapshot!r}, which is not in the restic repository", f"{len(snapshots)} snapshot(s) tagged "
+           f"backup={name} in {repository}: {sorted(s[:8] for s in snapshots)}",
+           "the volume's data is gone from the repository (forgotten or pruned): back up again")
 
 
 def test_source_read_only_during_backup(ctx: CheckContext):
