@@ -11,6 +11,14 @@ from checks.context import CheckContext
 from runbook.errors import BadInput
 
 VELERO_V1 = "velero.io/v1"
+# What Velero's node-agent writes on a Completed PodVolumeBackup of an empty volume (no snapshotID).
+EMPTY_VOLUME_MESSAGE = "volume was empty so no snapshot was taken"
+
+
+def empty_volume_backup(pvb: dict) -> bool:
+    status = pvb.get("status") or {}
+    return status.get("phase") == "Completed" and not status.get("snapshotID") \
+        and status.get("message") == EMPTY_VOLUME_MESSAGE
 # Kinds whose objects must travel in the backup tarball (pods and replica sets are recreated by
 # their owners; events and endpoints are derived).
 TRAVELLING_KINDS = (

@@ -8,6 +8,7 @@ from checks.facts import (
     annotate_command,
     backup,
     corrected_opt_in,
+    empty_volume_backup,
     excluded_volumes,
     pod_volume_backups,
     pod_volumes,
@@ -98,6 +99,9 @@ def test_volume_backed_up(ctx: CheckContext, volume, record_property):
     status = pvb.get("status") or {}
     total = (status.get("progress") or {}).get("totalBytes", 0)
     record_property("snapshot_id", status.get("snapshotID", ""))
+    if empty_volume_backup(pvb):
+        record_property("empty_volume", "true")  # nothing to carry: Velero took no snapshot of an empty volume
+        return
     expect(status.get("phase") == "Completed" and status.get("snapshotID") and total > 0,
            f"{volume}: PodVolumeBackup {pvb['metadata']['name']} did not complete with data",
            f"phase={status.get('phase')} snapshotID={status.get('snapshotID')!r} totalBytes={total} "
@@ -162,8 +166,16 @@ def test_tarball_holds_object(ctx: CheckContext, item):
 
 @live("pvb", lambda ctx: pod_volume_backups(ctx), ids=_describe, allow_empty=True, empty="PodVolumeBackup")
 def test_snapshot_in_repository(ctx: CheckContext, pvb, record_property):
-    snapshot = (pvb.get("status") or {}).get("snapshotID")
+    status = pvb.get("status") or {}
+    snapshot = status.get("snapshotID")
     ns = pvb["spec"]["pod"].get("namespace") or ctx.config.source.namespace
+    if empty_volume_backup(pvb):
+        record_property("verified", "empty volume: Velero took no snapshot")
+        return
+    expect(status.get("phase") == "Completed" and bool(snapshot),
+           f"PodVolumeBackup {pvb['metadata']['name']} ({_describe(pvb)}) has no snapshot to look for",
+           f"phase={status.get('phase')} snapshotID={snapshot!r} message={status.get('message', '')!r}",
+           f"kubectl -n {ctx.config.velero.namespace} describe podvolumebackup {pvb['metadata']['name']}")
     if ctx.config.velero.uploader != "restic":
         from checks.repository import kopia_repository_has_data
 
