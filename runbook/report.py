@@ -118,6 +118,8 @@ def _step_rows(steps: dict) -> list[str]:
     rows = ["| step | outcome | duration | checks passed | checks failed | re-verified |", "|---|---|---|---|---|---|"]
     for step in STEP_ORDER + EXTRA_STEPS:
         entry = steps.get(step)
+        if not entry and step in EXTRA_STEPS:
+            continue
         if not entry:
             rows.append(f"| {step} | not run | - | - | - | - |")
             continue

@@ -60,13 +60,3 @@ class StepContext:
         harbor = self.config.harbor
         url = harbor.source_url if side == "source" else harbor.target_url
         return HarborClient(url, harbor.username, harbor.password, verify=harbor.verify)
-
-    @cached_property
-    def bucket(self):
-        from runbook.s3 import s3_client
-        from runbook.velero_layout import BackupStore
-
-        storage = self.config.storage
-        client = s3_client(storage.endpoint, region=storage.region, access_key=storage.access_key,
-                           secret_key=storage.secret_key, path_style=storage.path_style, verify=storage.verify)
-        return BackupStore(client, storage.bucket, storage.prefix)

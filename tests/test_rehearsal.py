@@ -1,0 +1,90 @@
+"""The rehearsal as users start it: `python -m fixtures.rehearse` (what `make rehearse` runs) and
+`pytest --seatrial-rehearse`, each in a subprocess on a sandbox of its own."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from fixtures.tools import require_tool
+from runbook.steps import STEP_ORDER
+
+ROOT = Path(__file__).resolve().parent.parent
+REHEARSAL_TIMEOUT_S = 900
+
+
+def _tools() -> None:
+    for tool in ("docker-registry", "restic", "kubectl"):
+        require_tool(tool)
+
+
+def _secrets(root: Path) -> list[str]:
+    """The sandbox's admin password and S3 keys, from the files it wrote for Velero and seatrial."""
+    values = [(root / "harbor-admin-password").read_text().strip()]
+    for line in (root / "credentials-velero").read_text().splitlines():
+        if "=" in line:
+            values.append(line.split("=", 1)[1].strip())
+    assert len(values) == 3 and all(values), "expected the admin password and two S3 keys"
+    return values
+
+
+@pytest.mark.slow
+def test_rehearse_exits_green_with_every_step_and_check_and_writes_the_report(tmp_path: Path) -> None:
+    _tools()
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "fixtures.rehearse", "--env", "sandbox", "--dir", str(tmp_path)],
+                          cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=REHEARSAL_TIMEOUT_S, check=False)
+    seconds = time.monotonic() - started
+    print(f"\nrehearsal wall time: {seconds:.1f} s")
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-8000:]
+    report, page = tmp_path / "run" / "report.md", tmp_path / "run" / "report.html"
+    assert f"report: {report}" in done.stdout
+    assert re.search(r"rehearsal green in \d+ s \(exit 0\)", done.stdout), done.stdout[-2000:]
+    text = report.read_text()
+    for step in STEP_ORDER:
+        assert re.search(rf"\| {step} \| passed \| \d+\.\d s \| [1-9]\d* \| 0 \|", text), f"{step}:\n{text}"
+        assert f"### {step}" in text
+    assert "| failed |" not in text and "| skipped |" not in text
+    assert "- parity by digest: identical" in text
+    assert "phase Completed, items backed up" in text and "phase Completed, items restored" in text
+    assert "read-only (frozen for the move)" in text and "writable (thawed)" in text
+    assert "<h2>Checks</h2>" in page.read_text()
+    files = [p for p in (tmp_path / "run").rglob("*") if p.is_file()]
+    for value in _secrets(tmp_path):
+        assert value not in output, "a secret value reached the rehearsal's output"
+        for path in files:
+            assert value not in path.read_text(errors="replace"), f"a secret value is in {path}"
+
+
+def test_rehearse_kind_says_it_is_not_there_yet() -> None:
+    done = subprocess.run([sys.executable, "-m", "fixtures.rehearse", "--env", "kind"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 4
+    assert "not there yet" in done.stderr and "--env sandbox" in done.stderr
+
+
+@pytest.mark.slow
+def test_pytest_seatrial_rehearse_is_one_session_with_a_junit_file(tmp_path: Path) -> None:
+    _tools()
+    junit = tmp_path / "rehearsal.xml"
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "pytest", "--seatrial-rehearse", f"--junitxml={junit}",
+                           f"--basetemp={tmp_path / 'basetemp'}", "-p", "no:cacheprovider", "-q"],
+                          cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=REHEARSAL_TIMEOUT_S, check=False)
+    print(f"\npytest --seatrial-rehearse wall time: {time.monotonic() - started:.1f} s")
+    assert done.returncode == 0, (done.stdout + done.stderr)[-8000:]
+    cases = list(ET.parse(junit).getroot().iter("testcase"))
+    assert [case.get("name") for case in cases] == [f"test_step[{step}]" for step in STEP_ORDER]
+    assert all(case.find("failure") is None and case.find("error") is None and case.find("skipped") is None
+               for case in cases)
+    reports = list((tmp_path / "basetemp").rglob("report.md"))
+    assert len(reports) == 1 and "| verify-harbor | passed |" in reports[0].read_text()
