@@ -1,0 +1,334 @@
+"""The sandbox's Velero against real parts: moto over HTTP, the real restic, sandbox clusters.
+
+One module-wide scene: `source` with namespace `app` (pod-a opts in its volume by VOLUME name, pod-b
+by PVC name: the trap), a Backup of it; `late`, a cluster that shares the bucket but never syncs;
+`target`, which syncs. Each test then restores or inspects what it needs.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+
+from fixtures.sandbox.cluster import BucketSettings, SandboxCluster
+from fixtures.sandbox.velero import install_velero
+from fixtures.sandbox.velero.restic_runner import ResticRepository
+from fixtures.sandbox.volumes import claim_dir
+from fixtures.tools import require_tool
+from runbook import velero
+from runbook.secrets import Secret
+
+V = "velero.io/v1"
+NS = "app"
+BACKUP = "nightly"
+REGION = "us-east-1"
+PREFIX = "velero-tests"
+ACCESS_KEY = Secret("AKIDVELEROTEST", "access key")
+SECRET_KEY = Secret("velero-test-secret-key", "secret key")
+SOURCE_LB_IP = "192.0.2.10"
+
+
+def wait_for(what: str, probe: Callable[[], object], timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def phase_of(cluster: SandboxCluster, kind: str, name: str) -> str:
+    try:
+        return cluster.store.get(V, kind, name, "velero").get("status", {}).get("phase", "")
+    except Exception:
+        return ""
+
+
+def wait_terminal(cluster: SandboxCluster, kind: str, name: str, timeout: float = 20.0) -> dict:
+    wait_for(f"{kind} {name} to finish", lambda: velero.is_terminal(phase_of(cluster, kind, name)), timeout)
+    return cluster.store.get(V, kind, name, "velero")
+
+
+def checksums(directory: Path) -> dict[str, str]:
+    """sha256 per file, ignoring Velero's .velero/ directory."""
+    found = {}
+    for root, dirs, files in os.walk(directory):
+        if Path(root) == directory and ".velero" in dirs:
+            dirs.remove(".velero")
+        for name in files:
+            path = Path(root) / name
+            found[str(path.relative_to(directory))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def gz_json(client, bucket: str, key: str):
+    return json.loads(gzip.decompress(client.get_object(Bucket=bucket, Key=key)["Body"].read()))
+
+
+# -- the scene ---------------------------------------------------------------------------------------
+def app_objects() -> list[dict]:
+    def claim(name: str) -> dict:
+        return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name, "namespace": NS},
+                "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "rook-ceph-block",
+                         "resources": {"requests": {"storage": "1Gi"}}}}
+
+    def pod(name: str, volume: str, claim_name: str, opt_in: str) -> dict:
+        return {"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "namespace": NS, "labels": {"app": name},
+                             "annotations": {velero.OPT_IN_ANNOTATION: opt_in}},
+                "spec": {"containers": [{"name": "main", "image": "busybox:1.36",
+                                         "volumeMounts": [{"name": volume, "mountPath": "/data"}]}],
+                         "volumes": [{"name": volume, "persistentVolumeClaim": {"claimName": claim_name}}]}}
+
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS, "labels": {"team": "registry"}}},
+        claim("data-a"), claim("data-b"),
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": NS},
+         "data": {"mode": "production"}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "front", "namespace": NS},
+         "spec": {"type": "LoadBalancer", "loadBalancerIP": SOURCE_LB_IP, "selector": {"app": "pod-a"},
+                  "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}},
+        pod("pod-a", "vol-a", "data-a", "vol-a"),  # opt-in by volume name: backed up
+        pod("pod-b", "vol-b", "data-b", "data-b"),  # opt-in by PVC name: "No volume named data-b", no data
+    ]
+
+
+@dataclass
+class Scene:
+    s3: object
+    client: object
+    bucket: str
+    source: SandboxCluster
+    late: SandboxCluster
+    target: SandboxCluster
+    backup: dict
+    source_sums: dict[str, str]
+
+    def key(self, *parts: str) -> str:
+        return "/".join([PREFIX, *parts])
+
+    def restore(self, cluster: SandboxCluster, name: str, **options) -> dict:
+        cluster.store.create(velero.restore_manifest(name, velero_namespace="velero", backup_name=BACKUP, **options))
+        return wait_terminal(cluster, "Restore", name, timeout=30)
+
+
+def start_cluster(name: str, root: Path, settings: BucketSettings, *, sync_period: float,
+                  lb_pool: str) -> SandboxCluster:
+    cluster = SandboxCluster(name, root, bucket=settings, lb_pool=lb_pool).start()
+    cluster.add_controllers(install_velero(cluster, s3_endpoint=settings.endpoint, bucket=settings.bucket,
+                                           prefix=settings.prefix, access_key=ACCESS_KEY, secret_key=SECRET_KEY,
+                                           region=REGION, sync_period=sync_period, pod_volume_timeout=15.0))
+    wait_for(f"{name}'s BSL to be validated", lambda: phase_of(cluster, "BackupStorageLocation", "default"))
+    return cluster
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
+    require_tool("restic")
+    from fixtures.sandbox.environment import start_s3
+
+    root = tmp_path_factory.mktemp("velero")
+    s3 = start_s3(root / "moto.log")
+    clusters: list[SandboxCluster] = []
+    try:
+        bucket = f"velero-{uuid.uuid4().hex[:8]}"
+        client = boto3.client("s3", endpoint_url=s3.endpoint, region_name=REGION,
+                              aws_access_key_id=ACCESS_KEY.reveal(), aws_secret_access_key=SECRET_KEY.reveal())
+        client.create_bucket(Bucket=bucket)
+        settings = BucketSettings(s3.endpoint, bucket, PREFIX, REGION, ACCESS_KEY, SECRET_KEY)
+        source = start_cluster("source", root, settings, sync_period=3600, lb_pool="192.0.2.0/24")
+        clusters.append(source)
+        late = start_cluster("late", root, settings, sync_period=3600, lb_pool="203.0.113.0/24")
+        clusters.append(late)
+        for obj in app_objects():
+            source.store.create(obj)
+        wait_for("the app pods to run", lambda: all(
+            p.get("status", {}).get("phase") == "Running" for p in source.store.list("v1", "Pod", NS)))
+        data_a, data_b = claim_dir(source.store, NS, "data-a"), claim_dir(source.store, NS, "data-b")
+        (data_a / "blobs").mkdir()
+        for index in range(3):
+            (data_a / "blobs" / f"blob-{index}").write_bytes(os.urandom(4096 + index))
+        (data_a / "state.json").write_text('{"read_only": true}')
+        (data_b / "lost.txt").write_text("never backed up")
+        source.store.create(velero.backup_manifest(BACKUP, velero_namespace="velero", included_namespaces=[NS],
+                                                   default_volumes_to_fs_backup=False))
+        backup = wait_terminal(source, "Backup", BACKUP, timeout=30)
+        target = start_cluster("target", root, settings, sync_period=0.3, lb_pool="198.51.100.0/24")
+        clusters.append(target)
+        yield Scene(s3, client, bucket, source, late, target, backup, checksums(data_a))
+    finally:
+        for cluster in reversed(clusters):
+            cluster.stop()
+        s3.stop()
+
+
+# -- backup ------------------------------------------------------------------------------------------
+def test_backup_completes_with_one_pvb_and_warns_about_the_pvc_name(scene: Scene):
+    status = scene.backup["status"]
+    assert status["phase"] == "Completed", status
+    assert status["errors"] == 0 and status["warnings"] == 1
+    assert status["progress"]["itemsBackedUp"] == status["progress"]["totalItems"] > 0
+    assert status["formatVersion"] == "1.1.0" and status["expiration"] > status["startTimestamp"]
+    pvbs = scene.source.store.list(V, "PodVolumeBackup", "velero")
+    assert len(pvbs) == 1
+    info = velero.PodVolumeBackupInfo.from_obj(pvbs[0])
+    assert info.pod_volume == f"{NS}/pod-a:vol-a" and info.pvc_name == "data-a" and info.phase == "Completed"
+    assert info.snapshot_id and info.total_bytes == info.bytes_done > 12000
+    assert info.repo_identifier == f"s3:{scene.s3.endpoint}/{scene.bucket}/{PREFIX}/restic/{NS}"
+    assert pvbs[0]["metadata"]["name"].startswith(f"{BACKUP}-")
+    assert pvbs[0]["metadata"]["ownerReferences"][0]["uid"] == scene.backup["metadata"]["uid"]
+    assert pvbs[0]["metadata"]["labels"]["velero.io/backup-uid"] == scene.backup["metadata"]["uid"]
+    assert pvbs[0]["spec"]["uploaderType"] == "restic" and pvbs[0]["spec"]["tags"]["volume"] == "vol-a"
+    repo = scene.source.store.get(V, "BackupRepository", f"{NS}-default-restic", "velero")
+    assert repo["status"]["phase"] == "Ready" and repo["spec"]["resticIdentifier"] == info.repo_identifier
+
+
+def test_backup_layout_in_the_bucket(scene: Scene):
+    listed = {o["Key"] for o in scene.client.list_objects_v2(Bucket=scene.bucket,
+                                                             Prefix=scene.key("backups", BACKUP, ""))["Contents"]}
+    expected = {"velero-backup.json", f"{BACKUP}.tar.gz", f"{BACKUP}-logs.gz", f"{BACKUP}-podvolumebackups.json.gz",
+                f"{BACKUP}-volumesnapshots.json.gz", f"{BACKUP}-itemoperations.json.gz",
+                f"{BACKUP}-resource-list.json.gz", f"{BACKUP}-results.gz", f"{BACKUP}-volumeinfo.json.gz"}
+    assert {scene.key("backups", BACKUP, name) for name in expected} <= listed
+    metadata_key = scene.key("backups", BACKUP, "velero-backup.json")
+    metadata = json.loads(scene.client.get_object(Bucket=scene.bucket, Key=metadata_key)["Body"].read())
+    assert metadata["status"]["phase"] == "Completed"
+    results = gz_json(scene.client, scene.bucket, scene.key("backups", BACKUP, f"{BACKUP}-results.gz"))
+    assert results["warnings"]["namespaces"][NS] == [f"No volume named data-b found in pod {NS}/pod-b, skipping"]
+    assert results["errors"] == {}
+    volume_info = gz_json(scene.client, scene.bucket, scene.key("backups", BACKUP, f"{BACKUP}-volumeinfo.json.gz"))
+    by_claim = {i["pvcName"]: i for i in volume_info}
+    assert by_claim["data-a"]["backupMethod"] == "PodVolumeBackup" and not by_claim["data-a"]["skipped"]
+    assert by_claim["data-b"]["skipped"] is True and by_claim["data-b"]["skippedReason"]
+    resources = gz_json(scene.client, scene.bucket, scene.key("backups", BACKUP, f"{BACKUP}-resource-list.json.gz"))
+    assert sorted(resources["v1/Pod"]) == [f"{NS}/pod-a", f"{NS}/pod-b"]
+    assert resources["v1/Namespace"] == [NS] and len(resources["v1/PersistentVolume"]) == 2
+    pvbs = gz_json(scene.client, scene.bucket, scene.key("backups", BACKUP, f"{BACKUP}-podvolumebackups.json.gz"))
+    assert [p["status"]["phase"] for p in pvbs] == ["Completed"]
+
+
+def test_restic_snapshot_carries_the_backup_tag(scene: Scene):
+    pvb = scene.source.store.list(V, "PodVolumeBackup", "velero")[0]
+    repository = ResticRepository(pvb["spec"]["repoIdentifier"], Secret("static-passw0rd"), ACCESS_KEY, SECRET_KEY,
+                                  REGION, scene.source.root / "outside-cache")
+    snapshots = repository.snapshots({"backup": BACKUP})
+    assert [s["short_id"] for s in snapshots] == [pvb["status"]["snapshotID"]]
+    assert "pod=pod-a" in snapshots[0]["tags"] and snapshots[0]["hostname"] == "velero"
+
+
+def test_same_backup_name_in_another_cluster_is_refused(scene: Scene):
+    scene.late.store.create(velero.backup_manifest(BACKUP, velero_namespace="velero", included_namespaces=[NS]))
+    try:
+        backup = wait_terminal(scene.late, "Backup", BACKUP)
+    finally:  # `late` stands for a cluster that has not synced this backup
+        scene.late.store.delete(V, "Backup", BACKUP, "velero")
+    assert backup["status"]["phase"] == "Failed"
+    assert backup["status"]["failureReason"] == "backup already exists in object storage"
+
+
+def test_unknown_storage_location_fails_validation(scene: Scene):
+    manifest = velero.backup_manifest("elsewhere", velero_namespace="velero", included_namespaces=[NS],
+                                      storage_location="nowhere")
+    scene.late.store.create(manifest)
+    backup = wait_terminal(scene.late, "Backup", "elsewhere")
+    assert backup["status"]["phase"] == "FailedValidation"
+    assert "'nowhere' wasn't found" in backup["status"]["validationErrors"][0]
+
+
+# -- sync and restore ------------------------------------------------------------------------------
+def test_sync_brings_the_backup_and_its_pvbs_to_the_target(scene: Scene):
+    backup = wait_for("the backup to sync", lambda: scene.target.store.list(
+        V, "Backup", "velero", match=lambda b: b["metadata"]["name"] == BACKUP))[0]
+    assert backup["status"]["phase"] == "Completed"
+    assert backup["metadata"]["labels"][velero.STORAGE_LOCATION_LABEL] == "default"
+    assert backup["metadata"]["uid"] != scene.backup["metadata"]["uid"]
+    pvbs = wait_for("the PVBs to sync", lambda: scene.target.store.list(V, "PodVolumeBackup", "velero"))
+    assert len(pvbs) == 1 and pvbs[0]["status"]["snapshotID"]
+    assert pvbs[0]["metadata"]["ownerReferences"][0]["uid"] == backup["metadata"]["uid"]
+
+
+def test_restore_before_sync_fails_validation(scene: Scene):
+    restore = scene.restore(scene.late, "too-early")
+    assert restore["status"]["phase"] == "FailedValidation"
+    assert restore["status"]["validationErrors"] == [f'Error retrieving backup: backups.velero.io "{BACKUP}" not found']
+
+
+def test_restore_on_target_brings_fresh_claims_and_the_data(scene: Scene):
+    wait_for("the backup to sync", lambda: phase_of(scene.target, "Backup", BACKUP) == "Completed")
+    wait_for("the PVBs to sync", lambda: scene.target.store.list(V, "PodVolumeBackup", "velero"))
+    restore = scene.restore(scene.target, "move")
+    status = restore["status"]
+    assert status["phase"] == "Completed", status
+    assert status["errors"] == 0 and status["progress"]["itemsRestored"] == status["progress"]["totalItems"]
+    store = scene.target.store
+    wait_for("both claims bound", lambda: all(c.get("status", {}).get("phase") == "Bound"
+                                              for c in store.list("v1", "PersistentVolumeClaim", NS)))
+    source_pvs = {p["metadata"]["name"] for p in scene.source.store.list("v1", "PersistentVolume")}
+    target_a, target_b = claim_dir(store, NS, "data-a"), claim_dir(store, NS, "data-b")
+    assert target_a.name not in source_pvs and target_b.name not in source_pvs
+    assert checksums(target_a) == scene.source_sums
+    assert (target_a / ".velero" / restore["metadata"]["uid"]).is_file()
+    assert checksums(target_b) == {}  # the PVC-name trap: Completed backup, empty volume
+    pvrs = store.list(V, "PodVolumeRestore", "velero")
+    assert [(p["spec"]["pod"]["name"], p["spec"]["volume"], p["status"]["phase"]) for p in pvrs] == \
+        [("pod-a", "vol-a", "Completed")]
+    assert pvrs[0]["spec"]["sourceNamespace"] == NS and pvrs[0]["status"]["progress"]["bytesDone"] > 12000
+    pod_a = store.get("v1", "Pod", "pod-a", NS)
+    assert pod_a["spec"]["initContainers"][0]["name"] == "restore-wait"
+    assert pod_a["spec"]["initContainers"][0]["args"] == [restore["metadata"]["uid"]]
+    assert pod_a["metadata"]["labels"]["velero.io/restore-name"] == "move"
+    wait_for("the restored pods to run", lambda: all(p.get("status", {}).get("phase") == "Running"
+                                                     for p in store.list("v1", "Pod", NS)))
+    service = store.get("v1", "Service", "front", NS)
+    assert service["spec"]["loadBalancerIP"] == SOURCE_LB_IP  # untouched: the fixup step's job
+    files = {o["Key"] for o in scene.client.list_objects_v2(Bucket=scene.bucket,
+                                                            Prefix=scene.key("restores", "move", ""))["Contents"]}
+    assert {scene.key("restores", "move", n) for n in (
+        "restore-move-logs.gz", "restore-move-results.gz", "restore-move-resource-list.json.gz",
+        "restore-move-itemoperations.json.gz", "move-volumeinfo.json.gz")} <= files
+    listed = gz_json(scene.client, scene.bucket, scene.key("restores", "move", "restore-move-resource-list.json.gz"))
+    assert f"{NS}/pod-a(created)" in listed["v1/Pod"]
+
+
+def test_restore_into_the_existing_namespace_restores_no_data(scene: Scene):
+    data_a = claim_dir(scene.source.store, NS, "data-a")
+    (data_a / "state.json").write_text('{"read_only": false}')  # changed after the backup
+    restore = scene.restore(scene.source, "over-existing")
+    status = restore["status"]
+    assert status["phase"] == "Completed" and status["errors"] == 0 and status["warnings"] >= 2
+    results = gz_json(scene.client, scene.bucket, scene.key("restores", "over-existing",
+                                                             "restore-over-existing-results.gz"))
+    assert 'could not restore, Pod "pod-a" already exists. Warning: the in-cluster version is different than ' \
+           "the backed-up version" in results["warnings"]["namespaces"][NS]
+    assert not scene.source.store.list(V, "PodVolumeRestore", "velero")
+    assert (data_a / "state.json").read_text() == '{"read_only": false}'
+
+
+def test_resource_modifier_sets_the_load_balancer_ip(scene: Scene):
+    wait_for("the backup to sync", lambda: phase_of(scene.target, "Backup", BACKUP) == "Completed")
+    rules = [{"conditions": {"groupResource": "services", "resourceNameRegex": "^front$", "namespaces": [NS]},
+              "patches": [{"operation": "add", "path": "/spec/loadBalancerIP", "value": "198.51.100.10"}]}]
+    scene.target.store.create(velero.resource_modifier_configmap("lb-fixup", "velero", rules))
+    restore = scene.restore(scene.target, "with-fixup", namespace_mapping={NS: "app-fixed"},
+                            resource_modifier_configmap="lb-fixup")
+    assert restore["status"]["phase"] == "Completed", restore["status"]
+    service = scene.target.store.get("v1", "Service", "front", "app-fixed")
+    assert service["spec"]["loadBalancerIP"] == "198.51.100.10"
+
+
+def test_missing_resource_modifier_configmap_fails_validation(scene: Scene):
+    restore = scene.restore(scene.target, "no-rules", resource_modifier_configmap="absent")
+    assert restore["status"]["phase"] == "FailedValidation"
+    assert restore["status"]["validationErrors"] == ["failed to get resource modifiers configmap velero/absent"]
