@@ -332,3 +332,48 @@ def test_missing_resource_modifier_configmap_fails_validation(scene: Scene):
     restore = scene.restore(scene.target, "no-rules", resource_modifier_configmap="absent")
     assert restore["status"]["phase"] == "FailedValidation"
     assert restore["status"]["validationErrors"] == ["failed to get resource modifiers configmap velero/absent"]
+
+
+def test_skips_and_errors_of_pod_volume_backup(scene: Scene):
+    """Pending pod and hostPath PV: warnings (volumes skipped); empty volume: Completed PVB with no
+    snapshot; node-agent missing on the pod's node: an error, so PartiallyFailed."""
+    store, edge = scene.source.store, "edge"
+
+    def claim(name: str, storage_class: str, annotations: dict | None = None) -> dict:
+        return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                "metadata": {"name": name, "namespace": edge, "annotations": annotations or {}},
+                "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": storage_class,
+                         "resources": {"requests": {"storage": "1Gi"}}}}
+
+    def pod(name: str, volume: dict, node: str | None = None) -> dict:
+        spec = {"containers": [{"name": "main", "image": "busybox:1.36",
+                                "volumeMounts": [{"name": volume["name"], "mountPath": "/data"}]}],
+                "volumes": [volume]}
+        if node:
+            spec["nodeName"] = node
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": name, "namespace": edge, "annotations": {velero.OPT_IN_ANNOTATION: volume["name"]}}, "spec": spec}
+
+    store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": edge}})
+    store.create(claim("pending", "no-such-class"))
+    store.create(claim("on-host", "rook-ceph-block", {"sandbox.seatrial.io/hostpath": "true"}))
+    store.create(claim("empty", "rook-ceph-block"))
+    store.create(pod("waits", {"name": "data", "persistentVolumeClaim": {"claimName": "pending"}}))
+    store.create(pod("host", {"name": "data", "persistentVolumeClaim": {"claimName": "on-host"}}))
+    store.create(pod("hollow", {"name": "data", "persistentVolumeClaim": {"claimName": "empty"}}))
+    store.create(pod("stray", {"name": "scratch", "emptyDir": {}}, node="node-9"))
+    wait_for("the edge pods to settle", lambda: all(
+        store.get("v1", "Pod", name, edge).get("status", {}).get("phase") == "Running"
+        for name in ("host", "hollow", "stray")))
+    store.create(velero.backup_manifest("edge-backup", velero_namespace="velero", included_namespaces=[edge]))
+    status = wait_terminal(scene.source, "Backup", "edge-backup", timeout=30)["status"]
+    assert status["phase"] == "PartiallyFailed" and status["errors"] == 1 and status["warnings"] == 2
+    results = gz_json(scene.client, scene.bucket, scene.key("backups", "edge-backup", "edge-backup-results.gz"))
+    assert results["errors"]["namespaces"][edge] == ["daemonset pod not found in running state in node node-9"]
+    warnings = " ".join(results["warnings"]["namespaces"][edge])
+    assert "pod is not running" in warnings and "is a hostPath volume" in warnings
+    pvbs = store.list(V, "PodVolumeBackup", "velero",
+                      match=lambda p: p["metadata"]["labels"]["velero.io/backup-name"] == "edge-backup")
+    assert [(p["spec"]["pod"]["name"], p["status"]["phase"], p["status"].get("snapshotID", "")) for p in pvbs] == \
+        [("hollow", "Completed", "")]
+    assert pvbs[0]["status"]["message"] == "volume was empty so no snapshot was taken"
