@@ -140,6 +140,10 @@ def build_markdown(config: Config, journal: Journal, *, live: bool = True) -> st
              f"- backup: `{names.get('backup', '-')}`, restore: `{names.get('restore', '-')}`",
              f"- written: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S UTC')}", "",
              "## Steps", "", *_step_rows(steps)]
+    problems = [f"- {step}: {' '.join(str(steps[step]['error']).split())}" for step in STEP_ORDER + EXTRA_STEPS
+                if (steps.get(step) or {}).get("error")]
+    if problems:
+        lines += ["", "## Errors", "", *problems]
     backup, restore = steps.get("backup", {}), steps.get("restore", {})
     lines += ["", "## Backup and restore", ""]
     lines.append(_stats("backup", backup, "items backed up") if backup.get("backup") else "- backup: not made")

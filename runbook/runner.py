@@ -170,6 +170,8 @@ def run_step(ctx: StepContext, step: str, *, redo: bool = False) -> int:
                    checks_failed=[name for name, _ in result.failed], **recorded)
     if result.ok:
         ctx.say(f"  {step}: {result.passed} checks green")
+        if step == "backup" and (journal.harbor_state("source") or "").startswith("read-only"):
+            journal.set_harbor_state("source", "read-only (frozen for the move)")  # no longer "kept after a failure"
         return 0
     ctx.say(f"{step}: {len(result.failed)} check(s) failed:" if result.failed else f"{step}: checks did not pass:")
     for name, message in result.failed:

@@ -1,0 +1,100 @@
+"""The runbook's own parts that need no cluster: the run lock, unique names, the report's redaction."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_config import HARBOR_PASSWORD_ENV, SECRET_KEY, Workspace
+
+from runbook.errors import BadInput
+from runbook.journal import Journal
+from runbook.report import write_report
+from runbook.steps.context import StepContext
+from runbook.steps.names import new_name
+
+
+@pytest.fixture
+def config(tmp_path: Path):
+    workspace = Workspace(tmp_path)
+    data = workspace.data()
+    data["run_dir"] = str(tmp_path / "run")
+    workspace.write(data)
+    return workspace, workspace.load()
+
+
+def test_a_second_holder_of_the_run_lock_is_refused_naming_the_lock(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom pathlib import Path\n"
+                               "from runbook.journal import Journal\n"
+                               "with Journal(Path(sys.argv[1])).lock():\n    print('held', flush=True)\n"
+                               "    time.sleep(30)\n", str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(BadInput) as refused, journal.lock():
+            pass
+        assert str(tmp_path / "seatrial.lock") in refused.value.message
+        assert f"pid {holder.pid}" in refused.value.message
+        assert (tmp_path / "seatrial.lock").exists(), "the refused run must not remove the holder's lock"
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_lock_left_by_a_dead_run_is_taken_over(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    (tmp_path / "seatrial.lock").write_text(dead.stdout.strip())
+    with Journal(tmp_path).lock():
+        assert (tmp_path / "seatrial.lock").read_text() != dead.stdout.strip()
+    assert not (tmp_path / "seatrial.lock").exists()
+
+
+def test_new_name_never_repeats_a_name_this_run_used(config) -> None:
+    _, cfg = config
+    ctx = StepContext(cfg, out=lambda line: None)
+    first = new_name(ctx, "backup")
+    ctx.journal.record_name("backup", first)
+    started = time.monotonic()
+    second = new_name(ctx, "backup")
+    assert second != first and second.startswith("seatrial-my-harbor-")
+    assert time.monotonic() - started < 3
+
+
+def test_a_template_without_timestamp_or_random_cannot_retry(config) -> None:
+    workspace, _ = config
+    data = workspace.data()
+    data["run_dir"] = str(workspace.root / "run")
+    data["velero"]["backup_name"] = "harbor-move"
+    workspace.write(data)
+    ctx = StepContext(workspace.load(), out=lambda line: None)
+    ctx.journal.record_name("backup", "harbor-move")
+    with pytest.raises(BadInput) as error:
+        new_name(ctx, "backup")
+    assert "velero.backup_name" in error.value.message and "{timestamp}" in error.value.fix
+
+
+def test_report_masks_secrets_and_says_how_each_harbor_was_left(config) -> None:
+    _, cfg = config
+    journal = Journal(cfg.run_dir)
+    journal.start("preflight")
+    journal.finish("preflight", "passed", duration=1.5, checks_passed=3, checks_failed=[])
+    journal.start("backup")
+    # a secret that slipped into an error message must not reach the report
+    journal.finish("backup", "failed", duration=2.0, checks_passed=1, checks_failed=["x"], backup="b-1",
+                   phase="PartiallyFailed", items=3, total_items=4, volumes=1, bytes=2048,
+                   started="2026-01-01T00:00:00Z", completed="2026-01-01T00:00:02Z",
+                   error=f"denied for {SECRET_KEY} / {HARBOR_PASSWORD_ENV}")
+    journal.set_harbor_state("source", "writable (thawed after the failed backup)")
+    markdown, page = write_report(cfg, journal, live=False)  # loading the configuration registered the secrets
+    assert "| preflight | passed | 1.5 s | 3 | 0 |" in markdown.read_text()
+    assert "items backed up 3/4, 1 volumes, 2.0 KiB in 2 s (1.0 KiB/s)" in markdown.read_text()
+    assert "source Harbor https://harbor-old.example.internal: writable (thawed after the failed backup)" \
+        in markdown.read_text()
+    assert "target Harbor https://harbor-new.example.internal: not restored" in markdown.read_text()
+    assert "- backup: denied for *** / ***" in markdown.read_text()
+    for value in (SECRET_KEY, HARBOR_PASSWORD_ENV):
+        assert value not in markdown.read_text() and value not in page.read_text()
