@@ -59,29 +59,36 @@ def pvs_by_name(ctx: CheckContext, side: str) -> dict[str, dict]:
     return {pv["metadata"]["name"]: pv for pv in ctx.objects(side, "v1", "PersistentVolume")}
 
 
-def owner_of(pod: dict) -> str:
-    """The workload whose pod template should carry Velero's annotations."""
+def owner_of(pod: dict, deployments: list[dict] = ()) -> str:
+    """The workload whose pod template should carry Velero's annotations: the controller in the pod's
+    ownerReferences (a ReplicaSet stands for its Deployment), else a Deployment whose selector matches."""
     refs = pod["metadata"].get("ownerReferences") or []
     labels = pod["metadata"].get("labels") or {}
     for ref in refs:
-        if ref.get("kind") == "StatefulSet":
-            return f"StatefulSet/{ref['name']}"
+        if ref.get("kind") in ("StatefulSet", "Deployment", "DaemonSet"):
+            return f"{ref['kind']}/{ref['name']}"
         if ref.get("kind") == "ReplicaSet":
             hash_ = labels.get("pod-template-hash")
             name = ref["name"][: -len(hash_) - 1] if hash_ and ref["name"].endswith(hash_) else ref["name"]
             return f"Deployment/{name}"
+    if "pod-template-hash" in labels:
+        for deployment in deployments:
+            selector = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+            if selector and all(labels.get(k) == v for k, v in selector.items()):
+                return f"Deployment/{deployment['metadata']['name']}"
     return f"Pod/{pod['metadata']['name']}"
 
 
 def pod_volumes(ctx: CheckContext, side: str = "source") -> list[PodVolume]:
     found = []
+    deployments = ctx.objects(side, "apps/v1", "Deployment", ctx.namespace(side))
     for pod in pods(ctx, side):
         meta = pod["metadata"]
         for volume in pod.get("spec", {}).get("volumes") or []:
             claim = volume.get("persistentVolumeClaim")
             if claim:
                 found.append(PodVolume(meta["namespace"], meta["name"], volume["name"], claim["claimName"],
-                                       owner_of(pod)))
+                                       owner_of(pod, deployments)))
     return found
 
 

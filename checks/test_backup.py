@@ -44,16 +44,18 @@ def test_backup_has_no_errors(ctx: CheckContext, record_property):
     obj = _backup_or_fail(ctx)
     status = obj.get("status") or {}
     name = obj["metadata"]["name"]
-    warnings = _warnings(ctx, name)
+    errors, warnings = _results(ctx, name, "errors"), _results(ctx, name, "warnings")
     record_property("backup_warnings", len(warnings))
-    expect(not status.get("errors"), f"Backup {name} logged {status.get('errors')} error(s)",
-           f"errors={status.get('errors')}; warnings: {warnings[:5] or 'none'}", f"velero backup logs {name}")
+    expect(not status.get("errors") and not errors, f"Backup {name} logged {status.get('errors')} error(s)",
+           f"errors: {errors[:5] or status.get('errors')}; warnings: {warnings[:5] or 'none'}",
+           f"velero backup logs {name} | grep -i error; fix what they name and back up again")
 
 
-def _warnings(ctx: CheckContext, name: str) -> list[str]:
+def _results(ctx: CheckContext, name: str, which: str) -> list[str]:
+    """The lines of `<name>-results.gz` ({"errors"|"warnings": {velero, cluster, namespaces: {ns: [...]}}})."""
     results = ctx.memo(("results", name), lambda: ctx.bucket.results(name)) or {}
     found = []
-    for scope, value in (results.get("warnings") or {}).items():
+    for scope, value in (results.get(which) or {}).items():
         if isinstance(value, dict):
             for where, lines in value.items():
                 found += [f"{where}: {line}" for line in lines or []]

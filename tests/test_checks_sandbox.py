@@ -264,17 +264,7 @@ def test_preflight_plants_leave_the_other_checks_green(preflight_plants: Preflig
         checked.passed(name)
 
 
-# ----------------------------------------------------------------------------- a clean migration
-
-
-@dataclass
-class Migration:
-    sandbox: Sandbox
-    config: Config
-    backup: str
-    restore: str
-    seconds: float
-    log: list[str]
+# ----------------------------------------------------------------------------- the migration's sandbox
 
 
 @pytest.fixture(scope="module")
@@ -288,41 +278,6 @@ def migration_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]
         yield box
     finally:
         box.stop()
-
-
-@pytest.fixture(scope="module")
-def migrated(migration_box: Sandbox) -> Migration:
-    """The sandbox after the whole runbook ran green: every step applied and gated by its checks."""
-    sandbox = migration_box
-    config = load_config(sandbox.config_path)
-    lines: list[str] = []
-    started = time.monotonic()
-    code = run(StepContext(config, yes=True, out=lines.append))
-    assert code == 0, "the clean migration did not go green:\n" + "\n".join(lines)
-    journal = StepContext(config).journal
-    return Migration(sandbox, config, journal.name("backup"), journal.name("restore"), time.monotonic() - started,
-                     lines)
-
-
-def test_clean_migration_passes_every_check(migrated: Migration, tmp_path: Path) -> None:
-    junit = tmp_path / "all.xml"
-    done = subprocess.run([os.sys.executable, "-m", "pytest", "checks/", f"--seatrial-config={migrated.config.path}",
-                           "-p", "no:cacheprovider", "-o", "addopts=", f"--junitxml={junit}", "-q"],
-                          cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=240,
-                          check=False)
-    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
-    cases = list(ET.parse(junit).getroot().iter("testcase"))
-    names = {case.get("classname") + "::" + case.get("name") for case in cases}
-    not_passed = [c.get("name") for c in cases if c.find("skipped") is not None or c.find("failure") is not None]
-    assert not not_passed, not_passed
-    for module in ("preflight", "freeze", "annotate", "backup", "restore", "fixup", "thaw_target", "verify_harbor"):
-        assert any(name.startswith(f"checks.test_{module}::") for name in names), module
-    # one test per object, parametrized from the live clusters and the golden inventory
-    assert any("test_volume_backed_up[harbor/my-harbor-database-0:database-data]" in n for n in names), names
-    assert any("test_artifact_pulls_with_verified_digests[seed-1/repo-1@sha256:" in n for n in names), names
-    assert f"seatrial: backup {migrated.backup}, restore {migrated.restore}" in done.stdout
-
-
 
 
 # ----------------------------------------------------------------------------- backup plants
@@ -380,17 +335,29 @@ def _restic(sandbox: Sandbox, repository: str, *args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def backup_plants(migrated: Migration) -> Iterator[BackupPlants]:
+def backup_plants(migration_box: Sandbox) -> Iterator[BackupPlants]:
     """A backup made by hand (`kubectl create`, opt-in mode) of the migrated source, with five failures:
     the registry pod opted in by its PVC name, the node-agent gone from one node, then a side file
     deleted from the bucket, a ConfigMap cut out of the tarball and one PVB's snapshot forgotten in the
-    restic repository. The backup module's checks run once, for that backup."""
-    box, config = migrated.sandbox, migrated.config
+    restic repository. The backup module's checks run once, for that backup (before the migration, which
+    they leave as they found it: annotations removed, node-agent back)."""
+    box = migration_box
+    config = load_config(box.config_path)
     pods = get(box, "source", "pods", "-n", NAMESPACE)["items"]
     registry_pod = next(p for p in pods if p["metadata"]["name"].startswith("my-harbor-registry-"))
-    jobservice_pod = next(p for p in pods if p["metadata"]["name"].startswith("my-harbor-jobservice-"))
-    agentless_node = jobservice_pod["spec"]["nodeName"]
+    database_node = next(p for p in pods if p["metadata"]["name"] == "my-harbor-database-0")["spec"]["nodeName"]
+    agentless_node = next(n["metadata"]["name"] for n in get(box, "source", "nodes")["items"]
+                          if n["metadata"]["name"] != database_node)
+    # a pod pinned to that node, its scratch volume opted in: the node-agent is needed there
+    apply(box, "source", {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "agentless-probe", "namespace": NAMESPACE, "annotations": {OPT_IN: "scratch"}},
+        "spec": {"nodeName": agentless_node, "containers": [{"name": "main", "image": "busybox:1.36",
+                                                             "volumeMounts": [{"name": "scratch", "mountPath": "/s"}]}],
+                 "volumes": [{"name": "scratch", "emptyDir": {}}]}})
+    wait_for("agentless-probe Running", lambda: (get(box, "source", "pod", "agentless-probe", "-n", NAMESPACE).get(
+        "status") or {}).get("phase") == "Running", timeout=15)
     # opt-in by pod VOLUME name everywhere, except the registry pod: its PVC name (the classic trap)
+    annotated = []
     for item in pods:
         claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in item["spec"].get("volumes") or []
                   if v.get("persistentVolumeClaim")}
@@ -399,6 +366,7 @@ def backup_plants(migrated: Migration) -> Iterator[BackupPlants]:
         value = ",".join(claims.values() if item is registry_pod else claims.keys())
         kubectl(box, "source", "-n", NAMESPACE, "annotate", "pod", item["metadata"]["name"], f"{OPT_IN}={value}",
                 "--overwrite")
+        annotated.append(item["metadata"]["name"])
     # the node-agent gone from one node: delete the DaemonSet but keep its pods, then that node's pod
     daemonset = get(box, "source", "daemonset", "node-agent", "-n", VELERO_NS)
     kubectl(box, "source", "-n", VELERO_NS, "delete", "daemonset", "node-agent", "--cascade=orphan")
@@ -406,6 +374,7 @@ def backup_plants(migrated: Migration) -> Iterator[BackupPlants]:
                  if p["spec"].get("nodeName") == agentless_node)
     kubectl(box, "source", "-n", VELERO_NS, "delete", "pod", agent["metadata"]["name"])
     agentless_pods = sorted(p["metadata"]["name"] for p in pods if p["spec"].get("nodeName") == agentless_node)
+    agentless_pods.append("agentless-probe")
     name = f"by-hand-{secrets.token_hex(3)}"
     try:
         apply(box, "source", {"apiVersion": "velero.io/v1", "kind": "Backup",
@@ -414,21 +383,27 @@ def backup_plants(migrated: Migration) -> Iterator[BackupPlants]:
                                        "snapshotVolumes": False, "storageLocation": "default"}})
         wait_for(f"Backup {name} to finish", lambda: phase_of(box, "source", "backup", name) in (
             "Completed", "PartiallyFailed", "Failed"), timeout=120)
+        # damage what the backup left in the bucket and the repository
+        side_file = f"{name}-resource-list.json.gz"
+        s3(box).delete_object(Bucket="velero", Key=bucket_key(box, "backups", name, side_file))
+        _drop_tarball_item(box, name, "configmaps", "my-harbor-core")
+        pvbs = [p for p in get(box, "source", "podvolumebackups", "-n", VELERO_NS,
+                               "-l", f"velero.io/backup-name={name}")["items"]
+                if (p.get("status") or {}).get("phase") == "Completed" and (p.get("status") or {}).get("snapshotID")
+                and p["spec"]["pod"]["name"] not in agentless_pods]
+        assert pvbs, "no completed PodVolumeBackup to forget"
+        victim = pvbs[0]
+        _restic(box, victim["spec"]["repoIdentifier"], "forget", victim["status"]["snapshotID"])
+        # checked while the pods still carry the annotations the backup saw
+        checked = check(config, "backup", f"--seatrial-backup={name}")
     finally:
         apply(box, "source", _without_status(daemonset))
-        for item in pods:
-            kubectl(box, "source", "-n", NAMESPACE, "annotate", "pod", item["metadata"]["name"], f"{OPT_IN}-")
-    # damage what the backup left in the bucket and the repository
-    side_file = f"{name}-resource-list.json.gz"
-    s3(box).delete_object(Bucket="velero", Key=bucket_key(box, "backups", name, side_file))
-    _drop_tarball_item(box, name, "configmaps", "my-harbor-core")
-    pvbs = [p for p in get(box, "source", "podvolumebackups", "-n", VELERO_NS,
-                           "-l", f"velero.io/backup-name={name}")["items"]
-            if (p.get("status") or {}).get("phase") == "Completed" and p["spec"]["pod"]["name"] not in agentless_pods]
-    assert pvbs, "no completed PodVolumeBackup to forget"
-    victim = pvbs[0]
-    _restic(box, victim["spec"]["repoIdentifier"], "forget", victim["status"]["snapshotID"])
-    checked = check(config, "backup", f"--seatrial-backup={name}")
+        for pod_name in annotated:
+            kubectl(box, "source", "-n", NAMESPACE, "annotate", "pod", pod_name, f"{OPT_IN}-")
+        kubectl(box, "source", "-n", NAMESPACE, "delete", "pod", "agentless-probe", "--wait=false")
+        wait_for("node-agent back on every node", lambda: (lambda st: st.get("numberReady") == st.get(
+            "desiredNumberScheduled") > 0)(get(box, "source", "daemonset", "node-agent", "-n", VELERO_NS).get(
+                "status") or {}), timeout=30)
     yield BackupPlants(checked, name, registry_pod["metadata"]["name"], agentless_node, agentless_pods, side_file,
                        "configmaps/harbor/my-harbor-core",
                        f"{victim['spec']['pod']['name']}:{victim['spec']['volume']}")
@@ -470,6 +445,54 @@ def test_backup_names_the_snapshot_missing_from_the_repository(backup_plants: Ba
     assert others and all(backup_plants.checked.cases[n].outcome == "passed" for n in others), others
 
 
+# ----------------------------------------------------------------------------- a clean migration
+
+
+@dataclass
+class Migration:
+    sandbox: Sandbox
+    config: Config
+    backup: str
+    restore: str
+    seconds: float
+    log: list[str]
+
+
+@pytest.fixture(scope="module")
+def migrated(migration_box: Sandbox) -> Migration:
+    """The sandbox after the whole runbook ran green: every step applied and gated by its checks."""
+    sandbox = migration_box
+    config = load_config(sandbox.config_path)
+    lines: list[str] = []
+    started = time.monotonic()
+    code = run(StepContext(config, yes=True, out=lines.append))
+    assert code == 0, "the clean migration did not go green:\n" + "\n".join(lines)
+    journal = StepContext(config).journal
+    return Migration(sandbox, config, journal.name("backup"), journal.name("restore"), time.monotonic() - started,
+                     lines)
+
+
+def test_clean_migration_passes_every_check(migrated: Migration, tmp_path: Path) -> None:
+    junit = tmp_path / "all.xml"
+    done = subprocess.run([os.sys.executable, "-m", "pytest", "checks/", f"--seatrial-config={migrated.config.path}",
+                           "-p", "no:cacheprovider", "-o", "addopts=", f"--junitxml={junit}", "-q"],
+                          cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=240,
+                          check=False)
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    cases = list(ET.parse(junit).getroot().iter("testcase"))
+    names = {case.get("classname") + "::" + case.get("name") for case in cases}
+    not_passed = [c.get("name") for c in cases if c.find("skipped") is not None or c.find("failure") is not None]
+    assert not not_passed, not_passed
+    for module in ("preflight", "freeze", "annotate", "backup", "restore", "fixup", "thaw_target", "verify_harbor"):
+        assert any(name.startswith(f"checks.test_{module}::") for name in names), module
+    # one test per object, parametrized from the live clusters and the golden inventory
+    assert any("test_volume_backed_up[harbor/my-harbor-database-0:database-data]" in n for n in names), names
+    assert any("test_artifact_pulls_with_verified_digests[seed-1/repo-1@sha256:" in n for n in names), names
+    assert f"seatrial: backup {migrated.backup}, restore {migrated.restore}" in done.stdout
+
+
+
+
 # ----------------------------------------------------------------------------- restore-side plants
 
 
@@ -483,7 +506,7 @@ class RestorePlants:
 
 
 @pytest.fixture(scope="module")
-def restore_plants(migrated: Migration, backup_plants: BackupPlants) -> Iterator[RestorePlants]:
+def restore_plants(migrated: Migration) -> Iterator[RestorePlants]:
     """On the migrated target: a second Restore over the existing namespace ("already exists"), a source
     PVC whose twin on target is Pending, an extra PVC only on target, a pod that is not Ready, the Service
     back on the source's loadBalancerIP and Harbor read-only again. Undone afterwards (the Harbor plants
