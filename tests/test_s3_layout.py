@@ -1,0 +1,277 @@
+"""Velero's bucket layout over a real S3 server (moto over HTTP, or MinIO via SEATRIAL_S3_ENDPOINT)."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import os
+import socket
+import tarfile
+import time
+import tracemalloc
+
+import pytest
+
+from runbook.errors import ConfigError, NotFound, Unreachable
+from runbook.s3 import check_bucket, parse_credentials_file, s3_client
+from runbook.secrets import Secret
+from runbook.velero_layout import (
+    VALID_TOP_LEVEL,
+    BackupStore,
+    ItemRef,
+    Layout,
+    group_resource,
+    item_path,
+    parse_item_path,
+    write_backup,
+    write_restore_files,
+)
+
+P = "velero/cluster-a"
+
+
+@pytest.mark.parametrize(("key", "expected"), [
+    (Layout(P).backups_dir(), f"{P}/backups/"),
+    (Layout(P).backup_dir("b1"), f"{P}/backups/b1/"),
+    (Layout(P).backup_metadata("b1"), f"{P}/backups/b1/velero-backup.json"),
+    (Layout(P).backup_tarball("b1"), f"{P}/backups/b1/b1.tar.gz"),
+    (Layout(P).backup_logs("b1"), f"{P}/backups/b1/b1-logs.gz"),
+    (Layout(P).pod_volume_backups("b1"), f"{P}/backups/b1/b1-podvolumebackups.json.gz"),
+    (Layout(P).volume_snapshots("b1"), f"{P}/backups/b1/b1-volumesnapshots.json.gz"),
+    (Layout(P).item_operations("b1"), f"{P}/backups/b1/b1-itemoperations.json.gz"),
+    (Layout(P).resource_list("b1"), f"{P}/backups/b1/b1-resource-list.json.gz"),
+    (Layout(P).results("b1"), f"{P}/backups/b1/b1-results.gz"),
+    (Layout(P).volume_info("b1"), f"{P}/backups/b1/b1-volumeinfo.json.gz"),
+    (Layout(P).restores_dir(), f"{P}/restores/"),
+    (Layout(P).restore_dir("r1"), f"{P}/restores/r1/"),
+    (Layout(P).restore_logs("r1"), f"{P}/restores/r1/restore-r1-logs.gz"),
+    (Layout(P).restore_results("r1"), f"{P}/restores/r1/restore-r1-results.gz"),
+    (Layout(P).restore_resource_list("r1"), f"{P}/restores/r1/restore-r1-resource-list.json.gz"),
+    (Layout(P).restore_item_operations("r1"), f"{P}/restores/r1/restore-r1-itemoperations.json.gz"),
+    (Layout(P).restore_volume_info("r1"), f"{P}/restores/r1/r1-volumeinfo.json.gz"),
+    (Layout(P).restic_repo("harbor"), f"{P}/restic/harbor"),
+    (Layout(P).kopia_repo("harbor"), f"{P}/kopia/harbor/"),
+    (Layout("/velero/").backup_metadata("b"), "velero/backups/b/velero-backup.json"),
+    (Layout("").backup_tarball("b"), "backups/b/b.tar.gz"),
+    (Layout("").kopia_repo("harbor"), "kopia/harbor/"),
+])
+def test_layout_keys(key, expected):
+    assert key == expected
+
+
+def test_required_keys_leave_out_the_best_effort_log():
+    keys = Layout("").backup_required_keys("b")
+    assert len(keys) == 8 and "backups/b/b-logs.gz" not in keys and "backups/b/b-results.gz" in keys
+    assert len(Layout("").restore_required_keys("r")) == 5
+    assert VALID_TOP_LEVEL == {"backups", "restores", "restic", "kopia", "metadata", "plugins"}
+
+
+@pytest.mark.parametrize(("api_version", "plural", "expected"), [
+    ("v1", "pods", "pods"), ("apps/v1", "deployments", "deployments.apps"),
+    ("networking.k8s.io/v1", "ingresses", "ingresses.networking.k8s.io"),
+])
+def test_group_resource(api_version, plural, expected):
+    assert group_resource(api_version, plural) == expected
+
+
+@pytest.mark.parametrize(("args", "path", "ref"), [
+    (("pods", "harbor", "core-1"), "resources/pods/namespaces/harbor/core-1.json",
+     ItemRef("pods", "harbor", "core-1")),
+    (("pods", "harbor", "core-1", "v1-preferredversion"),
+     "resources/pods/v1-preferredversion/namespaces/harbor/core-1.json",
+     ItemRef("pods", "harbor", "core-1", True, "v1")),
+    (("persistentvolumes", None, "pvc-1234"), "resources/persistentvolumes/cluster/pvc-1234.json",
+     ItemRef("persistentvolumes", None, "pvc-1234")),
+    (("deployments.apps", "harbor", "core", "v1beta1"),
+     "resources/deployments.apps/v1beta1/namespaces/harbor/core.json",
+     ItemRef("deployments.apps", "harbor", "core", False, "v1beta1")),
+])
+def test_item_paths_round_trip(args, path, ref):
+    assert item_path(*args) == path
+    assert parse_item_path(path) == ref
+
+
+@pytest.mark.parametrize("path", ["metadata/version", "resources/pods/namespaces/harbor", "resources/pods/x.json",
+                                  "resources/pods/namespaces/a/b/c.json", "other/pods/cluster/x.json"])
+def test_parse_item_path_ignores_what_is_not_an_item(path):
+    assert parse_item_path(path) is None
+
+
+def _pod(name: str, payload: str = "") -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "harbor"},
+            "data": payload}
+
+
+def _write(client, bucket: str, layout: Layout, name: str, items) -> dict:
+    metadata = {"apiVersion": "velero.io/v1", "kind": "Backup", "metadata": {"name": name, "namespace": "velero"},
+                "status": {"phase": "Completed", "formatVersion": "1.1.0"}}
+    write_backup(client, bucket, layout, name, metadata=metadata, items=items,
+                 pod_volume_backups=[{"metadata": {"name": f"{name}-x"}, "status": {"snapshotID": "abc"}}],
+                 volume_info=[{"pvcName": "data", "backupMethod": "PodVolumeBackup"}],
+                 results={"errors": {}, "warnings": {"velero": ["w1"]}},
+                 resource_list={"v1/Pod": ["harbor/core-1"]}, logs="level=info msg=done\n")
+    return metadata
+
+
+def test_written_backup_reads_back_file_by_file(s3_server):
+    client, bucket, layout = s3_server.client(), s3_server.new_bucket(), Layout("velero")
+    items = [(item_path("pods", "harbor", "core-1"), _pod("core-1")),
+             (item_path("clusterroles.rbac.authorization.k8s.io", None, "harbor"),
+              {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "harbor"}})]
+    metadata = _write(client, bucket, layout, "b1", items)
+    store = BackupStore(client, bucket, "velero")
+
+    assert store.list_backups() == ["b1"] and store.has_backup("b1") and not store.has_backup("b2")
+    assert store.backup_metadata("b1") == metadata
+    assert store.pod_volume_backups("b1")[0]["status"]["snapshotID"] == "abc"
+    assert store.volume_info("b1") == [{"pvcName": "data", "backupMethod": "PodVolumeBackup"}]
+    assert store.results("b1")["warnings"] == {"velero": ["w1"]}
+    assert store.resource_list("b1") == {"v1/Pod": ["harbor/core-1"]}
+    assert store.read_gz_json(layout.volume_snapshots("b1")) is None  # Velero writes `null`
+    log = client.get_object(Bucket=bucket, Key=layout.backup_logs("b1"))["Body"].read()
+    assert gzip.decompress(log) == b"level=info msg=done\n"
+    assert store.missing_backup_keys("b1") == []
+
+    tarball = client.get_object(Bucket=bucket, Key=layout.backup_tarball("b1"))["Body"]
+    with tarfile.open(fileobj=tarball, mode="r|gz") as archive:
+        files = {m.name: archive.extractfile(m).read() for m in archive}
+    assert files["metadata/version"] == b"1.1.0\n"
+    assert json.loads(files["resources/pods/v1-preferredversion/namespaces/harbor/core-1.json"]) == _pod("core-1")
+    assert "resources/clusterroles.rbac.authorization.k8s.io/cluster/harbor.json" in files
+    assert "resources/clusterroles.rbac.authorization.k8s.io/v1-preferredversion/cluster/harbor.json" in files
+    assert len(files) == 5
+
+    items_read = list(store.tarball_items("b1", with_objects=True))
+    assert {i.ref for i in items_read if i.ref} == {
+        ItemRef("pods", "harbor", "core-1"), ItemRef("pods", "harbor", "core-1", True, "v1"),
+        ItemRef("clusterroles.rbac.authorization.k8s.io", None, "harbor"),
+        ItemRef("clusterroles.rbac.authorization.k8s.io", None, "harbor", True, "v1")}
+    assert next(i for i in items_read if i.path.endswith("core-1.json")).object == _pod("core-1")
+
+    client.delete_object(Bucket=bucket, Key=layout.results("b1"))
+    assert store.missing_backup_keys("b1") == ["velero/backups/b1/b1-results.gz"]
+    assert store.results("b1") is None
+
+
+def test_restore_files_and_the_missing_one(s3_server):
+    client, bucket, layout = s3_server.client(), s3_server.new_bucket(), Layout("")
+    write_restore_files(client, bucket, layout, "r1", logs="ok\n", results={"errors": {}, "warnings": {}},
+                        resource_list={"v1/Pod": ["harbor/core-1(created)"]}, volume_info=[])
+    store = BackupStore(client, bucket, "")
+    assert store.list_restores() == ["r1"]
+    assert store.missing_restore_keys("r1") == []
+    assert store.restore_results("r1") == {"errors": {}, "warnings": {}}
+    assert client.head_object(Bucket=bucket, Key="restores/r1/r1-volumeinfo.json.gz")
+    client.delete_object(Bucket=bucket, Key="restores/r1/restore-r1-resource-list.json.gz")
+    assert store.missing_restore_keys("r1") == ["restores/r1/restore-r1-resource-list.json.gz"]
+
+
+def test_large_tarball_streams_in_constant_memory(s3_server):
+    client, bucket, layout = s3_server.client(), s3_server.new_bucket(), Layout("p")
+    count, payload_bytes = 2000, 12 * 1024  # random payloads: gzip cannot shrink the tarball below ~20 MB
+
+    def items():
+        for n in range(count):
+            payload = base64.b64encode(os.urandom(payload_bytes)).decode()
+            yield item_path("pods", "harbor", f"pod-{n:04d}"), _pod(f"pod-{n:04d}", payload)
+
+    _write(client, bucket, layout, "big", items())
+    size = client.head_object(Bucket=bucket, Key=layout.backup_tarball("big"))["ContentLength"]
+    assert size > 20 * 1024 * 1024
+
+    store = BackupStore(client, bucket, "p")
+    assert store.has_backup("big")  # loads botocore's models before the measurement
+    tracemalloc.start()
+    try:
+        streamed = sum(item.ref is not None for item in store.tarball_items("big"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert streamed == 2 * count
+    index = store.tarball_index("big")
+    assert len(index) == 2 * count and set(index.values()) == {len(json.dumps(_pod("pod-0000", "x" * 16384)))}
+    assert {ref.plain() for ref in index} == {ItemRef("pods", "harbor", f"pod-{n:04d}") for n in range(count)}
+    assert peak < 2 * 1024 * 1024, f"peak {peak} bytes while streaming a {size}-byte tarball"
+
+
+def test_invalid_top_level_directories(s3_server):
+    client, bucket = s3_server.client(), s3_server.new_bucket()
+    for key in ("velero/backups/b/velero-backup.json", "velero/kopia/harbor/kopia.repository",
+                "velero/docker/registry/v2/blobs/x", "velero/README"):
+        client.put_object(Bucket=bucket, Key=key, Body=b"x")
+    store = BackupStore(client, bucket, "velero")
+    assert store.top_level_dirs() == {"backups", "kopia", "docker"}
+    assert store.invalid_top_level_dirs() == ["docker"]
+    assert store.repo_has_data("kopia", "harbor") and not store.repo_has_data("restic", "harbor")
+    assert not store.repo_has_data("kopia", "harbo")  # a prefix of the namespace is not the namespace
+    assert BackupStore(client, bucket, "velero/backups").invalid_top_level_dirs() == ["b"]
+
+
+def test_listing_pages_through_more_than_a_thousand_backups(s3_server):
+    client, bucket = s3_server.client(), s3_server.new_bucket()
+    for n in range(1005):
+        client.put_object(Bucket=bucket, Key=f"backups/b{n:04d}/velero-backup.json", Body=b"{}")
+    assert BackupStore(client, bucket, "").list_backups() == [f"b{n:04d}" for n in range(1005)]
+
+
+def test_missing_files_and_buckets_are_not_found(s3_server):
+    client, bucket = s3_server.client(), s3_server.new_bucket()
+    store = BackupStore(client, bucket, "velero")
+    with pytest.raises(NotFound, match="velero/backups/nope/velero-backup.json"):
+        store.backup_metadata("nope")
+    with pytest.raises(NotFound, match="nope.tar.gz"):
+        list(store.tarball_items("nope"))
+    check_bucket(client, bucket, s3_server.endpoint)
+    with pytest.raises(NotFound, match="does not exist") as error:
+        check_bucket(client, "no-such-bucket-seatrial", s3_server.endpoint)
+    assert "mb" in error.value.fix
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_unreachable_endpoint_fails_fast_and_names_it():
+    endpoint = f"http://127.0.0.1:{_closed_port()}"
+    client = s3_client(endpoint, region="us-east-1", access_key=Secret("AKIDPLANTED"),
+                       secret_key=Secret("planted-secret-value-123"))
+    started = time.monotonic()
+    with pytest.raises(Unreachable) as error:
+        check_bucket(client, "velero", endpoint)
+    assert time.monotonic() - started < 5
+    assert endpoint in str(error.value) and "planted-secret-value-123" not in str(error.value)
+    with pytest.raises(Unreachable):
+        BackupStore(client, "velero", "").list_backups()
+
+
+SECRET = "wJalrXUtnFEMI-planted-K7MDENG"
+
+
+@pytest.mark.parametrize(("text", "names"), [
+    (f"[profile x]\naws_access_key_id = AKID\naws_secret_access_key = {SECRET}\n", "no [default] section"),
+    (f"[default]\naws_secret_access_key = {SECRET}\n", "aws_access_key_id"),
+    ("[default]\naws_access_key_id = AKID\n", "aws_secret_access_key"),
+    (f"aws_secret_access_key = {SECRET}\n", "line 1"),
+    (f"[default]\naws_access_key_id = AKID\n{SECRET}\n", "line"),
+    (f"[default]\naws_access_key_id = AKID\naws_secret_access_key = {SECRET}\naws_secret_access_key = {SECRET}\n",
+     "malformed"),
+])
+def test_credentials_file_errors_name_the_key_never_the_value(tmp_path, text, names):
+    path = tmp_path / "credentials-velero"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        parse_credentials_file(path)
+    message = str(error.value)
+    assert names in message and str(path) in message
+    assert SECRET not in message and SECRET not in repr(error.value.args)
+
+
+def test_credentials_file_gives_secrets(tmp_path):
+    path = tmp_path / "credentials-velero"
+    path.write_text(f"[default]\naws_access_key_id = AKIDSEATRIAL\naws_secret_access_key = {SECRET}\n")
+    access, secret = parse_credentials_file(path)
+    assert access.reveal() == "AKIDSEATRIAL" and secret.reveal() == SECRET
+    assert SECRET not in repr(secret)
