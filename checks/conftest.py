@@ -147,3 +147,14 @@ def _seatrial_junit_properties(request, record_testsuite_property):
     record_testsuite_property("seatrial.target", describe_side(ctx_.config, "target"))
     record_testsuite_property("seatrial.backup", ctx_.backup_name or "")
     record_testsuite_property("seatrial.restore", ctx_.restore_name or "")
+
+
+@pytest.fixture
+def record_fact(request, record_testsuite_property):
+    """Record a fact of this check (a snapshot ID, a digest) in the JUnit file. Suite-level properties
+    named `<test id>.<name>`: per-test properties are not allowed by junit_family xunit2, which the runner uses."""
+
+    def record(name: str, value: object) -> None:
+        record_testsuite_property(f"{request.node.name}.{name}", redact(str(value)))
+
+    return record

@@ -28,10 +28,10 @@ def _backup_or_fail(ctx: CheckContext) -> dict:
     return obj
 
 
-def test_backup_completed(ctx: CheckContext, record_property):
+def test_backup_completed(ctx: CheckContext, record_fact):
     obj = _backup_or_fail(ctx)
     status = obj.get("status") or {}
-    record_property("backup", obj["metadata"]["name"])
+    record_fact("backup", obj["metadata"]["name"])
     expect(status.get("phase") == "Completed",
            f"Backup {obj['metadata']['name']} did not complete (only Completed is success; PartiallyFailed, "
            "Finalizing* and WaitingForPluginOperations* are not)",
@@ -40,12 +40,12 @@ def test_backup_completed(ctx: CheckContext, record_property):
            f"velero backup describe {obj['metadata']['name']} --details; velero backup logs {obj['metadata']['name']}")
 
 
-def test_backup_has_no_errors(ctx: CheckContext, record_property):
+def test_backup_has_no_errors(ctx: CheckContext, record_fact):
     obj = _backup_or_fail(ctx)
     status = obj.get("status") or {}
     name = obj["metadata"]["name"]
     errors, warnings = _results(ctx, name, "errors"), _results(ctx, name, "warnings")
-    record_property("backup_warnings", len(warnings))
+    record_fact("backup_warnings", len(warnings))
     expect(not status.get("errors") and not errors, f"Backup {name} logged {status.get('errors')} error(s)",
            f"errors: {errors[:5] or status.get('errors')}; warnings: {warnings[:5] or 'none'}",
            f"velero backup logs {name} | grep -i error; fix what they name and back up again")
@@ -78,7 +78,7 @@ def _covered_volumes(ctx: CheckContext):
 
 
 @live("volume", _covered_volumes, allow_empty=True, empty="PVC-backed pod volume")
-def test_volume_backed_up(ctx: CheckContext, volume, record_property):
+def test_volume_backed_up(ctx: CheckContext, volume, record_fact):
     pod = next(p for p in pods(ctx, "source") if p["metadata"]["name"] == volume.pod)
     if volume.volume in excluded_volumes(ctx, pod):
         return  # deliberately excluded
@@ -100,9 +100,9 @@ def test_volume_backed_up(ctx: CheckContext, volume, record_property):
     pvb = pvbs[0]
     status = pvb.get("status") or {}
     total = (status.get("progress") or {}).get("totalBytes", 0)
-    record_property("snapshot_id", status.get("snapshotID", ""))
+    record_fact("snapshot_id", status.get("snapshotID", ""))
     if empty_volume_backup(pvb):
-        record_property("empty_volume", "true")  # nothing to carry: Velero took no snapshot of an empty volume
+        record_fact("empty_volume", "true")  # nothing to carry: Velero took no snapshot of an empty volume
         return
     expect(status.get("phase") == "Completed" and status.get("snapshotID") and total > 0,
            f"{volume}: PodVolumeBackup {pvb['metadata']['name']} did not complete with data",
@@ -167,12 +167,12 @@ def test_tarball_holds_object(ctx: CheckContext, item):
 
 
 @live("pvb", lambda ctx: pod_volume_backups(ctx), ids=_describe, allow_empty=True, empty="PodVolumeBackup")
-def test_snapshot_in_repository(ctx: CheckContext, pvb, record_property):
+def test_snapshot_in_repository(ctx: CheckContext, pvb, record_fact):
     status = pvb.get("status") or {}
     snapshot = status.get("snapshotID")
     ns = pvb["spec"]["pod"].get("namespace") or ctx.config.source.namespace
     if empty_volume_backup(pvb):
-        record_property("verified", "empty volume: Velero took no snapshot")
+        record_fact("verified", "empty volume: Velero took no snapshot")
         return
     expect(status.get("phase") == "Completed" and bool(snapshot),
            f"PodVolumeBackup {pvb['metadata']['name']} ({_describe(pvb)}) has no snapshot to look for",
@@ -182,7 +182,7 @@ def test_snapshot_in_repository(ctx: CheckContext, pvb, record_property):
         from checks.repository import kopia_repository_has_data
 
         # kopia: the repository is not opened here (no kopia client); what is verified is said.
-        record_property("verified", "kopia: repository prefix holds data; snapshot manifests not opened")
+        record_fact("verified", "kopia: repository prefix holds data; snapshot manifests not opened")
         expect(kopia_repository_has_data(ctx, ns), f"the kopia repository of namespace {ns} is empty, so "
                f"snapshot {snapshot!r} of PodVolumeBackup {pvb['metadata']['name']} cannot be in it",
                f"no objects under {ctx.bucket.key('kopia', ns)}/", "check node-agent logs: the data never reached "
@@ -192,7 +192,7 @@ def test_snapshot_in_repository(ctx: CheckContext, pvb, record_property):
 
     name = require_backup_name(ctx)
     repository, snapshots = ctx.memo(("snapshots", name, ns), lambda: restic_snapshots(ctx, ns, name))
-    record_property("verified", f"restic snapshots of {repository} tagged backup={name}")
+    record_fact("verified", f"restic snapshots of {repository} tagged backup={name}")
     expect(snapshot in snapshots, f"PodVolumeBackup {pvb['metadata']['name']} ({_describe(pvb)}) names snapshot "
            f"{snapshot!r}, which is not in the restic repository", f"{len(snapshots)} snapshot(s) tagged "
            f"backup={name} in {repository}: {sorted(s[:8] for s in snapshots)}",

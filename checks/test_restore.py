@@ -37,11 +37,11 @@ def _restore_warnings(ctx: CheckContext, name: str) -> list[str]:
     return found
 
 
-def test_restore_completed(ctx: CheckContext, record_property):
+def test_restore_completed(ctx: CheckContext, record_fact):
     obj = _restore_or_fail(ctx)
     status = obj.get("status") or {}
     name = obj["metadata"]["name"]
-    record_property("restore", name)
+    record_fact("restore", name)
     expect(status.get("phase") == "Completed", f"Restore {name} did not complete",
            f"phase={status.get('phase')} errors={status.get('errors', 0)} warnings={status.get('warnings', 0)} "
            f"failureReason={status.get('failureReason', '')!r} validationErrors={status.get('validationErrors')}",

@@ -60,8 +60,8 @@ def _artifact_id(record: dict) -> str:
 
 
 @live("artifact", _golden, ids=_artifact_id, allow_empty=True, empty="artifact")
-def test_artifact_present(ctx: CheckContext, artifact, record_property):
-    record_property("digest", artifact["digest"])
+def test_artifact_present(ctx: CheckContext, artifact, record_fact):
+    record_fact("digest", artifact["digest"])
     found = _target_records(ctx).get((artifact["repository"], artifact["digest"]))
     if found is None:
         fail(f"artifact {artifact['repository']}@{artifact['digest']} is missing on the target Harbor",
@@ -102,7 +102,7 @@ def test_artifact_pulls_with_verified_digests(ctx: CheckContext, artifact):
            "restore the registry volume again")
 
 
-def test_canary_push_and_pull(ctx: CheckContext, record_property):
+def test_canary_push_and_pull(ctx: CheckContext, record_fact):
     """The one check that writes: a canary in its own project, pulled back, verified, and removed."""
     harbor, client = ctx.config.harbor, ctx.target_harbor
     project, repo = harbor.canary_project, f"{harbor.canary_project}/canary"
@@ -112,7 +112,7 @@ def test_canary_push_and_pull(ctx: CheckContext, record_property):
             client.create_project(project)
             created = True
         pushed = _registry(ctx).push_image(repo, "canary", [os.urandom(64 * 1024), os.urandom(1024)])
-        record_property("canary_digest", pushed.digest)
+        record_fact("canary_digest", pushed.digest)
         verified = _registry(ctx).verify_artifact(repo, pushed.digest)
         expect(verified.digest == pushed.digest, "the canary pulled back differs from the one pushed",
                f"{verified.digest} != {pushed.digest}", "check the target registry's storage")

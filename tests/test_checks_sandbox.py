@@ -475,7 +475,8 @@ def migrated(migration_box: Sandbox) -> Migration:
 def test_clean_migration_passes_every_check(migrated: Migration, tmp_path: Path) -> None:
     junit = tmp_path / "all.xml"
     done = subprocess.run([os.sys.executable, "-m", "pytest", "checks/", f"--seatrial-config={migrated.config.path}",
-                           "-p", "no:cacheprovider", "-o", "addopts=", f"--junitxml={junit}", "-q"],
+                           "-p", "no:cacheprovider", "-o", "addopts=", "-o", "junit_family=xunit2",
+                           f"--junitxml={junit}"],
                           cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=240,
                           check=False)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
@@ -489,6 +490,11 @@ def test_clean_migration_passes_every_check(migrated: Migration, tmp_path: Path)
     assert any("test_volume_backed_up[harbor/my-harbor-database-0:database-data]" in n for n in names), names
     assert any("test_artifact_pulls_with_verified_digests[seed-1/repo-1@sha256:" in n for n in names), names
     assert f"seatrial: backup {migrated.backup}, restore {migrated.restore}" in done.stdout
+    assert "warning" not in done.stdout.splitlines()[-1], done.stdout[-3000:]
+    properties = {p.get("name"): p.get("value") for p in ET.parse(junit).getroot().iter("property")}
+    assert properties["seatrial.backup"] == migrated.backup and properties["seatrial.restore"] == migrated.restore
+    first = migrated.sandbox.pushed[0]
+    assert properties[f"test_artifact_present[{first.full_repository}@{first.digest[:19]}].digest"] == first.digest
 
 
 
