@@ -275,3 +275,27 @@ def test_credentials_file_gives_secrets(tmp_path):
     access, secret = parse_credentials_file(path)
     assert access.reveal() == "AKIDSEATRIAL" and secret.reveal() == SECRET
     assert SECRET not in repr(secret)
+
+
+def test_start_moto_server_serves_in_this_process_until_stopped():
+    from fixtures.s3server import start_moto_server
+
+    server = start_moto_server()
+    client = s3_client(server.endpoint, region="us-east-1", access_key=Secret("k"), secret_key=Secret("s"))
+    assert server.endpoint.startswith("http://127.0.0.1:")
+    client.create_bucket(Bucket="inproc")
+    check_bucket(client, "inproc", server.endpoint)
+    server.stop()
+    with pytest.raises(Unreachable):
+        check_bucket(client, "inproc", server.endpoint)
+
+
+def test_remove_buckets_empties_and_deletes_what_new_bucket_made(s3_server):
+    from fixtures.s3server import S3Server
+
+    own = S3Server(s3_server.endpoint, s3_server.access_key, s3_server.secret_key, s3_server.region)
+    bucket = own.new_bucket("gone")
+    own.client().put_object(Bucket=bucket, Key="a/b", Body=b"x")
+    own.remove_buckets()
+    with pytest.raises(NotFound):
+        check_bucket(own.client(), bucket, own.endpoint)
