@@ -22,10 +22,10 @@ import pytest
 
 from fixtures.sandbox.cluster import BucketSettings, SandboxCluster
 from fixtures.sandbox.velero import install_velero
-from fixtures.sandbox.velero.restic_runner import ResticRepository
 from fixtures.sandbox.volumes import claim_dir
 from fixtures.tools import require_tool
 from runbook import velero
+from runbook.restic import Restic
 from runbook.secrets import Secret
 
 V = "velero.io/v1"
@@ -221,8 +221,8 @@ def test_backup_layout_in_the_bucket(scene: Scene):
 
 def test_restic_snapshot_carries_the_backup_tag(scene: Scene):
     pvb = scene.source.store.list(V, "PodVolumeBackup", "velero")[0]
-    repository = ResticRepository(pvb["spec"]["repoIdentifier"], Secret("static-passw0rd"), ACCESS_KEY, SECRET_KEY,
-                                  REGION, scene.source.root / "outside-cache")
+    repository = Restic(pvb["spec"]["repoIdentifier"], Secret("static-passw0rd"),
+                        env={"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY})
     snapshots = repository.snapshots({"backup": BACKUP})
     assert [s["short_id"] for s in snapshots] == [pvb["status"]["snapshotID"]]
     assert "pod=pod-a" in snapshots[0]["tags"] and snapshots[0]["hostname"] == "velero"
