@@ -23,6 +23,7 @@ from runbook.steps.context import StepContext
 
 # pytest exit codes -> ours: 3 is the checks' "dependency unreachable" exit; 4 a usage error.
 PYTEST_EXIT = {0: 0, 1: 1, 3: 3, 4: 2}
+MAX_FAILURE_LINES = 20
 
 # Checks of a precondition that a later step changes on purpose: when a finished step is re-verified,
 # they are left out once the journal records that later step's name (step -> check -> journal name).
@@ -86,7 +87,7 @@ def _read_junit(path: Path) -> tuple[int, list[tuple[str, str]]]:
             if case.find("skipped") is None:
                 passed += 1
             continue
-        failed.append((f"{case.get('classname')}::{case.get('name')}", problem.get("message") or problem.text or ""))
+        failed.append((f"{case.get('classname')}::{case.get('name')}", _failure_text(problem)))
     return passed, failed
 
 
@@ -103,6 +104,15 @@ def reverify(ctx: StepContext, step: str) -> CheckResult:
     result = run_checks(ctx, step, extra=extra, junit_name=f"{step}.reverified.xml")
     result.left_out = left_out
     return result
+
+
+def _failure_text(problem: ET.Element) -> str:
+    """The whole what/observed/fix of a check (the message attribute may be cut short); a long
+    traceback (a check that crashed) is left to the JUnit file."""
+    text = (problem.text or "").strip()
+    if text and len(text.splitlines()) <= MAX_FAILURE_LINES:
+        return text
+    return problem.get("message") or text[:2000]
 
 
 def _resume_hint(ctx: StepContext, step: str) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import yaml
 
 from fixtures.sandbox.environment import Sandbox
 from fixtures.tools import require_tool
@@ -248,17 +249,24 @@ def test_reset_target_without_yes_deletes_nothing(box: Box) -> None:
     assert box.objects("target", NAMESPACE) == before
 
 
-def test_reset_target_with_yes_then_run_restores_under_a_new_name(box: Box) -> None:
+def test_reset_target_with_yes_then_run_restores_under_a_new_name_and_fixup_patches(box: Box) -> None:
     done = box.cli("reset-target", "--yes", label="reset-target --yes")
     assert done.returncode == 0, out(done)
     namespaces = box.kubectl("target", "get", "namespaces", "-o", "name").split()
     assert f"namespace/{NAMESPACE}" not in namespaces
-    done = box.cli("run", label="run (after reset-target)")
+    # this time the static address is fixed by patching after the restore (fixup.mode: patch)
+    settings = yaml.safe_load(box.config.path.read_text())
+    settings["fixup"]["mode"] = "patch"
+    box.config.path.write_text(yaml.safe_dump(settings, sort_keys=False))
+    done = box.cli("run", label="run (after reset-target, fixup by patch)")
     assert done.returncode == 0, out(done)
     restore = box.journal.name("restore")
     assert restore and restore != box.seen["restore"], (restore, box.seen["restore"])
     assert box.kubectl("target", "get", "restores.velero.io", restore, "-n", "velero", "-o", "name").strip()
     assert "== backup: done before" in done.stdout and "\n== restore\n" in done.stdout
+    assert f"patched Service {NAMESPACE}/my-harbor" in done.stdout
+    service = json.loads(box.kubectl("target", "get", "service", "my-harbor", "-n", NAMESPACE, "-o", "json"))
+    assert service["spec"]["loadBalancerIP"] == "198.51.100.10"
 
 
 def test_report_holds_steps_checks_statistics_inventories_and_harbor_states_and_no_secret(box: Box) -> None:
