@@ -104,7 +104,8 @@ def pytest_runtest_call(item):
     try:
         return (yield)
     except SeatrialError as exc:
-        pytest.fail(redact(f"{item.name}: {exc.message}\n  fix: {exc.fix or 'see the message'}"), pytrace=False)
+        raise pytest.fail.Exception(redact(f"{item.name}: {exc.message}\n  fix: {exc.fix or 'see the message'}"),
+                                    pytrace=False) from None
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -21,7 +21,8 @@ from runbook.secrets import redact
 
 def fail(what: str, observed: object, fix: str) -> None:
     __tracebackhide__ = True
-    pytest.fail(redact(f"{what}\n  observed: {observed}\n  fix: {fix}"), pytrace=False)
+    # `from None`: a check that fails while handling a client error shows its three lines, not the chain
+    raise pytest.fail.Exception(redact(f"{what}\n  observed: {observed}\n  fix: {fix}"), pytrace=False) from None
 
 
 def expect(condition: bool, what: str, observed: object, fix: str) -> None:

@@ -70,7 +70,7 @@ class Checked:
         for fragment in fragments:
             assert fragment in case.message, f"{self.step}: {name}: {fragment!r} not in:\n{case.message}"
         assert "observed:" in case.message and "fix:" in case.message, case.message
-        assert "Traceback" not in case.message
+        assert "Traceback" not in case.message and "During handling" not in case.message, case.message
         return case.message
 
     def passed(self, name: str) -> None:
