@@ -377,3 +377,28 @@ def test_skips_and_errors_of_pod_volume_backup(scene: Scene):
     assert [(p["spec"]["pod"]["name"], p["status"]["phase"], p["status"].get("snapshotID", "")) for p in pvbs] == \
         [("hollow", "Completed", "")]
     assert pvbs[0]["status"]["message"] == "volume was empty so no snapshot was taken"
+
+
+def test_storage_locations_with_foreign_directories_or_no_bucket_are_unavailable(scene: Scene):
+    scene.client.put_object(Bucket=scene.bucket, Key="foreign/not-velero/readme.txt", Body=b"other data")
+    scene.client.put_object(Bucket=scene.bucket, Key="foreign/notes.txt", Body=b"a plain file does not count")
+    store = scene.late.store
+    for name, bucket, prefix in (("foreign", scene.bucket, "foreign"), ("nobucket", "no-such-bucket", "x"),
+                                 ("fresh", scene.bucket, "fresh")):
+        store.create({"apiVersion": V, "kind": "BackupStorageLocation",
+                      "metadata": {"name": name, "namespace": "velero"},
+                      "spec": {"provider": "aws", "objectStorage": {"bucket": bucket, "prefix": prefix},
+                               "config": {"region": REGION, "s3Url": scene.s3.endpoint, "s3ForcePathStyle": "true"}}})
+    for name in ("foreign", "nobucket", "fresh"):
+        wait_for(f"BSL {name} validated", lambda name=name: phase_of(scene.late, "BackupStorageLocation", name))
+    foreign = store.get(V, "BackupStorageLocation", "foreign", "velero")["status"]
+    assert foreign["phase"] == "Unavailable" and foreign["lastValidationTime"]
+    assert "invalid top-level directories: ['not-velero']" in foreign["message"]
+    assert phase_of(scene.late, "BackupStorageLocation", "nobucket") == "Unavailable"
+    assert phase_of(scene.late, "BackupStorageLocation", "fresh") == "Available"
+    store.create(velero.backup_manifest("to-foreign", velero_namespace="velero", included_namespaces=[NS],
+                                        storage_location="foreign"))
+    backup = wait_terminal(scene.late, "Backup", "to-foreign")
+    assert backup["status"]["phase"] == "FailedValidation"
+    assert backup["status"]["validationErrors"] == [
+        "backup can't be created because BackupStorageLocation foreign is in Unavailable status."]
