@@ -65,12 +65,13 @@ class CheckContext:
 
     @cached_property
     def bucket(self):
-        from checks.bucket import VeleroBucket, s3_client
+        from runbook.s3 import s3_client
+        from runbook.velero_layout import BackupStore
 
         storage = self.config.storage
         client = s3_client(storage.endpoint, region=storage.region, access_key=storage.access_key,
                            secret_key=storage.secret_key, path_style=storage.path_style, verify=storage.verify)
-        return VeleroBucket(client, storage.bucket, storage.prefix, storage.endpoint)
+        return BackupStore(client, storage.bucket, storage.prefix)
 
     def harbor(self, side: str):
         from runbook.harbor import HarborClient

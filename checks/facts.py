@@ -168,6 +168,6 @@ def tarball_index(ctx: CheckContext) -> frozenset[tuple[str, str, str]]:
     name = require_backup_name(ctx)
 
     def index() -> frozenset[tuple[str, str, str]]:
-        return frozenset((ref.group_resource, ref.namespace or "", ref.name) for ref in ctx.bucket.tarball_items(name))
+        return frozenset((ref.group_resource, ref.namespace or "", ref.name) for ref in ctx.bucket.tarball_index(name))
 
     return ctx.memo(("tarball", name), index)

@@ -185,7 +185,7 @@ def test_snapshot_in_repository(ctx: CheckContext, pvb, record_fact):
         record_fact("verified", "kopia: repository prefix holds data; snapshot manifests not opened")
         expect(kopia_repository_has_data(ctx, ns), f"the kopia repository of namespace {ns} is empty, so "
                f"snapshot {snapshot!r} of PodVolumeBackup {pvb['metadata']['name']} cannot be in it",
-               f"no objects under {ctx.bucket.key('kopia', ns)}/", "check node-agent logs: the data never reached "
+               f"no objects under {ctx.bucket.layout.kopia_repo(ns)}", "check node-agent logs: the data never reached "
                "the bucket; back up again")
         return
     from checks.repository import restic_snapshots
