@@ -402,3 +402,29 @@ def test_storage_locations_with_foreign_directories_or_no_bucket_are_unavailable
     assert backup["status"]["phase"] == "FailedValidation"
     assert backup["status"]["validationErrors"] == [
         "backup can't be created because BackupStorageLocation foreign is in Unavailable status."]
+
+
+def test_restore_waits_with_a_pending_claim_until_its_storage_class_exists(scene: Scene):
+    """Missing StorageClass on target: the PVC stays Pending, its PodVolumeRestore New and the Restore
+    InProgress (Velero waits up to --pod-volume-operation-timeout); once the class exists it finishes."""
+    store, mapped = scene.target.store, "app-no-class"
+    wait_for("the backup to sync", lambda: phase_of(scene.target, "Backup", BACKUP) == "Completed")
+    storage_class = store.get("storage.k8s.io/v1", "StorageClass", "rook-ceph-block")
+    store.delete("storage.k8s.io/v1", "StorageClass", "rook-ceph-block")
+    try:
+        store.create(velero.restore_manifest("no-class", velero_namespace="velero", backup_name=BACKUP,
+                                             namespace_mapping={NS: mapped}))
+        pvr = wait_for("the PodVolumeRestore", lambda: store.list(
+            V, "PodVolumeRestore", "velero",
+            match=lambda p: p["metadata"]["labels"]["velero.io/restore-name"] == "no-class"))[0]
+        time.sleep(1.0)
+        assert phase_of(scene.target, "Restore", "no-class") == "InProgress"
+        assert store.get(V, "PodVolumeRestore", pvr["metadata"]["name"], "velero")["status"]["phase"] == "New"
+        assert store.get("v1", "PersistentVolumeClaim", "data-a", mapped)["status"]["phase"] == "Pending"
+    finally:
+        storage_class["metadata"] = {"name": "rook-ceph-block",
+                                     "annotations": storage_class["metadata"].get("annotations") or {}}
+        store.create(storage_class)
+    restore = wait_terminal(scene.target, "Restore", "no-class", timeout=20)
+    assert restore["status"]["phase"] == "Completed", restore["status"]
+    assert checksums(claim_dir(store, mapped, "data-a")) == scene.source_sums
