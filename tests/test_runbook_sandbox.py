@@ -195,13 +195,34 @@ def test_failed_backup_thaws_the_source_and_the_retry_gets_a_new_name(box: Box) 
     assert "writable (thawed after the failed backup)" in box.report()
 
 
-def test_after_the_fix_run_resumes_and_finishes_green(box: Box) -> None:
+def test_after_the_fix_a_run_killed_during_the_backup_resumes_and_finishes_green(box: Box) -> None:
     box.kubectl("source", "-n", NAMESPACE, "annotate", "pod", str(box.seen["registry_pod"]), f"{EXCLUDES}-")
+    started = time.monotonic()
+    killed = subprocess.Popen([sys.executable, "-m", "runbook.cli", "-c", str(box.config.path), "run"], cwd=ROOT,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
+    try:
+        for line in killed.stdout:
+            seen.append(line)
+            if "created Backup velero/" in line:
+                killed.kill()  # a crash while waiting for the backup
+                break
+    finally:
+        if killed.poll() is None:
+            killed.kill()
+        killed.wait()
+    box.timings["run (killed during the backup)"] = time.monotonic() - started
+    text = "".join(seen)
+    assert "== freeze: done before, but its checks now fail; doing it again" in text, text  # thawed: frozen again
+    interrupted = text.rsplit("created Backup velero/", 1)[1].split()[0]
+    assert (box.config.run_dir / "seatrial.lock").exists(), "a killed run leaves its lock behind"
+
     done = box.cli("run", label="run (resumes green)")
     text = out(done)
     assert done.returncode == 0, text
-    assert "== preflight: done before" in text
-    assert "== freeze: done before, but its checks now fail; doing it again" in text  # thawed: frozen again
+    assert "== preflight: done before" in text and "== freeze: done before" in text
+    assert "created Backup" not in text, "the interrupted backup must be waited for, not made again"
+    assert box.journal.name("backup") == interrupted
     assert "== backup\n" in text and "== verify-harbor\n" in text
     assert "all steps green. report:" in text
     data = box.journal.read()

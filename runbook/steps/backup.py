@@ -50,6 +50,7 @@ def apply(ctx: StepContext) -> dict:
                                labels={"app.kubernetes.io/managed-by": "seatrial"})
     if ctx.source.get_or_none(API_VERSION, "Backup", name, cfg.velero.namespace) is None:
         ctx.source.create(manifest)
+        ctx.journal.record_name("backup", name)
         ctx.say(f"  created Backup {cfg.velero.namespace}/{name}")
     ctx.journal.record_name("backup", name)
 

@@ -67,6 +67,7 @@ def apply(ctx: StepContext) -> dict:
         ctx.target.create(restore_manifest(name, velero_namespace=vns, backup_name=backup, included_namespaces=[
             cfg.source.namespace], namespace_mapping={cfg.source.namespace: ns} if ns != cfg.source.namespace
             else None, resource_modifier_configmap=modifier, labels={"app.kubernetes.io/managed-by": "seatrial"}))
+        ctx.journal.record_name("restore", name)
         ctx.say(f"  created Restore {vns}/{name} of backup {backup}")
     ctx.journal.record_name("restore", name)
 
