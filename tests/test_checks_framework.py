@@ -240,3 +240,64 @@ def test_a_failing_check_says_what_observed_and_fix_without_a_traceback(tmp_path
     assert "observed:" in text and "fix:" in text
     assert "kubectl -n harbor patch statefulset my-harbor-database" in text
     assert "Traceback" not in output and "checks/facts.py" not in output and "verdict.py" not in output
+
+
+# ----------------------------------------------------------------------------- reachable, but not usable
+
+
+@pytest.fixture
+def bucket_config(tmp_path: Path, kube_api, s3_server, closed_ports: list[int]) -> tuple[Path, str]:
+    """Clusters on the real test API server, the bucket on moto (a fresh bucket), Harbor unreachable."""
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"source": kube_api.url, "target": kube_api.url})
+    bucket = s3_server.new_bucket("checks")
+    config = write_config(tmp_path, kubeconfig, endpoint=s3_server.endpoint, source_url="http://127.0.0.1:1",
+                          target_url="http://127.0.0.1:2", target__namespace="harbor-new", storage__bucket=bucket)
+    (tmp_path / "credentials-velero").write_text(  # the moto server's keys
+        f"[default]\naws_access_key_id = {s3_server.access_key.reveal()}\n"
+        f"aws_secret_access_key = {s3_server.secret_key.reveal()}\n")
+    return config, bucket
+
+
+def test_a_missing_bucket_is_one_line_naming_it(tmp_path: Path, bucket_config: tuple[Path, str]) -> None:
+    config, bucket = bucket_config
+    text = config.read_text().replace(f"bucket: {bucket}", "bucket: no-such-bucket-here")
+    config.write_text(text)
+    done = run_checks(str(CHECKS / "test_backup.py"), f"--seatrial-config={config}")
+    output = done.stdout + done.stderr
+    assert done.returncode == 3, output
+    assert "1 dependency unreachable" in output
+    line = next(line for line in output.splitlines() if line.startswith("  bucket: "))
+    assert "no-such-bucket-here" in line and "fix:" in line
+    assert not any(line.startswith("  source: ") for line in output.splitlines())  # the cluster answered
+
+
+def test_an_unknown_backup_is_one_failing_test_per_check_not_a_silent_skip(tmp_path: Path,
+                                                                           bucket_config: tuple[Path, str]) -> None:
+    config, _ = bucket_config
+    junit = tmp_path / "junit.xml"
+    done = run_checks(str(CHECKS / "test_backup.py"), f"--seatrial-config={config}", f"--junitxml={junit}")
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    cases = {case.get("name"): case for case in ET.parse(junit).getroot().iter("testcase")}
+    assert not [name for name, case in cases.items() if case.find("skipped") is not None]
+    unavailable = cases["test_snapshot_in_repository[unavailable]"].find("failure")
+    assert unavailable is not None
+    assert "the backup to check is unknown" in unavailable.get("message")
+    assert "--seatrial-backup NAME" in unavailable.get("message")
+    completed = cases["test_backup_completed"].find("failure")
+    assert "the backup to check is unknown" in completed.get("message") and "Traceback" not in completed.text
+
+
+def test_live_objects_are_listed_once_per_kind(tmp_path: Path, live_config: Path) -> None:
+    from checks.context import CheckContext
+    from checks.facts import pod_volumes, pods, pvcs
+    from runbook.config import load_config
+
+    ctx = CheckContext(load_config(live_config))
+    for _ in range(3):
+        assert len(pod_volumes(ctx, "source")) == 2
+        pods(ctx, "source")
+        pvcs(ctx, "source")
+    lists = {path: count for (method, path), count in ctx.source.request_counts.items() if method == "GET"}
+    assert lists == {"/api/v1/namespaces/harbor/pods": 1, "/api/v1/namespaces/harbor/persistentvolumeclaims": 1,
+                     "/apis/apps/v1/namespaces/harbor/deployments": 1}, lists

@@ -416,6 +416,9 @@ def test_backup_names_the_volume_annotated_with_its_pvc_name(backup_plants: Back
         f"harbor/{pod_name}:registry-data (PVC my-harbor-registry) was not backed up",
         "kubectl -n harbor patch deployment my-harbor-registry",
         '"backup.velero.io/backup-volumes":"registry-data"', "the pod VOLUME name, not the PVC name")
+    backup_plants.checked.failed("test_no_volume_silently_skipped[harbor/my-harbor-registry]",
+                                 "PVC harbor/my-harbor-registry was skipped by the backup", "skipped=true")
+    backup_plants.checked.passed("test_volume_backed_up[harbor/my-harbor-database-0:database-data]")
 
 
 def test_backup_partially_failed_without_node_agent(backup_plants: BackupPlants) -> None:
@@ -424,6 +427,12 @@ def test_backup_partially_failed_without_node_agent(backup_plants: BackupPlants)
     assert "errors=" in message
     backup_plants.checked.failed("test_backup_has_no_errors",
                                  f"daemonset pod not found in running state in node {backup_plants.agentless_node}")
+
+
+def test_backup_flags_a_source_harbor_writable_during_the_backup(backup_plants: BackupPlants) -> None:
+    # made by hand, with no freeze recorded and the source Harbor writable: pushes during it would be lost
+    backup_plants.checked.failed("test_source_read_only_during_backup", "source Harbor is not read-only",
+                                 "read_only=False", "run the freeze step")
 
 
 def test_backup_names_the_side_file_missing_from_the_bucket(backup_plants: BackupPlants) -> None:
