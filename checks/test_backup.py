@@ -178,11 +178,21 @@ def test_snapshot_in_repository(ctx: CheckContext, pvb, record_fact):
            f"PodVolumeBackup {pvb['metadata']['name']} ({_describe(pvb)}) has no snapshot to look for",
            f"phase={status.get('phase')} snapshotID={snapshot!r} message={status.get('message', '')!r}",
            f"kubectl -n {ctx.config.velero.namespace} describe podvolumebackup {pvb['metadata']['name']}")
+    recorded = {p.get("metadata", {}).get("name"): (p.get("status") or {}).get("snapshotID")
+                for p in ctx.memo(("pvbs-in-bucket", require_backup_name(ctx)),
+                                  lambda: ctx.bucket.pod_volume_backups(require_backup_name(ctx))) or []}
+    # the target's restore finds PodVolumeBackups only through this file (backup sync)
+    expect(recorded.get(pvb["metadata"]["name"]) == snapshot,
+           f"PodVolumeBackup {pvb['metadata']['name']} ({_describe(pvb)}) is not recorded with its snapshot in the "
+           f"bucket's {require_backup_name(ctx)}-podvolumebackups.json.gz: the target will restore no data for it",
+           f"recorded snapshot: {recorded.get(pvb['metadata']['name'], '(absent)')!r}, {len(recorded)} records",
+           "back up again (the side file is written at the end of the backup)")
     if ctx.config.velero.uploader != "restic":
         from checks.repository import kopia_repository_has_data
 
         # kopia: the repository is not opened here (no kopia client); what is verified is said.
-        record_fact("verified", "kopia: repository prefix holds data; snapshot manifests not opened")
+        record_fact("verified", "kopia: the PVB is recorded in the bucket and the repository prefix holds data; "
+                                "the snapshot manifest itself was not opened (no kopia client)")
         expect(kopia_repository_has_data(ctx, ns), f"the kopia repository of namespace {ns} is empty, so "
                f"snapshot {snapshot!r} of PodVolumeBackup {pvb['metadata']['name']} cannot be in it",
                f"no objects under {ctx.bucket.layout.kopia_repo(ns)}", "check node-agent logs: the data never reached "

@@ -46,6 +46,26 @@ def _golden(ctx: CheckContext) -> list[dict]:
     return ctx.memo(("golden",), load)
 
 
+def _golden_projects(ctx: CheckContext) -> list[str]:
+    """Projects of the golden inventory (an empty project has no artifact to stand for it)."""
+    from runbook.inventory import Inventory, take_inventory
+
+    def load() -> list[str]:
+        data = ctx.golden_inventory()
+        inventory = Inventory.from_json(data) if data is not None else take_inventory(ctx.source_harbor)
+        return sorted(inventory.projects)
+
+    return ctx.memo(("golden-projects",), load)
+
+
+@live("project", _golden_projects, allow_empty=True, empty="project")
+def test_project_present(ctx: CheckContext, project: str):
+    found = ctx.target_harbor.project(project)
+    expect(found is not None, f"project {project} of the golden inventory is missing on the target Harbor",
+           f"GET /api/v2.0/projects/{project} answered 404 on {ctx.config.harbor.target_url}",
+           "the database volume was not restored (check the restore checks), then restore again")
+
+
 def _target_records(ctx: CheckContext) -> dict[tuple[str, str], dict]:
     from runbook.inventory import take_inventory
 
