@@ -112,4 +112,4 @@ def test_secrets_reach_restic_through_the_environment_only(tmp_path):
 
 def test_missing_binary_is_a_clear_error():
     with pytest.raises(SeatrialError, match="restic binary"):
-        Restic("s3:http://127.0.0.1:1/b", Secret("x"), binary="/nonexistent/restic").snapshots()
+        Restic("s3:http://127.0.0.1:1/b", Secret("pw-" + uuid.uuid4().hex), binary="/nonexistent/restic").snapshots()

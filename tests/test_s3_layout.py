@@ -281,7 +281,8 @@ def test_start_moto_server_serves_in_this_process_until_stopped():
     from fixtures.s3server import start_moto_server
 
     server = start_moto_server()
-    client = s3_client(server.endpoint, region="us-east-1", access_key=Secret("k"), secret_key=Secret("s"))
+    client = s3_client(server.endpoint, region="us-east-1", access_key=Secret("AKIDINPROC"),
+                       secret_key=Secret("inproc-secret-" + os.urandom(8).hex()))
     assert server.endpoint.startswith("http://127.0.0.1:")
     client.create_bucket(Bucket="inproc")
     check_bucket(client, "inproc", server.endpoint)
