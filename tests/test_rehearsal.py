@@ -46,7 +46,7 @@ def test_rehearse_exits_green_with_every_step_and_check_and_writes_the_report(tm
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-8000:]
     report, page = tmp_path / "run" / "report.md", tmp_path / "run" / "report.html"
-    assert f"report: {report}" in done.stdout
+    assert f"all steps green. report: {report} (report.html)" in done.stdout
     assert re.search(r"rehearsal green in \d+ s \(exit 0\)", done.stdout), done.stdout[-2000:]
     text = report.read_text()
     for step in STEP_ORDER:
