@@ -10,6 +10,7 @@ from checks.facts import (
     pods,
     pvcs,
     pvs_by_name,
+    require_backup_name,
     require_restore_name,
     restore,
 )
@@ -60,15 +61,24 @@ def test_restore_created_everything(ctx: CheckContext):
            "run `seatrial reset-target` (deletes the target namespace) and restore again into an absent namespace")
 
 
-@live("pvb", lambda ctx: pod_volume_backups(ctx, "target"),
+@live("pvb", lambda ctx: pod_volume_backups(ctx, "source"),
       ids=lambda p: f"{p['spec']['pod']['name']}:{p['spec']['volume']}", allow_empty=True, empty="PodVolumeBackup")
 def test_volume_restored(ctx: CheckContext, pvb):
-    spec = pvb["spec"]
+    """From the source's PodVolumeBackups: an empty set synced to the target would otherwise pass unnoticed."""
+    spec, name = pvb["spec"], pvb["metadata"]["name"]
     if empty_volume_backup(pvb):
         return  # Velero restores nothing for an empty volume (no snapshot)
+    synced = {p["metadata"]["name"] for p in pod_volume_backups(ctx, "target")}
+    if name not in synced:
+        fail(f"PodVolumeBackup {name} ({spec['pod']['name']}:{spec['volume']}) never reached the target: the "
+             "restore reads PodVolumeBackups from the cluster, so this volume comes back EMPTY",
+             f"{len(synced)} PodVolumeBackups of backup {require_backup_name(ctx)} on target",
+             "check the bucket's <backup>-podvolumebackups.json.gz and the target's backup sync "
+             "(velero backup-location get); then reset-target and restore again")
+    snapshot = (pvb.get("status") or {}).get("snapshotID")
     pvrs = [p for p in pod_volume_restores(ctx)
             if p["spec"].get("volume") == spec["volume"] and p["spec"].get("pod", {}).get("name") == spec["pod"]["name"]
-            and p["spec"].get("snapshotID") == (pvb.get("status") or {}).get("snapshotID")]
+            and p["spec"].get("snapshotID") == snapshot]
     if not pvrs:
         fail(f"no PodVolumeRestore for {spec['pod']['name']}:{spec['volume']} in restore {require_restore_name(ctx)}: "
              "the target volume is empty", f"{len(pod_volume_restores(ctx))} PodVolumeRestores in this restore",

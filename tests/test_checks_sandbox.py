@@ -518,6 +518,7 @@ class RestorePlants:
     fixup: Checked
     thaw: Checked
     second_restore: str
+    lost_pvb: str
 
 
 @pytest.fixture(scope="module")
@@ -538,13 +539,18 @@ def restore_plants(migrated: Migration) -> Iterator[RestorePlants]:
           claim("leftover-cache", "rook-ceph-block"))
     kubectl(box, "target", "-n", NAMESPACE, "patch", "service", "my-harbor", "--type=merge",
             "-p", json.dumps({"spec": {"loadBalancerIP": SOURCE_LB_IP}}))
+    # a PodVolumeBackup the target's backup sync lost (the restore would not have restored that volume)
+    lost = next(p for p in get(box, "target", "podvolumebackups", "-n", VELERO_NS,
+                               "-l", f"velero.io/backup-name={migrated.backup}")["items"]
+                if p["spec"]["volume"] == "database-data")
+    kubectl(box, "target", "-n", VELERO_NS, "delete", "podvolumebackup", lost["metadata"]["name"])
     target_harbor = harbor(box, "target")
     target_harbor.set_read_only(True)
     try:
         wait_for("late-data Bound on source", lambda: (get(box, "source", "pvc", "late-data", "-n", NAMESPACE).get(
             "status") or {}).get("phase") == "Bound", timeout=15)
         plants = RestorePlants(check(config, "restore", f"--seatrial-restore={again}"), check(config, "restore"),
-                               check(config, "fixup"), check(config, "thaw-target"), again)
+                               check(config, "fixup"), check(config, "thaw-target"), again, lost["metadata"]["name"])
     finally:
         target_harbor.set_read_only(False)
         kubectl(box, "target", "-n", NAMESPACE, "patch", "service", "my-harbor", "--type=merge",
@@ -559,6 +565,15 @@ def test_restore_over_an_existing_namespace_is_flagged(restore_plants: RestorePl
     restore_plants.again.failed("test_restore_created_everything", f"Restore {restore_plants.second_restore}",
                                 "already exists", "skipped them")
     restore_plants.restore.passed("test_restore_created_everything")
+
+
+def test_restore_flags_a_pod_volume_backup_the_target_never_got(restore_plants: RestorePlants) -> None:
+    restore_plants.restore.failed("test_volume_restored[my-harbor-database-0:database-data]",
+                                  f"PodVolumeBackup {restore_plants.lost_pvb}", "never reached the target",
+                                  "backup sync")
+    restored = [n for n in restore_plants.restore.cases if n.startswith("test_volume_restored[")
+                and "database-data" not in n]
+    assert restored and all(restore_plants.restore.cases[n].outcome == "passed" for n in restored), restored
 
 
 def test_restore_flags_a_pvc_pending_on_target(restore_plants: RestorePlants) -> None:
@@ -578,7 +593,8 @@ def test_restore_flags_a_pod_not_ready(restore_plants: RestorePlants) -> None:
     restore_plants.restore.passed("test_pod_ready[harbor/my-harbor-database-0]")
     failing = restore_plants.restore.failing()
     assert failing == ["test_no_extra_pvcs_on_target", "test_pod_ready[harbor/stuck-0]",
-                       "test_pvc_restored_and_bound[harbor/late-data]"], failing
+                       "test_pvc_restored_and_bound[harbor/late-data]",
+                       "test_volume_restored[my-harbor-database-0:database-data]"], failing
 
 
 def test_fixup_flags_the_sources_load_balancer_ip(restore_plants: RestorePlants) -> None:
