@@ -51,6 +51,14 @@ class Box:
         self.seen: dict[str, object] = {}
         self.timings: dict[str, float] = {}
 
+    def needs(self, chapter: str) -> None:
+        """The story is one run directory: a chapter makes sense only after the one before it passed."""
+        if chapter not in self.seen.get("chapters", set()):
+            pytest.fail(f"not run: the story stopped before this ({chapter!r} did not pass)", pytrace=False)
+
+    def passed(self, chapter: str) -> None:
+        self.seen.setdefault("chapters", set()).add(chapter)
+
     def cli(self, *args: str, label: str | None = None) -> subprocess.CompletedProcess:
         started = time.monotonic()
         done = subprocess.run([sys.executable, "-m", "runbook.cli", "-c", str(self.config.path), *args],
@@ -183,9 +191,11 @@ def test_planted_exclusion_stops_at_backup_checks_and_keep_frozen_keeps_the_sour
     assert "source Harbor stays read-only (--keep-frozen)" in text
     assert "kept frozen after the failed backup: --keep-frozen" in box.report()
     box.seen["first_backup"] = box.journal.name("backup")
+    box.passed("planted")
 
 
 def test_failed_backup_thaws_the_source_and_the_retry_gets_a_new_name(box: Box) -> None:
+    box.needs("planted")
     done = box.cli("run", "--from", "backup", label="run --from backup (fails, thaws)")
     text = out(done)
     assert done.returncode == 1, text
@@ -194,9 +204,11 @@ def test_failed_backup_thaws_the_source_and_the_retry_gets_a_new_name(box: Box) 
     assert box.harbor("source").read_only() is False, "a failed backup must leave the source writable"
     assert "is writable again" in text
     assert "writable (thawed after the failed backup)" in box.report()
+    box.passed("thawed")
 
 
 def test_after_the_fix_a_run_killed_during_the_backup_resumes_and_finishes_green(box: Box) -> None:
+    box.needs("thawed")
     box.kubectl("source", "-n", NAMESPACE, "annotate", "pod", str(box.seen["registry_pod"]), f"{EXCLUDES}-")
     started = time.monotonic()
     killed = subprocess.Popen([sys.executable, "-m", "runbook.cli", "-c", str(box.config.path), "run"], cwd=ROOT,
@@ -233,9 +245,11 @@ def test_after_the_fix_a_run_killed_during_the_backup_resumes_and_finishes_green
     assert box.harbor("target").read_only() is False
     box.seen["restore"] = box.journal.name("restore")
     assert_no_secret(box, text, "the run's output")
+    box.passed("green")
 
 
 def test_second_run_does_nothing_and_a_concurrent_run_is_refused(box: Box) -> None:
+    box.needs("green")
     backups_before = box.kubectl("source", "get", "backups.velero.io", "-n", "velero", "-o", "name")
     lock = box.config.run_dir / "seatrial.lock"
     started = time.monotonic()
@@ -259,9 +273,11 @@ def test_second_run_does_nothing_and_a_concurrent_run_is_refused(box: Box) -> No
         assert f"== {step}: done before, " in stdout and "checks still green (nothing to do)" in stdout, stdout
     assert "\n== backup\n" not in stdout
     assert box.kubectl("source", "get", "backups.velero.io", "-n", "velero", "-o", "name") == backups_before
+    box.passed("second")
 
 
 def test_reset_target_without_yes_deletes_nothing(box: Box) -> None:
+    box.needs("green")
     before = box.objects("target", NAMESPACE)
     assert before, "the target namespace should hold the restored release"
     done = box.cli("reset-target", label="reset-target (no --yes)")
@@ -269,9 +285,11 @@ def test_reset_target_without_yes_deletes_nothing(box: Box) -> None:
     assert "not confirmed" in done.stderr and "--yes" in done.stderr, done.stderr
     assert "PVCs whose data is lost:" in done.stdout and "my-harbor-registry" in done.stdout, done.stdout
     assert box.objects("target", NAMESPACE) == before
+    box.passed("kept")
 
 
 def test_reset_target_with_yes_then_run_restores_under_a_new_name_and_fixup_patches(box: Box) -> None:
+    box.needs("kept")
     done = box.cli("reset-target", "--yes", label="reset-target --yes")
     assert done.returncode == 0, out(done)
     namespaces = box.kubectl("target", "get", "namespaces", "-o", "name").split()
@@ -289,9 +307,11 @@ def test_reset_target_with_yes_then_run_restores_under_a_new_name_and_fixup_patc
     assert f"patched Service {NAMESPACE}/my-harbor" in done.stdout
     service = json.loads(box.kubectl("target", "get", "service", "my-harbor", "-n", NAMESPACE, "-o", "json"))
     assert service["spec"]["loadBalancerIP"] == "198.51.100.10"
+    box.passed("reset")
 
 
 def test_report_holds_steps_checks_statistics_inventories_and_harbor_states_and_no_secret(box: Box) -> None:
+    box.needs("reset")
     done = box.cli("report")
     assert done.returncode == 0, out(done)
     report = box.report()
@@ -312,3 +332,4 @@ def test_report_holds_steps_checks_statistics_inventories_and_harbor_states_and_
         if path.is_file():
             assert_no_secret(box, path.read_text(errors="replace"), str(path))
     assert os.stat(box.config.run_dir / "journal.json").st_size > 0
+    box.passed("report")
