@@ -428,3 +428,24 @@ def test_restore_waits_with_a_pending_claim_until_its_storage_class_exists(scene
     restore = wait_terminal(scene.target, "Restore", "no-class", timeout=20)
     assert restore["status"]["phase"] == "Completed", restore["status"]
     assert checksums(claim_dir(store, mapped, "data-a")) == scene.source_sums
+
+
+def test_existing_resource_policy_update_and_an_invalid_policy(scene: Scene):
+    store = scene.source.store
+    store.mutate("v1", "ConfigMap", "settings", NS, lambda cm: cm.__setitem__("data", {"mode": "staging"}))
+    manifest = velero.restore_manifest("update-settings", velero_namespace="velero", backup_name=BACKUP,
+                                       existing_resource_policy="update")
+    manifest["spec"]["includedResources"] = ["configmaps"]
+    store.create(manifest)
+    restore = wait_terminal(scene.source, "Restore", "update-settings")
+    assert restore["status"]["phase"] == "Completed" and restore["status"]["warnings"] == 0
+    assert store.get("v1", "ConfigMap", "settings", NS)["data"] == {"mode": "production"}
+    listed = gz_json(scene.client, scene.bucket, scene.key("restores", "update-settings",
+                                                           "restore-update-settings-resource-list.json.gz"))
+    assert listed == {"v1/ConfigMap": [f"{NS}/settings(updated)"]}
+    invalid = velero.restore_manifest("merge-policy", velero_namespace="velero", backup_name=BACKUP)
+    invalid["spec"]["existingResourcePolicy"] = "merge"  # what kubectl would let through
+    store.create(invalid)
+    refused = wait_terminal(scene.source, "Restore", "merge-policy")
+    assert refused["status"]["phase"] == "FailedValidation"
+    assert refused["status"]["validationErrors"] == ["Invalid ExistingResourcePolicy: merge"]
