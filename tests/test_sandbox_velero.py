@@ -22,6 +22,7 @@ import pytest
 
 from fixtures.sandbox.cluster import BucketSettings, SandboxCluster
 from fixtures.sandbox.velero import install_velero
+from fixtures.sandbox.velero.podvolume import RESTIC_DEPRECATION
 from fixtures.sandbox.volumes import claim_dir
 from fixtures.tools import require_tool
 from runbook import velero
@@ -178,7 +179,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
 def test_backup_completes_with_one_pvb_and_warns_about_the_pvc_name(scene: Scene):
     status = scene.backup["status"]
     assert status["phase"] == "Completed", status
-    assert status["errors"] == 0 and status["warnings"] == 1
+    assert status["errors"] == 0 and status["warnings"] == 3  # 1 for pod-b's PVC name, 1 per pod: restic deprecation
     assert status["progress"]["itemsBackedUp"] == status["progress"]["totalItems"] > 0
     assert status["formatVersion"] == "1.1.0" and status["expiration"] > status["startTimestamp"]
     pvbs = scene.source.store.list(V, "PodVolumeBackup", "velero")
@@ -206,7 +207,8 @@ def test_backup_layout_in_the_bucket(scene: Scene):
     metadata = json.loads(scene.client.get_object(Bucket=scene.bucket, Key=metadata_key)["Body"].read())
     assert metadata["status"]["phase"] == "Completed"
     results = gz_json(scene.client, scene.bucket, scene.key("backups", BACKUP, f"{BACKUP}-results.gz"))
-    assert results["warnings"]["namespaces"][NS] == [f"No volume named data-b found in pod {NS}/pod-b, skipping"]
+    assert results["warnings"]["namespaces"][NS] == [RESTIC_DEPRECATION, RESTIC_DEPRECATION,
+                                                     f"No volume named data-b found in pod {NS}/pod-b, skipping"]
     assert results["errors"] == {}
     volume_info = gz_json(scene.client, scene.bucket, scene.key("backups", BACKUP, f"{BACKUP}-volumeinfo.json.gz"))
     by_claim = {i["pvcName"]: i for i in volume_info}
@@ -367,7 +369,7 @@ def test_skips_and_errors_of_pod_volume_backup(scene: Scene):
         for name in ("host", "hollow", "stray")))
     store.create(velero.backup_manifest("edge-backup", velero_namespace="velero", included_namespaces=[edge]))
     status = wait_terminal(scene.source, "Backup", "edge-backup", timeout=30)["status"]
-    assert status["phase"] == "PartiallyFailed" and status["errors"] == 1 and status["warnings"] == 2
+    assert status["phase"] == "PartiallyFailed" and status["errors"] == 1 and status["warnings"] == 2 + 4
     results = gz_json(scene.client, scene.bucket, scene.key("backups", "edge-backup", "edge-backup-results.gz"))
     assert results["errors"]["namespaces"][edge] == ["daemonset pod not found in running state in node node-9"]
     warnings = " ".join(results["warnings"]["namespaces"][edge])
