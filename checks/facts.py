@@ -153,14 +153,36 @@ def pod_volume_restores(ctx: CheckContext) -> list[dict]:
 
 
 def excluded_volumes(ctx: CheckContext, pod: dict | None) -> set[str]:
-    from runbook.velero import pod_volume_opt_out
+    """The pod's volumes the configuration leaves out on purpose (`volumes.exclude`). An opt-out annotation
+    alone is not a decision the configuration made: see `undeclared_opt_out`."""
     from runbook.volumes import excluded_here
 
     if pod is None:
         return set()
     volumes = [v["name"] for v in pod.get("spec", {}).get("volumes") or []]
-    return {v for v in volumes if excluded_here(ctx.config.volumes.exclude, pod["metadata"]["name"], v)} | set(
-        pod_volume_opt_out(pod))
+    return {v for v in volumes if excluded_here(ctx.config.volumes.exclude, pod["metadata"]["name"], v)}
+
+
+def undeclared_opt_out(ctx: CheckContext, volume: PodVolume, pod: dict | None) -> str:
+    """A sentence when the pod opts the volume out with `backup-volumes-excludes` although the configuration
+    does not exclude it (an annotation left by someone, or a template); "" otherwise."""
+    from runbook.velero import OPT_OUT_ANNOTATION, pod_volume_opt_out
+
+    if pod is None or volume.volume not in pod_volume_opt_out(pod) or volume.volume in excluded_volumes(ctx, pod):
+        return ""
+    return (f"; pod {volume.pod} opts it out ({OPT_OUT_ANNOTATION}={','.join(sorted(pod_volume_opt_out(pod)))}) "
+            "but volumes.exclude does not list it")
+
+
+def remove_opt_out_command(volume: PodVolume, pod: dict) -> str:
+    from runbook.velero import OPT_OUT_ANNOTATION, pod_volume_opt_out
+
+    rest = sorted(pod_volume_opt_out(pod) - {volume.volume})
+    prefix = volume.owner.split("/", 1)[1]
+    value = f"{OPT_OUT_ANNOTATION}={','.join(rest)} --overwrite" if rest else f"{OPT_OUT_ANNOTATION}-"
+    return (f"kubectl -n {volume.namespace} annotate pod {volume.pod} {value}  (and drop it from the "
+            f"{volume.owner} template), or list '{prefix}:{volume.volume}' in volumes.exclude "
+            "if leaving it out is deliberate")
 
 
 def tarball_index(ctx: CheckContext) -> frozenset[tuple[str, str, str]]:

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from checks.context import CheckContext
-from checks.facts import annotate_command, corrected_opt_in, excluded_volumes, pod_volumes, pods
+from checks.facts import (
+    annotate_command,
+    corrected_opt_in,
+    excluded_volumes,
+    pod_volumes,
+    pods,
+    remove_opt_out_command,
+    undeclared_opt_out,
+)
 from checks.verdict import expect, live
 
 
@@ -17,7 +25,11 @@ def test_volume_covered(ctx: CheckContext, volume):
 
     pod = _pod(ctx, volume.pod)
     if volume.volume in excluded_volumes(ctx, pod):
-        return  # deliberately excluded (configuration volumes.exclude or backup-volumes-excludes)
+        return  # deliberately excluded (configuration volumes.exclude)
+    opted_out = undeclared_opt_out(ctx, volume, pod)
+    expect(not opted_out, f"{volume} (PVC {volume.pvc}) would not be backed up{opted_out}",
+           f"annotations of pod {volume.pod}: {pod['metadata'].get('annotations') or {}}",
+           remove_opt_out_command(volume, pod))
     # seatrial's Backup sets defaultVolumesToFsBackup unless the journal says the opt-in mode was used
     default_fs = ctx.journal.step("annotate").get("mode", "default") == "default"
     covered = volume.volume in fs_backup_volumes(pod, default_fs)

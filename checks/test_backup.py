@@ -13,8 +13,10 @@ from checks.facts import (
     pod_volume_backups,
     pod_volumes,
     pods,
+    remove_opt_out_command,
     require_backup_name,
     tarball_index,
+    undeclared_opt_out,
 )
 from checks.verdict import expect, fail, live
 
@@ -91,6 +93,12 @@ def test_volume_backed_up(ctx: CheckContext, volume, record_fact):
         opt_in = sorted(pod_volume_opt_in(pod))
         trap = (f"; the annotation backup.velero.io/backup-volumes names the PVC {volume.pvc!r}, Velero wants the "
                 f"pod VOLUME name {volume.volume!r}") if volume.pvc in opt_in else ""
+        opted_out = undeclared_opt_out(ctx, volume, pod)
+        if opted_out:
+            fail(f"{volume} (PVC {volume.pvc}) was not backed up in backup {require_backup_name(ctx)}{opted_out}: the "
+                 "target will get an EMPTY volume",
+                 f"PodVolumeBackups of this backup: {sorted(_describe(p) for p in pod_volume_backups(ctx)) or 'none'}",
+                 remove_opt_out_command(volume, pod) + ", then back up again")
         fail(f"{volume} (PVC {volume.pvc}) was not backed up: no PodVolumeBackup for it in backup "
              f"{require_backup_name(ctx)} -- Velero said Completed and the target will get an EMPTY volume{trap}",
              f"pod {volume.pod} backup.velero.io/backup-volumes={','.join(opt_in) or '(none)'}; PodVolumeBackups of "
