@@ -1,10 +1,12 @@
 """The runbook end to end on one sandbox, through the real `seatrial` CLI in a subprocess.
 
-The tests run in file order on one module sandbox and tell one operator's story: plan, a dry run that
-changes nothing, a planted mistake (an exclusion annotation on the registry pod, the kind a colleague's
-`helm upgrade` with podAnnotations leaves behind) that stops the run at backup's checks, with and
-without --keep-frozen, the fix and the resumed run, a second run that does nothing while a third is
-refused by the lock, and reset-target without and with confirmation followed by a new restore.
+The tests run in file order on one module sandbox and tell one operator's story: plan; a dry run that
+changes nothing; annotate removing a stale exclusion the configuration does not name; a planted
+mistake after annotate (an exclusion on the registry pod, as a colleague's `helm upgrade` with
+podAnnotations leaves behind) that stops `run --from backup` at backup's checks, with --keep-frozen
+and without (the source thawed); the fix, a run killed during the backup and its resumption to green;
+a second run that does nothing while a third is refused by the lock; reset-target without and with
+confirmation, and a new restore (fixup by patch this time); the report.
 """
 
 from __future__ import annotations
@@ -173,9 +175,22 @@ def test_dry_run_changes_nothing(box: Box) -> None:
     assert not box.journal.path.exists(), "the dry run wrote a journal"
 
 
-def test_planted_exclusion_stops_at_backup_checks_and_keep_frozen_keeps_the_source_read_only(box: Box) -> None:
+def test_annotate_removes_an_exclusion_the_configuration_does_not_name(box: Box) -> None:
+    pod = box.registry_pod()
+    box.kubectl("source", "-n", NAMESPACE, "annotate", "pod", pod, f"{EXCLUDES}=registry-data")
     done = box.cli("run", "--until", "annotate", label="run --until annotate")
     assert done.returncode == 0, out(done)
+    assert f"pod {NAMESPACE}/{pod}: registry-data was excluded by an annotation that volumes.exclude does not " \
+           "name; it will be backed up" in done.stdout, done.stdout
+    live = json.loads(box.kubectl("source", "get", "pod", pod, "-n", NAMESPACE, "-o", "json"))["metadata"]
+    assert EXCLUDES not in (live.get("annotations") or {})
+    redis = json.loads(box.kubectl("source", "get", "pod", "my-harbor-redis-0", "-n", NAMESPACE, "-o", "json"))
+    assert redis["metadata"]["annotations"][EXCLUDES] == "data"
+    box.passed("annotated")
+
+
+def test_planted_exclusion_stops_at_backup_checks_and_keep_frozen_keeps_the_source_read_only(box: Box) -> None:
+    box.needs("annotated")
     pod = box.registry_pod()
     box.kubectl("source", "-n", NAMESPACE, "annotate", "pod", pod, f"{EXCLUDES}=registry-data", "--overwrite")
     box.seen["registry_pod"] = pod
