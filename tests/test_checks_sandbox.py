@@ -168,7 +168,8 @@ def pod(name: str, claim_name: str, volume: str = "data") -> dict:
 class PreflightPlants:
     checked: Checked
     backup_name: str
-    stuck_pod: str = "stuck-0"
+    annotated: Checked
+    jobservice_pod: str
 
 
 @pytest.fixture(scope="module")
@@ -209,9 +210,15 @@ def preflight_plants(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefl
         wait_for("the stuck pod Pending", lambda: (get(box, "source", "pod", "stuck-0", "-n", NAMESPACE).get(
             "status") or {}).get("phase") == "Pending", timeout=15)
         checked = check(config, "preflight")
+        # 8. (annotate) a volume opted out by an annotation the configuration does not declare
+        jobservice = next(p["metadata"]["name"] for p in get(box, "source", "pods", "-n", NAMESPACE)["items"]
+                          if p["metadata"]["name"].startswith("my-harbor-jobservice-"))
+        kubectl(box, "source", "-n", NAMESPACE, "annotate", "pod", jobservice,
+                "backup.velero.io/backup-volumes-excludes=job-logs")
+        annotated = check(config, "annotate")
     finally:
         box.stop()
-    yield PreflightPlants(checked, backup_name)
+    yield PreflightPlants(checked, backup_name, annotated, jobservice)
 
 
 def test_preflight_flags_unavailable_storage_location(preflight_plants: PreflightPlants) -> None:
@@ -253,6 +260,19 @@ def test_preflight_flags_pod_not_running(preflight_plants: PreflightPlants) -> N
                                     "pod harbor/stuck-0 is not Running", "phase=Pending")
     preflight_plants.checked.passed("test_volume_can_be_file_system_backed_up[harbor/my-harbor-database-0:"
                                     "database-data]")
+
+
+def test_annotate_flags_an_opt_out_the_configuration_does_not_declare(preflight_plants: PreflightPlants) -> None:
+    pod_name = preflight_plants.jobservice_pod
+    preflight_plants.annotated.failed(f"test_volume_covered[harbor/{pod_name}:job-logs]",
+                                      f"harbor/{pod_name}:job-logs (PVC my-harbor-jobservice) would not be backed up",
+                                      "volumes.exclude does not list it",
+                                      f"kubectl -n harbor annotate pod {pod_name} "
+                                      "backup.velero.io/backup-volumes-excludes-",
+                                      "'my-harbor-jobservice:job-logs'")
+    # Redis's volume is excluded by the configuration: deliberate, so it passes
+    preflight_plants.annotated.passed("test_volume_covered[harbor/my-harbor-redis-0:data]")
+    assert preflight_plants.annotated.failing() == [f"test_volume_covered[harbor/{pod_name}:job-logs]"]
 
 
 def test_preflight_plants_leave_the_other_checks_green(preflight_plants: PreflightPlants) -> None:
