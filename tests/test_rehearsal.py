@@ -88,3 +88,6 @@ def test_pytest_seatrial_rehearse_is_one_session_with_a_junit_file(tmp_path: Pat
                for case in cases)
     reports = list((tmp_path / "basetemp").rglob("report.md"))
     assert len(reports) == 1 and "| verify-harbor | passed |" in reports[0].read_text()
+    sandbox_root = reports[0].parent.parent
+    for value in _secrets(sandbox_root):
+        assert value not in junit.read_text() and value not in done.stdout + done.stderr
