@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from checks.context import REQUIRES, CheckContext, describe_side
-from checks.verdict import Nothing, Unavailable
+from checks.verdict import Nothing, Unavailable, message
 from runbook.errors import SeatrialError
 from runbook.secrets import redact
 from runbook.steps import STEP_ORDER, check_module
@@ -86,13 +86,16 @@ def pytest_collection(session):
 def pytest_generate_tests(metafunc):
     for mark in metafunc.definition.iter_markers("seatrial_live"):
         argname = mark.kwargs["argname"]
+        what = mark.kwargs["empty"] or argname
         try:
             values = list(mark.kwargs["factory"](context(metafunc.config)))
         except SeatrialError as exc:
-            values = [Unavailable(redact(exc.render()))]
+            values = [Unavailable(f"the {what} list to check could not be read", exc.message,
+                                  exc.fix or "see the message")]
         if not values:
-            values = [Nothing(mark.kwargs["empty"] or argname)] if mark.kwargs["allow_empty"] else \
-                [Unavailable(f"no {mark.kwargs['empty'] or argname} found to check")]
+            values = [Nothing(what)] if mark.kwargs["allow_empty"] else \
+                [Unavailable(f"no {what} found to check: the check cannot pass on nothing", "an empty list",
+                             "check the namespaces and names in the configuration")]
         ids = [repr(v) if isinstance(v, Unavailable | Nothing) else mark.kwargs["ids"](v) for v in values]
         metafunc.parametrize(argname, values, ids=ids)
 
@@ -104,8 +107,8 @@ def pytest_runtest_call(item):
     try:
         return (yield)
     except SeatrialError as exc:
-        raise pytest.fail.Exception(redact(f"{item.name}: {exc.message}\n  fix: {exc.fix or 'see the message'}"),
-                                    pytrace=False) from None
+        raise pytest.fail.Exception(message(f"{item.name} could not read what it checks", exc.message,
+                                            exc.fix or "see the message"), pytrace=False) from None
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -116,7 +119,7 @@ def pytest_pyfunc_call(pyfuncitem):
     values = list(callspec.params.values()) if callspec else []
     for value in values:
         if isinstance(value, Unavailable):
-            pytest.fail(value.reason, pytrace=False)
+            raise pytest.fail.Exception(message(value.what, value.observed, value.fix), pytrace=False)
     if any(isinstance(value, Nothing) for value in values):
         return True
     return None

@@ -19,10 +19,14 @@ import pytest
 from runbook.secrets import redact
 
 
+def message(what: str, observed: object, fix: str) -> str:
+    return redact(f"{what}\n  observed: {observed}\n  fix: {fix}")
+
+
 def fail(what: str, observed: object, fix: str) -> None:
     __tracebackhide__ = True
     # `from None`: a check that fails while handling a client error shows its three lines, not the chain
-    raise pytest.fail.Exception(redact(f"{what}\n  observed: {observed}\n  fix: {fix}"), pytrace=False) from None
+    raise pytest.fail.Exception(message(what, observed, fix), pytrace=False) from None
 
 
 def expect(condition: bool, what: str, observed: object, fix: str) -> None:
@@ -35,7 +39,9 @@ def expect(condition: bool, what: str, observed: object, fix: str) -> None:
 class Unavailable:
     """Stands in for the parameters of a check whose objects could not be read."""
 
-    reason: str
+    what: str
+    observed: str
+    fix: str
 
     def __repr__(self) -> str:
         return "unavailable"

@@ -284,6 +284,7 @@ def test_an_unknown_backup_is_one_failing_test_per_check_not_a_silent_skip(tmp_p
     assert unavailable is not None
     assert "the backup to check is unknown" in unavailable.get("message")
     assert "--seatrial-backup NAME" in unavailable.get("message")
+    assert "observed:" in unavailable.get("message") and "fix:" in unavailable.get("message")
     completed = cases["test_backup_completed"].find("failure")
     assert "the backup to check is unknown" in completed.get("message") and "Traceback" not in completed.text
 
