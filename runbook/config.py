@@ -10,7 +10,6 @@ they are read and never appear in an error message, `repr` or `describe()`.
 
 from __future__ import annotations
 
-import configparser
 import difflib
 import ipaddress
 import os
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from runbook.errors import ConfigError
+from runbook.s3 import parse_credentials_file
 from runbook.secrets import MASK, Secret
 
 Uploader = Literal["restic", "kopia"]
@@ -761,35 +761,3 @@ def kube_contexts(kubeconfig: Path | None, key: str = "kubeconfig") -> list[str]
     contexts = data.get("contexts") or []
     return [c["name"] for c in contexts if isinstance(c, dict) and isinstance(c.get("name"), str)]
 
-
-def parse_credentials_file(path: Path) -> tuple[Secret, Secret]:
-    """Velero's `credentials-velero`: `[default]` with aws_access_key_id and aws_secret_access_key.
-
-    Errors name the line, never its content (it may be a key).
-    """
-    key = "storage.credentials_file"
-    fix = "write it as:\n    [default]\n    aws_access_key_id = <key id>\n    aws_secret_access_key = <secret>"
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read_string(path.read_text(encoding="utf-8"), source=str(path))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(key, f"cannot read {path}: {type(exc).__name__}", fix="check permissions") from None
-    except configparser.MissingSectionHeaderError as exc:
-        raise ConfigError(key, f"{path} line {exc.lineno}: no [default] section header before it", fix=fix) from None
-    except configparser.ParsingError as exc:
-        lines = ", ".join(str(lineno) for lineno, _ in exc.errors)
-        raise ConfigError(key, f"{path}: lines that are not `name = value`: {lines}", fix=fix) from None
-    except configparser.Error as exc:
-        raise ConfigError(key, f"{path} is malformed: {type(exc).__name__}", fix=fix) from None
-    if not parser.has_section("default"):
-        raise ConfigError(key, f"{path} has no [default] section", fix=fix)
-    values = {}
-    for name in ("aws_access_key_id", "aws_secret_access_key"):
-        value = parser.get("default", name, fallback="").strip()
-        if not value:
-            raise ConfigError(key, f"{path}: [default] has no {name}", fix=fix)
-        values[name] = value
-    return (
-        Secret(values["aws_access_key_id"], name="aws_access_key_id"),
-        Secret(values["aws_secret_access_key"], name="aws_secret_access_key"),
-    )
