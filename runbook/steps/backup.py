@@ -11,11 +11,13 @@ from runbook.wait import wait_until
 
 
 def _name(ctx: StepContext) -> str:
-    """The Backup this attempt waits for: the recorded one when an interrupted wait resumes; otherwise a
-    Backup under a new name (a finished Backup is never reused: Velero cannot redo it, and the retry must
-    not collide with it in the bucket)."""
+    """The Backup this attempt makes or waits for. A finished Backup is never reused (Velero cannot redo
+    it, and a retry must not collide with it in the bucket): a retry gets a new name; an interrupted
+    attempt (a crash, a kill) goes on with the name it had chosen."""
     journal = ctx.journal
-    recorded = journal.name("backup")
+    recorded, planned = journal.name("backup"), journal.name("planned_backup")
+    if planned and planned != recorded:
+        return planned  # the first attempt, or a retry whose name was chosen but maybe not yet created
     if recorded:
         obj = ctx.source.get_or_none(API_VERSION, "Backup", recorded, ctx.config.velero.namespace)
         phase = ((obj or {}).get("status") or {}).get("phase")
@@ -26,10 +28,7 @@ def _name(ctx: StepContext) -> str:
         ctx.say(f"  Backup {recorded} ({phase or 'absent'}) is kept for inspection; backing up again as {name}")
         journal.record_name("planned_backup", name)
         return name
-    name = journal.name("planned_backup")
-    if not name:
-        raise BadInput("no backup name was chosen", fix="run the preflight step first (seatrial step preflight)")
-    return name
+    raise BadInput("no backup name was chosen", fix="run the preflight step first (seatrial step preflight)")
 
 
 def plan(ctx: StepContext) -> list[str]:
