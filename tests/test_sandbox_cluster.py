@@ -289,3 +289,28 @@ def test_claim_restored_with_a_copied_bound_status_is_bound_for_real(cluster: Sa
                                                                         "default"))["spec"].get("volumeName") and c)
     pv = cluster.store.get("v1", "PersistentVolume", claim["spec"]["volumeName"])
     assert pv["spec"]["claimRef"]["uid"] == claim["metadata"]["uid"] and Path(pv["spec"]["local"]["path"]).is_dir()
+
+
+def test_template_changes_roll_the_pods(kubectl: Kubectl, cluster: SandboxCluster):
+    with_release(cluster)
+    before = {p["metadata"]["name"] for p in kubectl.json("get", "pods", "-n", "harbor")["items"]}
+    opt_in = '{"spec":{"template":{"metadata":{"annotations":{"backup.velero.io/backup-volumes":"registry-data"}}}}}'
+    kubectl("patch", "deployment", "my-harbor-registry", "-n", "harbor", "--type=merge", "-p", opt_in)
+    kubectl("patch", "statefulset", "my-harbor-database", "-n", "harbor", "--type=merge", "-p",
+            opt_in.replace("registry-data", "database-data"))
+
+    def rolled() -> list[dict] | None:
+        pods = kubectl.json("get", "pods", "-n", "harbor")["items"]
+        annotated = [p for p in pods if (p["metadata"].get("annotations") or {}).get("backup.velero.io/backup-volumes")]
+        done = len(pods) == HARBOR_PODS and len(annotated) == 2 and all(p["status"]["phase"] == "Running" for p in pods)
+        return pods if done else None
+
+    pods = wait_for("the registry and database pods to roll", rolled)
+    registry = [p["metadata"]["name"] for p in pods if p["metadata"]["name"].startswith("my-harbor-registry-")]
+    assert len(registry) == 1 and registry[0] not in before
+    database = next(p for p in pods if p["metadata"]["name"] == "my-harbor-database-0")
+    assert database["metadata"]["annotations"]["backup.velero.io/backup-volumes"] == "database-data"
+    assert {p["metadata"]["name"] for p in pods if "registry" not in p["metadata"]["name"]} == \
+        {n for n in before if "registry" not in n}  # the others did not move; the database kept its name
+    claims = kubectl.json("get", "pvc", "-n", "harbor")["items"]
+    assert len(claims) == len(HARBOR_PVCS)  # no new claims: the new pods mount the same volumes
