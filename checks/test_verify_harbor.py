@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from checks.context import CheckContext
+from checks.golden import golden_artifacts, golden_projects, sampled_artifacts, target_artifacts
 from checks.verdict import expect, fail, live
 from runbook.errors import DigestMismatch, SeatrialError
 
@@ -34,31 +35,7 @@ def test_target_credentials_authenticate(ctx: CheckContext):
            f"username={user.get('username')!r}", "fix harbor.username")
 
 
-def _golden(ctx: CheckContext) -> list[dict]:
-    """Artifacts of the golden inventory taken at freeze; without one, of the live source Harbor."""
-    from runbook.inventory import Inventory, take_inventory
-
-    def load() -> list[dict]:
-        data = ctx.golden_inventory()
-        inventory = Inventory.from_json(data) if data is not None else take_inventory(ctx.source_harbor)
-        return inventory.artifact_records()
-
-    return ctx.memo(("golden",), load)
-
-
-def _golden_projects(ctx: CheckContext) -> list[str]:
-    """Projects of the golden inventory (an empty project has no artifact to stand for it)."""
-    from runbook.inventory import Inventory, take_inventory
-
-    def load() -> list[str]:
-        data = ctx.golden_inventory()
-        inventory = Inventory.from_json(data) if data is not None else take_inventory(ctx.source_harbor)
-        return sorted(inventory.projects)
-
-    return ctx.memo(("golden-projects",), load)
-
-
-@live("project", _golden_projects, allow_empty=True, empty="project")
+@live("project", golden_projects, allow_empty=True, empty="project")
 def test_project_present(ctx: CheckContext, project: str):
     found = ctx.target_harbor.project(project)
     expect(found is not None, f"project {project} of the golden inventory is missing on the target Harbor",
@@ -66,37 +43,23 @@ def test_project_present(ctx: CheckContext, project: str):
            "the database volume was not restored (check the restore checks), then restore again")
 
 
-def _target_records(ctx: CheckContext) -> dict[tuple[str, str], dict]:
-    from runbook.inventory import take_inventory
-
-    def load() -> dict[tuple[str, str], dict]:
-        return {(r["repository"], r["digest"]): r for r in take_inventory(ctx.target_harbor).artifact_records()}
-
-    return ctx.memo(("target-inventory",), load)
-
-
 def _artifact_id(record: dict) -> str:
     return f"{record['repository']}@{record['digest'][:19]}"
 
 
-@live("artifact", _golden, ids=_artifact_id, allow_empty=True, empty="artifact")
+@live("artifact", golden_artifacts, ids=_artifact_id, allow_empty=True, empty="artifact")
 def test_artifact_present(ctx: CheckContext, artifact, record_fact):
     record_fact("digest", artifact["digest"])
-    found = _target_records(ctx).get((artifact["repository"], artifact["digest"]))
+    found = target_artifacts(ctx).get((artifact["repository"], artifact["digest"]))
     if found is None:
         fail(f"artifact {artifact['repository']}@{artifact['digest']} is missing on the target Harbor",
              f"tags {artifact.get('tags')} size {artifact.get('size')}; the target lists "
-             f"{len(_target_records(ctx))} artifacts", "the database volume was not restored: check the restore checks")
+             f"{len(target_artifacts(ctx))} artifacts",
+             "the database volume was not restored: check the restore checks")
     expect(found.get("size") == artifact.get("size") and sorted(found.get("tags") or []) == sorted(
            artifact.get("tags") or []), f"artifact {artifact['repository']}@{artifact['digest']} differs on the target",
            f"size {found.get('size')} (golden {artifact.get('size')}), tags {found.get('tags')} "
            f"(golden {artifact.get('tags')})", "restore again from a backup taken while Harbor was read-only")
-
-
-def _sampled(ctx: CheckContext) -> list[dict]:
-    fraction = ctx.config.harbor.verify_fraction
-    # Deterministic sample: the same artifacts on every run, spread by digest.
-    return [a for a in _golden(ctx) if int(a["digest"].split(":")[1][:8], 16) / 0xFFFFFFFF < fraction or fraction >= 1]
 
 
 def _registry(ctx: CheckContext):
@@ -107,7 +70,7 @@ def _registry(ctx: CheckContext):
                                                           verify=harbor.verify))
 
 
-@live("artifact", _sampled, ids=_artifact_id, allow_empty=True, empty="artifact")
+@live("artifact", sampled_artifacts, ids=_artifact_id, allow_empty=True, empty="artifact")
 def test_artifact_pulls_with_verified_digests(ctx: CheckContext, artifact):
     try:
         verified = _registry(ctx).verify_artifact(artifact["repository"], artifact["digest"])

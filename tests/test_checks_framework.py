@@ -302,3 +302,28 @@ def test_live_objects_are_listed_once_per_kind(tmp_path: Path, live_config: Path
     lists = {path: count for (method, path), count in ctx.source.request_counts.items() if method == "GET"}
     assert lists == {"/api/v1/namespaces/harbor/pods": 1, "/api/v1/namespaces/harbor/persistentvolumeclaims": 1,
                      "/apis/apps/v1/namespaces/harbor/deployments": 1}, lists
+
+
+def test_a_configured_share_of_artifacts_is_pulled_the_same_on_every_run(tmp_path: Path) -> None:
+    import hashlib
+
+    from checks.context import CheckContext
+    from checks.golden import golden_artifacts, sampled_artifacts
+    from runbook.config import load_config
+    from runbook.inventory import Artifact, Inventory, Project
+
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"source": "http://127.0.0.1:1",
+                                                            "target": "http://127.0.0.1:1"})
+    config = write_config(tmp_path, kubeconfig, endpoint="http://127.0.0.1:1", source_url="http://127.0.0.1:2",
+                          target_url="http://127.0.0.1:3", harbor__verify_fraction=0.25)
+    digests = [f"sha256:{hashlib.sha256(str(i).encode()).hexdigest()}" for i in range(400)]
+    golden = Inventory("http://127.0.0.1:2", "2026-01-01T00:00:00Z", {"p": Project("p", False, {
+        "p/r": {d: Artifact(d, 100, (f"t{i}",)) for i, d in enumerate(digests)}})})
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "golden-inventory.json").write_text(golden.to_json_text())
+
+    first = [a["digest"] for a in sampled_artifacts(CheckContext(load_config(config)))]
+    again = [a["digest"] for a in sampled_artifacts(CheckContext(load_config(config)))]
+    assert first == again  # the same artifacts on every run
+    assert 60 <= len(first) <= 140, len(first)  # about a quarter of 400
+    assert len(golden_artifacts(CheckContext(load_config(config)))) == 400
