@@ -47,13 +47,14 @@ def verify_command(args: argparse.Namespace, config: Config) -> int:
     ctx = _context(args, config)
     step_module(args.name)
     result = run_checks(ctx, args.name)
+    if result.exit_code and not result.failed:
+        print(f"{args.name}: no check could run:\n{result.why_not_run()}")
+        return result.exit_code
     print(f"{args.name}: {result.passed} passed, {len(result.failed)} failed")
     for name, message in result.failed:
         print(f"  FAILED {name}")
         for line in message.strip().splitlines():
             print(f"    {line}")
-    if result.exit_code and not result.failed:
-        print(result.output.strip()[-2000:])
     return result.exit_code
 
 

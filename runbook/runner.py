@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 import subprocess
 import sys
 import time
@@ -24,6 +25,8 @@ from runbook.steps.context import StepContext
 # pytest exit codes -> ours: 3 is the checks' "dependency unreachable" exit; 4 a usage error.
 PYTEST_EXIT = {0: 0, 1: 1, 3: 3, 4: 2}
 MAX_FAILURE_LINES = 20
+MAX_OUTPUT_CHARS = 2000
+PYTEST_CHATTER = re.compile(r"^(no tests ran in |=+ |!.*!$|\d+ (passed|failed|deselected|error))")
 
 # Checks of a precondition that a later step changes on purpose: when a finished step is re-verified,
 # they are left out once the journal records that later step's name (step -> check -> journal name).
@@ -58,6 +61,13 @@ class CheckResult:
     @property
     def ok(self) -> bool:
         return self.exit_code == 0
+
+    def why_not_run(self) -> str:
+        """The checks' own explanation when none could run (unreachable dependency, usage error),
+        without pytest's chatter around it."""
+        lines = [line for line in self.output.strip().splitlines()
+                 if not PYTEST_CHATTER.match(line) and line.strip()]
+        return "\n".join(lines)[-MAX_OUTPUT_CHARS:]
 
 
 def run_checks(ctx: StepContext, step: str, *, extra: tuple[str, ...] = (), junit_name: str | None = None
@@ -160,7 +170,7 @@ def run_step(ctx: StepContext, step: str, *, redo: bool = False) -> int:
             journal.note(step, reverified=time.time())
             return 0
         if result.exit_code in (2, 3):  # the checks could not run at all: redoing the step would not help
-            ctx.say(f"== {step}: done before; its checks could not run:\n{result.output.strip()[-2000:]}")
+            ctx.say(f"== {step}: done before; its checks could not run:\n{result.why_not_run()}")
             return result.exit_code
         ctx.say(f"== {step}: done before, but its checks now fail; doing it again:")
         for name, _message in result.failed:
@@ -191,7 +201,7 @@ def run_step(ctx: StepContext, step: str, *, redo: bool = False) -> int:
         for line in message.strip().splitlines():
             ctx.say(f"    {line}")
     if not result.failed:
-        ctx.say(result.output.strip()[-2000:])
+        ctx.say(result.why_not_run())
     _after_failure(ctx, step)
     ctx.say(f"fix the above, then resume with: {_resume_hint(ctx, step)}")
     return result.exit_code if result.exit_code in (1, 2, 3) else 1

@@ -98,3 +98,22 @@ def test_report_masks_secrets_and_says_how_each_harbor_was_left(config) -> None:
     assert "- backup: denied for *** / ***" in markdown.read_text()
     for value in (SECRET_KEY, HARBOR_PASSWORD_ENV):
         assert value not in markdown.read_text() and value not in page.read_text()
+
+
+def test_run_against_unreachable_clusters_exits_3_in_plain_lines_and_releases_the_lock(config) -> None:
+    workspace, _ = config
+    data = workspace.data()
+    data["run_dir"] = str(workspace.root / "run")
+    data["storage"]["endpoint"] = "http://127.0.0.1:9"  # discard port: nothing answers
+    data["harbor"]["source_url"] = "http://127.0.0.1:9"
+    workspace.write(data)
+    environ = {**workspace.environ, "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "runbook.cli", "-c", str(workspace.path), "run"],
+                          cwd=Path(__file__).resolve().parent.parent, env=environ,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120, check=False)
+    output = done.stdout + done.stderr
+    assert done.returncode == 3, output
+    assert "dependencies unreachable; no check was run" in output and "https://127.0.0.1:1" in output, output
+    assert "Traceback" not in output and "_pytest.outcomes.Exit" not in output, output
+    assert not (workspace.root / "run" / "seatrial.lock").exists()
+    assert Journal(workspace.root / "run").step("preflight")["status"] == "unreachable"
