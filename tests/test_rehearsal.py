@@ -82,10 +82,16 @@ def test_pytest_seatrial_rehearse_is_one_session_with_a_junit_file(tmp_path: Pat
                           timeout=REHEARSAL_TIMEOUT_S, check=False)
     print(f"\npytest --seatrial-rehearse wall time: {time.monotonic() - started:.1f} s")
     assert done.returncode == 0, (done.stdout + done.stderr)[-8000:]
+    suites = ET.parse(junit).getroot().findall("testsuite")
+    assert [suite.get("name") for suite in suites] == ["pytest"] + [f"seatrial-{step}" for step in STEP_ORDER]
+    steps = list(suites[0].iter("testcase"))
+    assert [case.get("name") for case in steps] == [f"test_step[{step}]" for step in STEP_ORDER]
     cases = list(ET.parse(junit).getroot().iter("testcase"))
-    assert [case.get("name") for case in cases] == [f"test_step[{step}]" for step in STEP_ORDER]
     assert all(case.find("failure") is None and case.find("error") is None and case.find("skipped") is None
                for case in cases)
+    checks = {f"{case.get('classname')}::{case.get('name')}" for case in cases}
+    assert "checks.test_backup::test_volume_backed_up[harbor/my-harbor-database-0:database-data]" in checks
+    assert len(checks) > 3 * len(STEP_ORDER), "every check is a test case of the session's JUnit"
     reports = list((tmp_path / "basetemp").rglob("report.md"))
     assert len(reports) == 1 and "| verify-harbor | passed |" in reports[0].read_text()
     sandbox_root = reports[0].parent.parent
