@@ -12,6 +12,9 @@ import threading
 _known: set[str] = set()
 _lock = threading.Lock()
 MASK = "***"
+# Scrubbing a 1-5 character value out of every line would garble all output ("x" -> "***" in every
+# word); such values still never show through repr/str, they are just not searched for in text.
+MIN_SCRUBBED_LENGTH = 6
 
 
 class Secret:
@@ -22,9 +25,7 @@ class Secret:
             raise TypeError("Secret value must be a string")
         self._value = value
         self.name = name
-        if value:
-            with _lock:
-                _known.add(value)
+        register(value)
 
     def reveal(self) -> str:
         return self._value
@@ -52,7 +53,7 @@ class Secret:
 
 def register(value: str) -> None:
     """Mark a value as secret without wrapping it (e.g. a token issued at run time)."""
-    if value:
+    if len(value) >= MIN_SCRUBBED_LENGTH:
         with _lock:
             _known.add(value)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import uuid
 
 import pytest
 
@@ -107,6 +108,6 @@ def test_repository_path_encodes_slashes_twice():
 
 def test_bad_input_is_one_clear_error():
     with pytest.raises(SeatrialError, match="not an http"):
-        HarborClient("harbor.example.com", "admin", Secret("x"))
+        HarborClient("harbor.example.com", "admin", Secret("unused-" + uuid.uuid4().hex))
     with pytest.raises(SeatrialError, match="must be a Secret"):
         HarborClient("https://harbor.example.com", "admin", "plain")  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ import json
 import os
 import threading
 import tracemalloc
+import uuid
 import warnings
 from pathlib import Path
 
@@ -154,7 +155,7 @@ def test_wrong_password_gets_an_anonymous_token_and_the_push_is_unauthorized(reg
 def test_ping_with_an_unknown_user_is_unauthorized(registry):
     registry.client().ping()
     with pytest.raises(Unauthorized) as caught:
-        registry.client(username="nobody", password=Secret("x", "wrong")).ping()
+        registry.client(username="nobody", password=Secret("wrong-" + uuid.uuid4().hex, "wrong")).ping()
     assert "nobody" in str(caught.value)
 
 
@@ -355,7 +356,7 @@ def test_registry_that_challenges_with_basic(tmp_path):
         pushed = client.push_image("library/basic", "v1", [os.urandom(512)])
         assert client.verify_artifact("library/basic", "v1").size == pushed.size
         with pytest.raises(Unauthorized) as caught:
-            basic.client(username="alice", password=Secret("wrong", "wrong")).tags("library/basic")
+            basic.client(username="alice", password=Secret("wrong-" + uuid.uuid4().hex, "wrong")).tags("library/basic")
         assert "alice" in str(caught.value)
         assert basic.token_server.issued == []
 

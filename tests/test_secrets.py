@@ -193,3 +193,13 @@ def test_without_the_plugin_the_inner_run_does_leak(loaded: Config, workspace: W
     result, junit = _inner_pytest(workspace)
     assert result.returncode == 1
     assert HARBOR_PASSWORD_FILE in result.stdout and SECRET_KEY in junit and ACCESS_KEY in junit
+
+
+def test_short_values_stay_masked_but_do_not_garble_every_message() -> None:
+    from runbook.secrets import MIN_SCRUBBED_LENGTH, Secret, redact
+
+    short = Secret("q" * (MIN_SCRUBBED_LENGTH - 1), "short")
+    assert "q" not in repr(short) and "q" not in f"{short}"
+    assert redact("a quick question") == "a quick question"
+    long_enough = Secret("long-" + "z" * MIN_SCRUBBED_LENGTH, "long")
+    assert redact(f"value {long_enough.reveal()} here") == "value *** here"
