@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 
 from runbook.config import Config
-from runbook.errors import ApiError, SeatrialError, Unreachable
+from runbook.errors import ApiError, BadInput, SeatrialError, Unreachable
 from runbook.journal import Journal
 
 # What each check module needs to reach; probed once before collection so that an unreachable
@@ -106,7 +106,13 @@ class CheckContext:
 
     def golden_inventory(self) -> dict | None:
         path = self.journal.inventory_path
-        return json.loads(path.read_text()) if path.exists() else None
+        if not path.exists():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except (ValueError, OSError) as exc:
+            raise BadInput(f"the golden inventory {path} cannot be read ({type(exc).__name__})",
+                           fix="run the freeze step again (it rewrites the file)") from None
 
     # -- live objects, one LIST per kind -----------------------------------------------------------
     def objects(self, side: str, api_version: str, kind: str, namespace: str | None = None) -> list[dict]:
