@@ -111,10 +111,11 @@ def test_configuration_is_complete_and_secrets_stay_private(sandbox: Sandbox):
     assert config.fixup.services["my-harbor"].load_balancer_ip == "198.51.100.10"
     for private in (sandbox.root / "harbor-admin-password", sandbox.root / "credentials-velero"):
         assert stat.S_IMODE(private.stat().st_mode) == 0o600
-    password = sandbox.admin_password.reveal()
+    hidden = [sandbox.admin_password.reveal(), sandbox.secret_key.reveal(), sandbox.access_key.reveal()]
     for public in (sandbox.config_path, sandbox.root / "sandbox.json", sandbox.kubeconfig):
-        assert password not in public.read_text()
-    assert password not in repr(sandbox.admin_password)
+        assert not [s for s in hidden if s in public.read_text()], f"a secret is in {public.name}"
+    assert sandbox.secret_key.reveal() in (sandbox.root / "credentials-velero").read_text()
+    assert sandbox.admin_password.reveal() not in repr(sandbox.admin_password)
 
 
 def test_cli_up_status_down(tmp_path: Path):
