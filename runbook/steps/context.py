@@ -1,4 +1,4 @@
-"""What a step works with: the configuration, clients made on first use, the journal, and the operator.
+"""What a step works with: the configuration, its clients (runbook.clients), the journal, and the operator.
 
 `StepContext.say` prints progress for the operator; `confirm` asks before anything destructive
 (`--yes` answers for CI; without a terminal and without `--yes` the answer is no).
@@ -11,13 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from runbook.clients import Clients
 from runbook.config import Config
 from runbook.journal import Journal
 from runbook.secrets import redact
 
 
 @dataclass
-class StepContext:
+class StepContext(Clients):
     config: Config
     yes: bool = False
     dry_run: bool = False
@@ -41,22 +42,3 @@ class StepContext:
     @cached_property
     def journal(self) -> Journal:
         return Journal(self.config.run_dir)
-
-    @cached_property
-    def source(self):
-        from runbook.kube import Cluster
-
-        return Cluster(self.config.source.kubeconfig, self.config.source.context, name="source")
-
-    @cached_property
-    def target(self):
-        from runbook.kube import Cluster
-
-        return Cluster(self.config.target.kubeconfig, self.config.target.context, name="target")
-
-    def harbor(self, side: str):
-        from runbook.harbor import HarborClient
-
-        harbor = self.config.harbor
-        url = harbor.source_url if side == "source" else harbor.target_url
-        return HarborClient(url, harbor.username, harbor.password, verify=harbor.verify)
