@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from runbook.clients import Clients
 from runbook.config import Config
 from runbook.errors import ApiError, BadInput, SeatrialError, Unreachable
 from runbook.journal import Journal
@@ -32,7 +33,7 @@ REQUIRES: dict[str, tuple[str, ...]] = {
 
 
 @dataclass
-class CheckContext:
+class CheckContext(Clients):
     config: Config
     backup_option: str | None = None
     restore_option: str | None = None
@@ -50,36 +51,7 @@ class CheckContext:
             raise self._memo[key]
         return self._memo[key]
 
-    # -- clients -----------------------------------------------------------------------------------
-    @cached_property
-    def source(self):
-        from runbook.kube import Cluster
-
-        return Cluster(self.config.source.kubeconfig, self.config.source.context, name="source")
-
-    @cached_property
-    def target(self):
-        from runbook.kube import Cluster
-
-        return Cluster(self.config.target.kubeconfig, self.config.target.context, name="target")
-
-    @cached_property
-    def bucket(self):
-        from runbook.s3 import s3_client
-        from runbook.velero_layout import BackupStore
-
-        storage = self.config.storage
-        client = s3_client(storage.endpoint, region=storage.region, access_key=storage.access_key,
-                           secret_key=storage.secret_key, path_style=storage.path_style, verify=storage.verify)
-        return BackupStore(client, storage.bucket, storage.prefix)
-
-    def harbor(self, side: str):
-        from runbook.harbor import HarborClient
-
-        harbor = self.config.harbor
-        url = harbor.source_url if side == "source" else harbor.target_url
-        return HarborClient(url, harbor.username, harbor.password, verify=harbor.verify)
-
+    # -- clients (runbook.clients), with the two Harbors kept for the session ----------------------
     @cached_property
     def source_harbor(self):
         return self.harbor("source")
@@ -87,9 +59,6 @@ class CheckContext:
     @cached_property
     def target_harbor(self):
         return self.harbor("target")
-
-    def cluster(self, side: str):
-        return self.source if side == "source" else self.target
 
     # -- the names of this run ---------------------------------------------------------------------
     @cached_property

@@ -63,11 +63,7 @@ def test_artifact_present(ctx: CheckContext, artifact, record_fact):
 
 
 def _registry(ctx: CheckContext):
-    from runbook.registry import RegistryClient
-
-    harbor = ctx.config.harbor
-    return ctx.memo(("registry",), lambda: RegistryClient(harbor.target_url, harbor.username, harbor.password,
-                                                          verify=harbor.verify))
+    return ctx.memo(("registry",), lambda: ctx.registry("target"))
 
 
 @live("artifact", sampled_artifacts, ids=_artifact_id, allow_empty=True, empty="artifact")

@@ -87,7 +87,7 @@ class Restic:
 
     def snapshots(self, tags: dict[str, str] | None = None) -> list[dict]:
         """Snapshots carrying all of `tags` (restic ANDs comma-separated tags within one --tag)."""
-        args = ["snapshots", "--json"]
+        args = ["--no-lock", "snapshots", "--json"]  # a read: leave no lock file in the bucket
         if tags:
             args += ["--tag", ",".join(f"{key}={value}" for key, value in tags.items())]
         result = self._run(args, what="snapshots")

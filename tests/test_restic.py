@@ -107,7 +107,7 @@ def test_secrets_reach_restic_through_the_environment_only(tmp_path):
     assert password.reveal() not in argv and secret_key.reveal() not in argv
     assert f"RESTIC_PASSWORD={password.reveal()}" in env and f"AWS_SECRET_ACCESS_KEY={secret_key.reveal()}" in env
     assert not any(line.startswith("RESTIC_PASSWORD_FILE=") for line in env)
-    assert argv.split() == ["--no-cache", "snapshots", "--json", "--tag", "backup=b1"]
+    assert argv.split() == ["--no-cache", "--no-lock", "snapshots", "--json", "--tag", "backup=b1"]
 
 
 def test_missing_binary_is_a_clear_error():
