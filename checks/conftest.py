@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from checks.causes import Cause, cause_of
 from checks.context import REQUIRES, CheckContext, describe_side
 from checks.verdict import Nothing, Unavailable, message
 from runbook.errors import SeatrialError
@@ -15,6 +16,7 @@ from runbook.secrets import redact
 from runbook.steps import STEP_ORDER, check_module
 
 CONTEXT_KEY = pytest.StashKey[CheckContext]()
+ROOT_CAUSE = pytest.StashKey[Cause]()
 MODULE_ORDER = [check_module(step)[:-3] for step in STEP_ORDER]
 
 
@@ -27,6 +29,8 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "seatrial_live(argname, factory, ids, allow_empty, empty): "
                                        "parametrize a check from the live clusters")
+    config.addinivalue_line("markers", "seatrial_needs(*keys): the prerequisites (checks.causes) a check stands on")
+    config.addinivalue_line("markers", "seatrial_establishes(key): the check whose subject is that prerequisite")
 
 
 def context(config) -> CheckContext:
@@ -115,6 +119,9 @@ def pytest_runtest_call(item):
 def pytest_pyfunc_call(pyfuncitem):
     """A stand-in parameter never reaches the check: `Unavailable` fails it with its reason, `Nothing`
     (an empty set the check allows) passes it."""
+    cause = pyfuncitem.stash.get(ROOT_CAUSE, None)
+    if cause is not None:
+        raise pytest.fail.Exception(message(cause.what, cause.observed, cause.fix), pytrace=False)
     callspec = getattr(pyfuncitem, "callspec", None)
     values = list(callspec.params.values()) if callspec else []
     for value in values:
@@ -125,12 +132,61 @@ def pytest_pyfunc_call(pyfuncitem):
     return None
 
 
-def pytest_collection_modifyitems(session, config, items):
+def _in_step_order(items) -> None:
     def order(item) -> tuple[int, int]:
         stem = Path(str(item.fspath)).stem
         return (MODULE_ORDER.index(stem) if stem in MODULE_ORDER else len(MODULE_ORDER), 0)
 
     items.sort(key=order)  # stable: keeps each module's own order
+
+
+class RootCause(pytest.Item):
+    """A false prerequisite that no check of this session establishes: reported by itself, once, first."""
+
+    def __init__(self, *, cause: Cause, **kwargs):
+        super().__init__(**kwargs)
+        self.cause = cause
+
+    def runtest(self) -> None:
+        raise pytest.fail.Exception(message(self.cause.what, self.cause.observed, self.cause.fix), pytrace=False)
+
+    def reportinfo(self):
+        return self.path, None, self.name
+
+
+def _keys(item, marker: str) -> list[str]:
+    return [key for mark in item.iter_markers(marker) for key in mark.args]
+
+
+@pytest.hookimpl(trylast=True)  # after --deselect: only the checks that run decide what is probed
+def pytest_collection_modifyitems(session, config, items):
+    """One false fact, one failure: the prerequisites the selected checks need are probed once; a false one
+    is reported first (by the check that establishes it, or a root_cause item), the checks it explains are
+    "not judged: <cause>"."""
+    _in_step_order(items)
+    needed = {key for item in items for key in _keys(item, "seatrial_needs") + _keys(item, "seatrial_establishes")}
+    if not needed:
+        return
+    ctx_ = context(config)
+    failed = {key: cause for key in sorted(needed) if (cause := cause_of(ctx_, key)) is not None}
+    if not failed:
+        return
+    reported: set[str] = set()
+    for item in items:
+        own = next((failed[key] for key in _keys(item, "seatrial_establishes") if key in failed), None)
+        if own is not None and own.key not in reported:
+            item.stash[ROOT_CAUSE] = own
+            reported.add(own.key)
+            continue
+        blocked = own or next((failed[key] for key in _keys(item, "seatrial_needs") if key in failed), None)
+        if blocked is not None:
+            item.add_marker(pytest.mark.skip(reason=redact(blocked.not_judged())))
+    causes = {cause.key: cause for cause in failed.values() if cause.key not in reported}
+    module = items[0].getparent(pytest.Module) or items[0].parent
+    roots = [RootCause.from_parent(module, name=f"root_cause[{key}]", cause=cause) for key, cause in causes.items()]
+    established = [item for item in items if ROOT_CAUSE in item.stash]
+    rest = [item for item in items if ROOT_CAUSE not in item.stash]
+    items[:] = roots + established + rest
 
 
 def pytest_report_header(config):

@@ -124,6 +124,18 @@ class CheckContext(Clients):
             return None
 
         names = sorted(needed)
+        # The clients are made here, in one thread: importing their modules inside the pool once raced
+        # (`requests.utils` seen half-initialised by a second thread) and failed a clean preflight.
+        import runbook.harbor  # noqa: F401
+
+        for name in names:
+            try:
+                if name in ("source", "target"):
+                    self.cluster(name)
+                elif name == "bucket":
+                    self.bucket  # noqa: B018 -- made (and its modules imported) now
+            except SeatrialError:
+                pass  # the probe below says why, in its line
         with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
             reasons = dict(zip(names, pool.map(attempt, names), strict=True))
         return {name: " ".join(reason.split()) for name, reason in reasons.items() if reason}

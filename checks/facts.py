@@ -185,6 +185,23 @@ def remove_opt_out_command(volume: PodVolume, pod: dict) -> str:
             "if leaving it out is deliberate")
 
 
+def volume_left_out_fix(ctx: CheckContext, volume: PodVolume, pod: dict | None, backup_obj: dict | None) -> str:
+    """The fix for a pod volume the backup did not carry, from the cause observed: an exclusion the configuration
+    does not make; a backup made in opt-in mode (by hand); else (seatrial's own backup covers every volume
+    not in `volumes.exclude`) a pod Velero could not read the volume of."""
+    if pod is not None and undeclared_opt_out(ctx, volume, pod):
+        return remove_opt_out_command(volume, pod) + ", then back up again"
+    default_fs = ((backup_obj or {}).get("spec") or {}).get("defaultVolumesToFsBackup")
+    prefix = volume.owner.split("/", 1)[1]
+    if default_fs is False:
+        return (annotate_command(volume, volume.namespace, corrected_opt_in(volume, pod)) + "  (the pod VOLUME name, "
+                "not the PVC name), then back up again; or let `seatrial step backup` make the backup: it covers "
+                "every volume not listed in volumes.exclude")
+    return (f"pod {volume.pod} was not Running on a node with a Ready node-agent when the backup ran: "
+            f"kubectl -n {volume.namespace} describe pod {volume.pod}; fix it and back up again (or list "
+            f"'{prefix}:{volume.volume}' in volumes.exclude if leaving it out is deliberate)")
+
+
 def tarball_index(ctx: CheckContext) -> frozenset[tuple[str, str, str]]:
     """(groupResource, namespace, name) of every item in the backup tarball, read once by streaming."""
     name = require_backup_name(ctx)

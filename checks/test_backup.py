@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
+import pytest
+
 from checks.context import CheckContext
 from checks.facts import (
     TRAVELLING_KINDS,
-    annotate_command,
     backup,
-    corrected_opt_in,
     empty_volume_backup,
     excluded_volumes,
     pod_volume_backups,
     pod_volumes,
     pods,
-    remove_opt_out_command,
     require_backup_name,
     tarball_index,
     undeclared_opt_out,
+    volume_left_out_fix,
 )
-from checks.verdict import expect, fail, live
+from checks.verdict import establishes, expect, fail, live, needs
 
 
 def _backup_or_fail(ctx: CheckContext) -> dict:
@@ -30,6 +30,7 @@ def _backup_or_fail(ctx: CheckContext) -> dict:
     return obj
 
 
+@establishes("backup")
 def test_backup_completed(ctx: CheckContext, record_fact):
     obj = _backup_or_fail(ctx)
     status = obj.get("status") or {}
@@ -42,6 +43,7 @@ def test_backup_completed(ctx: CheckContext, record_fact):
            f"velero backup describe {obj['metadata']['name']} --details; velero backup logs {obj['metadata']['name']}")
 
 
+@needs("backup")
 def test_backup_has_no_errors(ctx: CheckContext, record_fact):
     obj = _backup_or_fail(ctx)
     status = obj.get("status") or {}
@@ -66,6 +68,7 @@ def _results(ctx: CheckContext, name: str, which: str) -> list[str]:
     return found
 
 
+@needs("backup")
 def test_every_item_backed_up(ctx: CheckContext):
     obj = _backup_or_fail(ctx)
     progress = (obj.get("status") or {}).get("progress") or {}
@@ -79,6 +82,7 @@ def _covered_volumes(ctx: CheckContext):
     return pod_volumes(ctx, "source")
 
 
+@needs("backup")
 @live("volume", _covered_volumes, allow_empty=True, empty="PVC-backed pod volume")
 def test_volume_backed_up(ctx: CheckContext, volume, record_fact):
     pod = next(p for p in pods(ctx, "source") if p["metadata"]["name"] == volume.pod)
@@ -93,22 +97,18 @@ def test_volume_backed_up(ctx: CheckContext, volume, record_fact):
         opt_in = sorted(pod_volume_opt_in(pod))
         trap = (f"; the annotation backup.velero.io/backup-volumes names the PVC {volume.pvc!r}, Velero wants the "
                 f"pod VOLUME name {volume.volume!r}") if volume.pvc in opt_in else ""
-        opted_out = undeclared_opt_out(ctx, volume, pod)
-        if opted_out:
-            fail(f"{volume} (PVC {volume.pvc}) was not backed up in backup {require_backup_name(ctx)}{opted_out}: the "
-                 "target will get an EMPTY volume",
-                 f"PodVolumeBackups of this backup: {sorted(_describe(p) for p in pod_volume_backups(ctx)) or 'none'}",
-                 remove_opt_out_command(volume, pod) + ", then back up again")
         fail(f"{volume} (PVC {volume.pvc}) was not backed up: no PodVolumeBackup for it in backup "
-             f"{require_backup_name(ctx)} -- Velero said Completed and the target will get an EMPTY volume{trap}",
+             f"{require_backup_name(ctx)}{undeclared_opt_out(ctx, volume, pod)} -- the target will get an EMPTY "
+             f"volume{trap}",
              f"pod {volume.pod} backup.velero.io/backup-volumes={','.join(opt_in) or '(none)'}; PodVolumeBackups of "
              f"this backup: {sorted(_describe(p) for p in pod_volume_backups(ctx)) or 'none'}",
-             annotate_command(volume, volume.namespace, corrected_opt_in(volume, pod))
-             + "  (the pod VOLUME name, not the PVC name), then back up again")
+             volume_left_out_fix(ctx, volume, pod, backup(ctx)))
     pvb = pvbs[0]
     status = pvb.get("status") or {}
     total = (status.get("progress") or {}).get("totalBytes", 0)
     record_fact("snapshot_id", status.get("snapshotID", ""))
+    record_fact("pvc", volume.pvc)  # the report's volume table reads these facts
+    record_fact("bytes", total)
     if empty_volume_backup(pvb):
         record_fact("empty_volume", "true")  # nothing to carry: Velero took no snapshot of an empty volume
         return
@@ -129,22 +129,30 @@ def _volume_info(ctx: CheckContext) -> list[dict]:
     return ctx.memo(("volumeinfo", name), lambda: ctx.bucket.volume_info(name)) or []
 
 
+@needs("backup")
 @live("entry", _volume_info, ids=lambda e: f"{e.get('pvcNamespace')}/{e.get('pvcName')}", allow_empty=True,
       empty="volumeinfo entry")
 def test_no_volume_silently_skipped(ctx: CheckContext, entry):
     if not entry.get("skipped"):
         return
     pvc = entry.get("pvcName")
-    excluded = {v.pvc for v in pod_volumes(ctx, "source")
-                if v.volume in excluded_volumes(ctx, next((p for p in pods(ctx, "source")
-                                                           if p["metadata"]["name"] == v.pod), None))}
-    expect(pvc in excluded,
-           f"PVC {entry.get('pvcNamespace')}/{pvc} was skipped by the backup: its data is not in the bucket",
-           f"volumeinfo skipped=true reason={entry.get('skippedReason')!r}",
-           "annotate the pod template with backup.velero.io/backup-volumes=<pod volume name> (or list it in "
-           "volumes.exclude if it is deliberate), then back up again")
+    mounted = [v for v in pod_volumes(ctx, "source") if v.pvc == pvc]
+    pod = next((p for p in pods(ctx, "source") if mounted and p["metadata"]["name"] == mounted[0].pod), None)
+    if mounted and mounted[0].volume in excluded_volumes(ctx, pod):
+        return  # left out on purpose (volumes.exclude)
+    if mounted and not any((p.get("spec") or {}).get("pod", {}).get("name") == mounted[0].pod
+                           and (p.get("spec") or {}).get("volume") == mounted[0].volume
+                           for p in pod_volume_backups(ctx)):
+        # the same fact as test_volume_backed_up's failure for this pod volume: reported there, once
+        pytest.skip(f"not judged: reported by test_volume_backed_up[{mounted[0]}] (no PodVolumeBackup for it)")
+    fix = volume_left_out_fix(ctx, mounted[0], pod, backup(ctx)) if mounted else (
+        f"no pod of {ctx.config.source.namespace} mounts PVC {pvc}, and file-system backup reads volumes through "
+        "their pods: scale its workload up before the backup, or list it in volumes.exclude if it is deliberate")
+    fail(f"PVC {entry.get('pvcNamespace')}/{pvc} was skipped by the backup: its data is not in the bucket",
+         f"volumeinfo skipped=true reason={entry.get('skippedReason')!r}", fix)
 
 
+@establishes("backup-tarball")
 def test_bucket_holds_full_layout(ctx: CheckContext):
     name = require_backup_name(ctx)
     missing = ctx.bucket.missing_backup_keys(name)
@@ -165,15 +173,40 @@ def _travelling_objects(ctx: CheckContext) -> list[tuple[str, str, str]]:
     return found
 
 
+@needs("backup-tarball")
 @live("item", _travelling_objects, ids=lambda i: f"{i[0]}/{i[1]}/{i[2]}")
 def test_tarball_holds_object(ctx: CheckContext, item):
     group_resource, ns, name = item
-    expect(item in tarball_index(ctx),
-           f"{group_resource} {ns}/{name} exists on the source but is not in the backup tarball",
-           f"{require_backup_name(ctx)}.tar.gz holds {len(tarball_index(ctx))} items, not this one",
-           "check the backup's includedNamespaces/resources and label selector, then back up again")
+    if item in tarball_index(ctx):
+        return
+    created, started = _created_at(ctx, group_resource, name), ((backup(ctx) or {}).get("status") or {}).get(
+        "startTimestamp")
+    if created and started and _instant(created) > _instant(started):
+        fix = (f"it was created at {created}, after the backup started at {started}: back up again to carry it "
+               "(or delete it on the source if it does not belong to the migration)")
+    else:
+        fix = "check the backup's includedNamespaces/includedResources and label selector, then back up again"
+    fail(f"{group_resource} {ns}/{name} exists on the source but is not in the backup tarball",
+         f"{require_backup_name(ctx)}.tar.gz holds {len(tarball_index(ctx))} items, not this one; created {created}, "
+         f"backup started {started}", fix)
 
 
+def _created_at(ctx: CheckContext, group_resource: str, name: str) -> str | None:
+    for api_version, kind, resource in TRAVELLING_KINDS:
+        if resource == group_resource:
+            found = next((o for o in ctx.objects("source", api_version, kind, ctx.config.source.namespace)
+                          if o["metadata"]["name"] == name), None)
+            return (found or {}).get("metadata", {}).get("creationTimestamp")
+    return None
+
+
+def _instant(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+@needs("backup")
 @live("pvb", lambda ctx: pod_volume_backups(ctx), ids=_describe, allow_empty=True, empty="PodVolumeBackup")
 def test_snapshot_in_repository(ctx: CheckContext, pvb, record_fact):
     status = pvb.get("status") or {}
@@ -217,6 +250,7 @@ def test_snapshot_in_repository(ctx: CheckContext, pvb, record_fact):
            "the volume's data is gone from the repository (forgotten or pruned): back up again")
 
 
+@needs("backup")
 def test_source_read_only_during_backup(ctx: CheckContext):
     obj = _backup_or_fail(ctx)
     freeze = ctx.journal.step("freeze")

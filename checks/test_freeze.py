@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from checks.context import CheckContext
-from checks.verdict import expect
+from checks.verdict import expect, needs
 
 
+@needs("source-harbor-login")
 def test_source_read_only(ctx: CheckContext):
     read_only = ctx.source_harbor.read_only()
     expect(read_only, f"source Harbor {ctx.config.harbor.source_url} is writable: pushes during the backup are lost",

@@ -7,7 +7,7 @@ import hashlib
 
 from checks.context import CheckContext
 from checks.facts import VELERO_V1, pod_volumes, pods, pvcs, pvs_by_name
-from checks.verdict import expect, fail, live
+from checks.verdict import establishes, expect, fail, live
 
 SIDES = ("source", "target")
 
@@ -189,6 +189,7 @@ def test_volume_can_be_file_system_backed_up(ctx: CheckContext, volume):
            "move the data to a local or network PV (local-path: volumeType local) before the migration")
 
 
+@establishes("source-harbor-login")
 @live("side", lambda ctx: ("source",))
 def test_harbor_credentials_authenticate(ctx: CheckContext, side: str):
     # /users/current answers 401 to wrong credentials; list endpoints would silently fall back to anonymous.

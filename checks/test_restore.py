@@ -14,7 +14,7 @@ from checks.facts import (
     require_restore_name,
     restore,
 )
-from checks.verdict import expect, fail, live
+from checks.verdict import establishes, expect, fail, live, needs
 
 
 def _restore_or_fail(ctx: CheckContext) -> dict:
@@ -38,6 +38,7 @@ def _restore_warnings(ctx: CheckContext, name: str) -> list[str]:
     return found
 
 
+@establishes("restore")
 def test_restore_completed(ctx: CheckContext, record_fact):
     obj = _restore_or_fail(ctx)
     status = obj.get("status") or {}
@@ -51,6 +52,7 @@ def test_restore_completed(ctx: CheckContext, record_fact):
            f"errors={status.get('errors')}", f"velero restore logs {name}")
 
 
+@needs("restore")
 def test_restore_created_everything(ctx: CheckContext):
     obj = _restore_or_fail(ctx)
     name = obj["metadata"]["name"]
@@ -61,9 +63,10 @@ def test_restore_created_everything(ctx: CheckContext):
            "run `seatrial reset-target` (deletes the target namespace) and restore again into an absent namespace")
 
 
+@needs("backup", "restore")
 @live("pvb", lambda ctx: pod_volume_backups(ctx, "source"),
       ids=lambda p: f"{p['spec']['pod']['name']}:{p['spec']['volume']}", allow_empty=True, empty="PodVolumeBackup")
-def test_volume_restored(ctx: CheckContext, pvb):
+def test_volume_restored(ctx: CheckContext, pvb, record_fact):
     """From the source's PodVolumeBackups: an empty set synced to the target would otherwise pass unnoticed."""
     spec, name = pvb["spec"], pvb["metadata"]["name"]
     if empty_volume_backup(pvb):
@@ -84,6 +87,7 @@ def test_volume_restored(ctx: CheckContext, pvb):
              "the target volume is empty", f"{len(pod_volume_restores(ctx))} PodVolumeRestores in this restore",
              "the pod already existed on target (restore into an absent namespace) or was excluded; reset and restore")
     status = pvrs[0].get("status") or {}
+    record_fact("bytes_restored", ((status.get("progress") or {}).get("totalBytes")))  # for the report's table
     expect(status.get("phase") == "Completed",
            f"PodVolumeRestore {pvrs[0]['metadata']['name']} ({spec['pod']['name']}:{spec['volume']}) did not complete",
            f"phase={status.get('phase')} message={status.get('message', '')!r}",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from checks.context import CheckContext
-from checks.verdict import expect
+from checks.verdict import expect, needs
 
 
+@needs("target-harbor-login")
 def test_target_writable(ctx: CheckContext):
     read_only = ctx.target_harbor.read_only()
     expect(not read_only, f"target Harbor {ctx.config.harbor.target_url} is still read-only (restored from a "

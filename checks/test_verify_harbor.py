@@ -7,7 +7,7 @@ import os
 
 from checks.context import CheckContext
 from checks.golden import golden_artifacts, golden_projects, sampled_artifacts, target_artifacts
-from checks.verdict import expect, fail, live
+from checks.verdict import establishes, expect, fail, live, needs
 from runbook.errors import DigestMismatch, SeatrialError
 
 
@@ -20,6 +20,7 @@ def test_target_harbor_healthy(ctx: CheckContext):
            f"kubectl -n {ctx.config.target.namespace} get pods; check the components named above")
 
 
+@establishes("target-harbor-login")
 def test_target_credentials_authenticate(ctx: CheckContext):
     # The restored database carries the source's users: the same credentials must work on the target.
     from runbook.errors import Unauthorized
@@ -35,6 +36,7 @@ def test_target_credentials_authenticate(ctx: CheckContext):
            f"username={user.get('username')!r}", "fix harbor.username")
 
 
+@needs("target-harbor-login")
 @live("project", golden_projects, allow_empty=True, empty="project")
 def test_project_present(ctx: CheckContext, project: str):
     found = ctx.target_harbor.project(project)
@@ -47,6 +49,7 @@ def _artifact_id(record: dict) -> str:
     return f"{record['repository']}@{record['digest'][:19]}"
 
 
+@needs("target-harbor-login")
 @live("artifact", golden_artifacts, ids=_artifact_id, allow_empty=True, empty="artifact")
 def test_artifact_present(ctx: CheckContext, artifact, record_fact):
     record_fact("digest", artifact["digest"])
@@ -66,6 +69,7 @@ def _registry(ctx: CheckContext):
     return ctx.memo(("registry",), lambda: ctx.registry("target"))
 
 
+@needs("target-harbor-login")
 @live("artifact", sampled_artifacts, ids=_artifact_id, allow_empty=True, empty="artifact")
 def test_artifact_pulls_with_verified_digests(ctx: CheckContext, artifact):
     try:
@@ -81,6 +85,7 @@ def test_artifact_pulls_with_verified_digests(ctx: CheckContext, artifact):
            "restore the registry volume again")
 
 
+@needs("target-harbor-login")
 def test_canary_push_and_pull(ctx: CheckContext, record_fact):
     """The one check that writes: a canary in its own project, pulled back, verified, and removed."""
     harbor, client = ctx.config.harbor, ctx.target_harbor

@@ -7,6 +7,9 @@ what is wrong, what was observed, the one-line fix.
 (testinfra's pattern): one test per object with a readable id. A factory that cannot read what it
 needs (the backup name is unknown, a list failed) yields one failing test that says why, instead of
 an empty, silently skipped set.
+
+`@needs(key)` / `@establishes(key)` tie a check to a root cause (checks.causes): one false fact is reported
+once, first, and the checks it explains are "not judged" instead of failing with guesses of their own.
 """
 
 from __future__ import annotations
@@ -62,3 +65,15 @@ def live(argname: str, factory: Callable[..., Iterable], *, ids: Callable[[objec
     """Mark a check for live parametrization; `factory(ctx)` returns the objects."""
     return pytest.mark.seatrial_live(argname=argname, factory=factory, ids=ids, allow_empty=allow_empty,
                                      empty=empty)
+
+
+def needs(*keys: str):
+    """The prerequisites (checks.causes) this check stands on: when one is false, the check is
+    "not judged: <cause>" and the cause is reported once, first."""
+    return pytest.mark.seatrial_needs(*keys)
+
+
+def establishes(key: str):
+    """This check's own subject is the prerequisite `key`: when it is false, this check is the one failure
+    that reports the cause (with its fix), first; the checks that need it are not judged."""
+    return pytest.mark.seatrial_establishes(key)

@@ -2,7 +2,7 @@
 
 Commands (each loads and validates the configuration first, except `rehearse`):
     plan | run [--from STEP] [--until STEP] [--dry-run] [--yes] [--keep-frozen] | step NAME [--yes]
-    verify NAME | status | report | reset-target [--yes] | rehearse [--env sandbox|kind]
+    verify NAME | status | report [--project-size SIZE] | reset-target [--yes] | rehearse [--env sandbox|kind]
 
 Exit codes:
     0   all green
@@ -123,7 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="run one step's checks only (read-only)")
     verify.add_argument("name", choices=STEPS, metavar="NAME", help=", ".join(STEPS))
     commands.add_parser("status", help="show the journal of the run directory")
-    commands.add_parser("report", help="write report.md and report.html in the run directory")
+    report = commands.add_parser("report", help="write report.md and report.html in the run directory")
+    report.add_argument("--project-size", metavar="SIZE", help="project the freeze window for this much data "
+                        "(e.g. 2TiB) at the throughput measured in the run; default 1TiB")
     reset = commands.add_parser("reset-target", help="delete the target namespace to retry (destructive)")
     reset.add_argument("--yes", action="store_true", help="delete without asking")
     rehearse_parser = commands.add_parser("rehearse", help="run the whole migration on a throwaway environment")

@@ -77,9 +77,11 @@ def status_command(args: argparse.Namespace, config: Config) -> int:
 
 
 def report_command(args: argparse.Namespace, config: Config) -> int:
-    from runbook.report import write_report
+    from runbook.report import DEFAULT_PROJECTION, parse_size, write_report
 
-    md, page = write_report(config, _context(args, config).journal)
+    size = getattr(args, "project_size", None)
+    project = parse_size(size) if size is not None else DEFAULT_PROJECTION
+    md, page = write_report(config, _context(args, config).journal, project=project)
     print(f"report: {md}\n        {page}")
     return 0
 

@@ -1,0 +1,296 @@
+"""The run report as evidence: the verdict first, failures (root cause first) with their fixes, one row per
+volume, the steps as a timeline, the freeze window with its projection, the inventory; the same facts in
+Markdown and in the page, which a real browser (Debian's headless Chromium) renders for a reader."""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import pytest
+from test_config import HARBOR_PASSWORD_ENV, SECRET_KEY, Workspace
+
+from fixtures.tools import require_tool
+from runbook.errors import BadInput
+from runbook.journal import Journal
+from runbook.report import build_markdown, freeze_window, parse_size, write_report
+
+REPO = Path(__file__).resolve().parent.parent
+GiB = 2**30
+
+ROOT_CAUSE = ("the backup tarball of seatrial-my-harbor-1 is missing from s3://velero/harbor-move: no object of "
+              "the namespace can be restored from it\n  observed: harbor-move/backups/seatrial-my-harbor-1/"
+              "seatrial-my-harbor-1.tar.gz absent; the bucket holds the backup's directory without it\n"
+              "  fix: the object was removed after Velero wrote it (a lifecycle rule, a manual delete): find what "
+              "deletes objects under the prefix, then back up again")
+
+
+def _case(name: str, inner: str = "", module: str = "checks.test_backup") -> str:
+    return f'<testcase classname="{module}" name="{name}" time="0.01">{inner}</testcase>'
+
+
+def _suite(step: str, properties: dict[str, object], cases: list[str]) -> str:
+    props = "".join(f"<property name={quoteattr(k)} value={quoteattr(str(v))}/>" for k, v in properties.items())
+    return (f'<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="seatrial-{step}" '
+            f'tests="{len(cases)}"><properties>{props}</properties>{"".join(cases)}</testsuite></testsuites>')
+
+
+def _run_dir(config, *, failing: bool) -> Journal:
+    """A run's journal and JUnit files as the runner and the checks write them (pytest's xunit2 format)."""
+    run, now = config.run_dir, time.time()
+    (run / "junit").mkdir(parents=True)
+    journal = Journal(run)
+    timeline = [("preflight", 4.0), ("freeze", 2.0), ("annotate", 1.0), ("backup", 40.0), ("restore", 60.0),
+                ("fixup", 2.0), ("thaw-target", 1.5), ("verify-harbor", 9.0)]
+    clock = now - 200
+    recorded = {
+        "freeze": {"frozen_at": clock + 5, "artifacts": 12},
+        "backup": {"backup": "seatrial-my-harbor-1", "phase": "Completed", "items": 80, "total_items": 80,
+                   "volumes": 2, "bytes": 6 * GiB, "started": "2026-11-28T10:00:00Z",
+                   "completed": "2026-11-28T10:00:30Z"},
+        "restore": {"restore": "seatrial-my-harbor-1", "phase": "Completed", "warnings": 0, "errors": 0,
+                    "items": 80, "total_items": 80, "volumes": 2, "bytes": 6 * GiB,
+                    "started": "2026-11-28T10:02:00Z", "completed": "2026-11-28T10:02:50Z"},
+    }
+    for step, seconds in timeline:
+        data = journal.read()
+        failed = failing and step == "backup"
+        data["steps"][step] = {"status": "failed" if failed else "passed", "ended": clock + seconds,
+                               "duration": seconds, "checks_passed": 5,
+                               "checks_failed": ["checks/test_backup.py::test_bucket_holds_full_layout"] if failed
+                               else [], **recorded.get(step, {})}
+        journal.write(data)
+        clock += seconds + 1
+        if failed:
+            break
+    journal.record_name("backup", "seatrial-my-harbor-1")
+    volumes = {
+        "harbor/my-harbor-database-0:database-data": ("database-data-my-harbor-database-0", 2 * GiB, "5e1f0c2ab3d4"),
+        "harbor/my-harbor-registry-5d9c7b-x2x8q:registry-data": ("my-harbor-registry", 4 * GiB, "9a8b7c6d5e4f")}
+    properties: dict[str, object] = {"seatrial.backup": "seatrial-my-harbor-1"}
+    for ident, (pvc, size, snapshot) in volumes.items():
+        properties.update({f"test_volume_backed_up[{ident}].snapshot_id": snapshot,
+                           f"test_volume_backed_up[{ident}].pvc": pvc, f"test_volume_backed_up[{ident}].bytes": size})
+    cases = [_case("test_backup_completed"),
+             *[_case(f"test_volume_backed_up[{ident}]") for ident in volumes]]
+    if failing:
+        cases.insert(0, _case("test_bucket_holds_full_layout", f"<failure message={quoteattr(ROOT_CAUSE)}>"
+                                                               f"{ROOT_CAUSE}</failure>"))
+        not_judged = quoteattr("not judged: the backup tarball of seatrial-my-harbor-1 is missing from "
+                               "s3://velero/harbor-move: no object of the namespace can be restored from it")
+        cases += [_case(f"test_tarball_holds_object[configmaps/harbor/cm-{i}]",
+                        f'<skipped type="pytest.skip" message={not_judged}/>') for i in range(36)]
+    (run / "junit" / "backup.xml").write_text(_suite("backup", properties, cases))
+    if not failing:
+        restored = {f"test_volume_restored[{ident.split('/', 1)[1]}].bytes_restored": size
+                    for ident, (_, size, _) in volumes.items()}
+        (run / "junit" / "restore.xml").write_text(_suite("restore", restored, [
+            _case(f"test_volume_restored[{ident.split('/', 1)[1]}]", module="checks.test_restore")
+            for ident in volumes]))
+        journal.record_name("restore", "seatrial-my-harbor-1")
+    return journal
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    workspace = Workspace(tmp_path)
+    data = workspace.data()
+    data["run_dir"] = str(tmp_path / "run")
+    workspace.write(data)
+    return workspace
+
+
+def test_a_failed_run_leads_with_its_root_cause_and_fix(workspace: Workspace) -> None:
+    config = workspace.load()
+    journal = _run_dir(config, failing=True)
+    text = build_markdown(config, journal, live=False)
+    lines = text.splitlines()
+    assert lines[2].startswith("**Verdict: FAILED** -- 1 check failed; the run stopped at backup")
+    failures = text.index("## Failures")
+    assert failures < text.index("## Volumes") < text.index("## Freeze window") < text.index("## Steps")
+    assert "1. **backup: `test_bucket_holds_full_layout`** -- the backup tarball of seatrial-my-harbor-1 is missing" \
+        in text
+    assert "   - fix: the object was removed after Velero wrote it" in text
+    assert "36 check(s) not judged" in text and "- 36 x not judged: the backup tarball" in text
+    assert "| restore | not run |" in text
+
+
+def test_a_green_run_shows_volumes_timeline_freeze_window_and_projection(workspace: Workspace) -> None:
+    config = workspace.load()
+    journal = _run_dir(config, failing=False)
+    text = build_markdown(config, journal, live=False, project=parse_size("2TiB"))
+    assert "**Verdict: PASSED** -- every step passed its checks" in text
+    assert "## Failures" not in text
+    assert ("| my-harbor-database-0 | database-data | database-data-my-harbor-database-0 | 2.0 GiB | 5e1f0c2ab3d4 | "
+            "2.0 GiB | same bytes |") in text
+    window = freeze_window(journal.read()["steps"])
+    # frozen (during freeze) until the end of thaw-target
+    assert window.seconds == pytest.approx(2 + 1 + 1 + 40 + 1 + 60 + 1 + 2 + 1 + 1.5 + 1, abs=0.01)
+    assert "- backup throughput: 6.0 GiB in 30 s = 204.8 MiB/s" in text
+    assert "- restore throughput: 6.0 GiB in 50 s = 122.9 MiB/s" in text
+    # 2 TiB: the 31.5 s that did not depend on the data + 2 TiB at each measured rate
+    projected = 111.5 - 30 - 50 + 2**41 / (6 * GiB / 30) + 2**41 / (6 * GiB / 50)
+    assert window.projection(2**41) == pytest.approx(projected)
+    assert f"- projection for 2048.0 GiB: freeze window about **{projected / 3600:.1f} h**" in text
+
+
+@pytest.mark.parametrize("given, expected", [("2TiB", 2**41), ("500GiB", 500 * 2**30), ("1.5TB", 1.5e12),
+                                             ("800G", 800e9), ("1024", 1024)])
+def test_project_sizes_are_read_in_binary_and_decimal_units(given: str, expected: float) -> None:
+    assert parse_size(given) == int(expected)
+
+
+@pytest.mark.parametrize("given", ["", "lots", "2XB", "-1GiB", "0TiB"])
+def test_a_bad_project_size_names_the_argument(given: str) -> None:
+    with pytest.raises(BadInput) as error:
+        parse_size(given)
+    assert "--project-size" in error.value.message and "2TiB" in error.value.fix
+
+
+def test_seatrial_report_projects_for_a_given_size_and_refuses_a_bad_one(workspace: Workspace) -> None:
+    _run_dir(workspace.load(), failing=False)
+    environ = {**workspace.environ, "PATH": "/usr/bin:/bin"}
+
+    def report(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "runbook.cli", "-c", str(workspace.path), "report", *args],
+                              cwd=REPO, env=environ, capture_output=True, text=True, timeout=60, check=False)
+
+    done = report("--project-size", "500GiB")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "- projection for 500.0 GiB: freeze window about" in (workspace.root / "run" / "report.md").read_text()
+    bad = report("--project-size", "lots")
+    assert bad.returncode == 2 and "--project-size 'lots' is not a data size" in bad.stdout + bad.stderr
+    assert "Traceback" not in bad.stdout + bad.stderr
+
+
+def test_secrets_never_reach_the_report(workspace: Workspace) -> None:
+    config = workspace.load()
+    journal = _run_dir(config, failing=True)
+    leak = f"denied for {SECRET_KEY} with {HARBOR_PASSWORD_ENV}"
+    data = journal.read()
+    data["steps"]["backup"]["error"] = leak
+    journal.write(data)
+    junit = config.run_dir / "junit" / "backup.xml"
+    junit.write_text(junit.read_text().replace("absent;", f"absent ({leak});"))
+    markdown, page = write_report(config, journal, live=False)
+    for value in (SECRET_KEY, HARBOR_PASSWORD_ENV):
+        assert value not in markdown.read_text() and value not in page.read_text()
+    assert "denied for *** with ***" in page.read_text()
+
+
+# ----------------------------------------------------------------------------- in a real browser
+
+
+def chromium(*args: str) -> subprocess.CompletedProcess:
+    done = subprocess.run([require_tool("chromium"), "--headless", "--disable-gpu", "--no-sandbox",
+                           "--no-first-run", "--hide-scrollbars", *args],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def _visible_text(dom: str) -> str:
+    from html.parser import HTMLParser
+
+    class Text(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.parts, self.hidden = [], 0
+
+        def handle_starttag(self, tag, attrs):
+            self.hidden += tag in ("style", "script", "title")
+
+        def handle_endtag(self, tag):
+            self.hidden -= tag in ("style", "script", "title")
+
+        def handle_data(self, data):
+            if not self.hidden and data.strip():
+                self.parts.append(data.strip())
+
+    parser = Text()
+    parser.feed(dom)
+    return " ".join(parser.parts)
+
+
+def _png_rows(path: Path, rows: int) -> tuple[int, int, list[bytes]]:
+    """(width, height, the first `rows` rows as RGB(A) bytes) of a PNG, unfiltered (no imaging library here)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
+    assert depth == 8 and colour in (2, 6), (depth, colour)
+    chunks, at = [], 8
+    while at < len(data):
+        length, kind = struct.unpack(">I4s", data[at:at + 8])
+        if kind == b"IDAT":
+            chunks.append(data[at + 8:at + 8 + length])
+        at += 12 + length
+    raw, pixel = zlib.decompress(b"".join(chunks)), 3 if colour == 2 else 4
+    stride, out, previous = width * pixel, [], bytearray(width * pixel)
+    for y in range(min(rows, height)):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            left = line[i - pixel] if i >= pixel else 0
+            up, corner = previous[i], previous[i - pixel] if i >= pixel else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 255
+            elif kind == 2:
+                line[i] = (line[i] + up) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 255
+            elif kind == 4:
+                p = left + up - corner
+                best = min((abs(p - left), 0, left), (abs(p - up), 1, up), (abs(p - corner), 2, corner))[2]
+                line[i] = (line[i] + best) & 255
+        out.append(bytes(line))
+        previous = line
+    return width, height, out
+
+
+def test_a_reader_sees_the_verdict_the_failing_check_and_the_volume_table(workspace: Workspace,
+                                                                          tmp_path: Path) -> None:
+    config = workspace.load()
+    _, page = write_report(config, _run_dir(config, failing=True), live=False)
+    text = _visible_text(chromium("--dump-dom", page.as_uri()).stdout)
+    assert text.startswith("seatrial report FAILED 1 check failed; the run stopped at backup"), text[:300]
+    assert "backup · test_bucket_holds_full_layout" in text
+    assert "the backup tarball of seatrial-my-harbor-1 is missing" in text
+    assert "fix: the object was removed after Velero wrote it" in text
+    assert "36 × not judged: the backup tarball" in text
+    assert ("pod volume PVC bytes backed up snapshot bytes restored data parity my-harbor-database-0 database-data "
+            "database-data-my-harbor-database-0 2.0 GiB 5e1f0c2ab3d4") in text
+    assert text.index("FAILED") < text.index("test_bucket_holds_full_layout") < text.index("bytes backed up")
+
+    # what the eye meets first: the verdict banner, red for a failed run, green for a passed one
+    shot = tmp_path / "failed.png"
+    chromium(f"--screenshot={shot}", "--window-size=1200,900", page.as_uri())
+    width, height, rows = _png_rows(shot, 140)
+    assert (width, height) == (1200, 900)
+    assert _has_colour(rows, (0xB3, 0x26, 0x1E)), "no red verdict banner at the top of the page"
+    green = workspace.root / "green"
+    green.mkdir()
+    workspace.data()
+    config_green = _green_config(workspace, green)
+    _, green_page = write_report(config_green, _run_dir(config_green, failing=False), live=False)
+    green_text = _visible_text(chromium("--dump-dom", green_page.as_uri()).stdout)
+    assert green_text.startswith("seatrial report PASSED every step passed its checks"), green_text[:300]
+    assert "same bytes" in green_text and "Failures" not in green_text
+    shot = tmp_path / "passed.png"
+    chromium(f"--screenshot={shot}", "--window-size=1200,900", green_page.as_uri())
+    assert _has_colour(_png_rows(shot, 140)[2], (0x1F, 0x7A, 0x3D)), "no green verdict banner"
+
+
+def _has_colour(rows: list[bytes], rgb: tuple[int, int, int]) -> bool:
+    pixel = len(rows[0]) // 1200
+    return any(sum(1 for x in range(0, len(row), pixel) if tuple(row[x:x + 3]) == rgb) > 300 for row in rows)
+
+
+def _green_config(workspace: Workspace, root: Path):
+    data = workspace.data()
+    data["run_dir"] = str(root / "run")
+    workspace.write(data)
+    return workspace.load()
