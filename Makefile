@@ -4,12 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 ENV ?= sandbox
-APT_PACKAGES := restic docker-registry
+APT_PACKAGES := restic docker-registry chromium
 
 .PHONY: test rehearse lint system-deps venv clean
 
 system-deps:
-	@missing=""; for tool in restic docker-registry kubectl; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	@missing=""; for tool in restic docker-registry kubectl chromium; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
 	missing="$${missing/ kubectl/ kubernetes-client}"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

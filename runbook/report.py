@@ -44,8 +44,8 @@ def _seconds(stamp: str | None) -> float | None:
 
 
 def _size(count: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if count < 1024 or unit == "GiB":
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if count < 1024 or unit == "TiB":
             return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
         count /= 1024
     raise AssertionError("unreachable")
@@ -236,7 +236,7 @@ def _parity(row: dict) -> str:
         return "empty volume (nothing to carry)"
     backed, restored = _int(row.get("bytes")), _int(row.get("restored"))
     if backed is None or restored is None:
-        return "not judged" if backed is not None else "-"
+        return "not restored yet" if backed is not None else "-"
     return "same bytes" if backed == restored else f"DIFFERS ({restored - backed:+d} bytes)"
 
 
@@ -323,10 +323,10 @@ def freeze_window(steps: dict) -> FreezeWindow:
 def _freeze_lines(window: FreezeWindow, project: int) -> list[str]:
     if window.frozen_at is None:
         return ["- the source was not frozen in this run: no freeze window yet"]
-    lines = [f"- source Harbor read-only from {_clock(window.frozen_at)} UTC to "
-             + (f"{_clock(window.writable_at)} UTC, when the target accepted writes: **{_span(window.seconds)} "
-                "without pushes** (the downtime to plan for)" if window.seconds is not None
-                else "(still open: the target has not been thawed)")]
+    lines = [f"- source Harbor read-only from {_clock(window.frozen_at)} UTC to {_clock(window.writable_at)} UTC, "
+             f"when the target accepted writes: **{_span(window.seconds)} without pushes** (the downtime to plan "
+             "for)" if window.seconds is not None else f"- source Harbor read-only since {_clock(window.frozen_at)} "
+             "UTC; the window is still open (the target has not been thawed)"]
     for which in ("backup", "restore"):
         data = window.backup_bytes if which == "backup" else window.restore_bytes
         seconds = window.backup_seconds if which == "backup" else window.restore_seconds

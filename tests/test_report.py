@@ -136,7 +136,7 @@ def test_a_green_run_shows_volumes_timeline_freeze_window_and_projection(workspa
     # 2 TiB: the 31.5 s that did not depend on the data + 2 TiB at each measured rate
     projected = 111.5 - 30 - 50 + 2**41 / (6 * GiB / 30) + 2**41 / (6 * GiB / 50)
     assert window.projection(2**41) == pytest.approx(projected)
-    assert f"- projection for 2048.0 GiB: freeze window about **{projected / 3600:.1f} h**" in text
+    assert f"- projection for 2.0 TiB: freeze window about **{projected / 3600:.1f} h**" in text
 
 
 @pytest.mark.parametrize("given, expected", [("2TiB", 2**41), ("500GiB", 500 * 2**30), ("1.5TB", 1.5e12),
