@@ -155,3 +155,24 @@ def _restore_exists(ctx: CheckContext) -> Cause | None:
                  f"Restores there: {', '.join(found[-10:]) or 'none'}",
                  "pass the name of an existing Restore with --seatrial-restore NAME (see `velero restore get`), "
                  "or run the restore step")
+
+
+@prerequisite("backup-repository", after=("backup",))
+def _backup_repository(ctx: CheckContext) -> Cause | None:
+    """restic: the repository opens with the password and keys seatrial has (one `restic snapshots`, the same
+    call the snapshot checks then reuse). Only when a volume of the backup has a snapshot to look for."""
+    from checks.facts import pod_volume_backups
+    from checks.repository import restic_snapshots
+
+    if ctx.config.velero.uploader != "restic":
+        return None
+    name, namespace = ctx.backup_name, ctx.config.source.namespace
+    if not any((p.get("status") or {}).get("snapshotID") for p in pod_volume_backups(ctx)):
+        return None
+    try:
+        ctx.memo(("snapshots", name, namespace), lambda: restic_snapshots(ctx, namespace, name))
+    except SeatrialError as exc:
+        return Cause("backup-repository", f"the restic repository of namespace {namespace} cannot be read: no "
+                     "volume's snapshot can be looked up in it", " ".join(exc.message.split()),
+                     exc.fix or "check velero.repository_password_env and the storage credentials")
+    return None

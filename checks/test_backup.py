@@ -206,7 +206,7 @@ def _instant(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-@needs("backup")
+@needs("backup", "backup-repository")
 @live("pvb", lambda ctx: pod_volume_backups(ctx), ids=_describe, allow_empty=True, empty="PodVolumeBackup")
 def test_snapshot_in_repository(ctx: CheckContext, pvb, record_fact):
     status = pvb.get("status") or {}

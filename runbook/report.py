@@ -122,18 +122,20 @@ def _harbor_lines(config: Config, journal: Journal, live: bool) -> list[str]:
 
 
 def _step_rows(steps: dict) -> list[str]:
-    rows = ["| step | outcome | duration | checks passed | checks failed | re-verified |", "|---|---|---|---|---|---|"]
+    rows = ["| step | outcome | duration | checks passed | checks failed | re-verified | started (UTC) |",
+            "|---|---|---|---|---|---|---|"]
     for step in STEP_ORDER + EXTRA_STEPS:
         entry = steps.get(step)
         if not entry and step in EXTRA_STEPS:
             continue
         if not entry:
-            rows.append(f"| {step} | not run | - | - | - | - |")
+            rows.append(f"| {step} | not run | - | - | - | - | - |")
             continue
         reverified = datetime.fromtimestamp(entry["reverified"], UTC).strftime("%H:%M:%S") \
             if entry.get("reverified") else "-"
         rows.append(f"| {step} | {entry.get('status')} | {entry.get('duration', 0):.1f} s | "
-                    f"{entry.get('checks_passed', 0)} | {len(entry.get('checks_failed', []))} | {reverified} |")
+                    f"{entry.get('checks_passed', 0)} | {len(entry.get('checks_failed', []))} | {reverified} | "
+                    f"{_clock(_began(entry))} |")
     return rows
 
 

@@ -565,7 +565,8 @@ def test_clean_migration_passes_every_check(migrated: Migration, tmp_path: Path)
 # ----------------------------------------------------------------------------- cascades: one root cause each
 
 
-def _variant(migrated: Migration, root: Path, harbor_password: str | None = None) -> Config:
+def _variant(migrated: Migration, root: Path, harbor_password: str | None = None,
+             repository_password_env: str | None = None) -> Config:
     """The migration's configuration with its own run directory (a copy of the journal and inventories, so the
     plants' JUnit files do not replace the migration's) and, optionally, another Harbor password."""
     data = yaml.safe_load(Path(migrated.config.path).read_text())
@@ -576,6 +577,8 @@ def _variant(migrated: Migration, root: Path, harbor_password: str | None = None
         (root / "wrong-password").write_text(harbor_password + "\n")
         (root / "wrong-password").chmod(0o600)
         data["harbor"]["password_file"] = str(root / "wrong-password")
+    if repository_password_env is not None:
+        data["velero"]["repository_password_env"] = repository_password_env
     path = root / "seatrial.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return load_config(path)
@@ -637,6 +640,25 @@ def test_a_wrong_backup_name_is_one_root_cause(migrated: Migration, tmp_path: Pa
     assert len(skipped) >= 10 and len(skipped) == len(checked.cases) - 1, checked.cases
     for name in skipped:
         _not_judged(checked, name, "source: Backup no-such-backup")
+
+
+def test_an_unreadable_repository_is_one_root_cause_of_its_own(migrated: Migration, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    wrong = "not-the-repository-password-" + secrets.token_hex(4)
+    monkeypatch.setenv("SEATRIAL_TEST_REPOSITORY_PASSWORD", wrong)  # the checks' process inherits it
+    checked = check(_variant(migrated, tmp_path, repository_password_env="SEATRIAL_TEST_REPOSITORY_PASSWORD"),
+                    "backup")
+    failing = [name for name, case in checked.cases.items() if case.outcome == "failed"]
+    # no check's own subject is the repository: the cause is an item of its own, first
+    assert failing == ["root_cause[backup-repository]"], checked.output
+    assert next(iter(checked.cases)) == "root_cause[backup-repository]"
+    checked.failed("root_cause[backup-repository]", f"the restic repository of namespace {NAMESPACE} cannot be read")
+    snapshots = [n for n in checked.cases if n.startswith("test_snapshot_in_repository[")]
+    assert len(snapshots) >= 3, snapshots
+    for name in snapshots:
+        _not_judged(checked, name, f"the restic repository of namespace {NAMESPACE} cannot be read")
+    checked.passed("test_backup_completed")
+    assert wrong not in checked.output and all(wrong not in c.message for c in checked.cases.values())
 
 
 def test_an_object_created_after_the_backup_is_told_so(migrated: Migration, tmp_path: Path) -> None:
