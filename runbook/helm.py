@@ -38,6 +38,7 @@ import helm_python
 import yaml
 
 from runbook.errors import ApiError, BadInput, Conflict, Invalid, NotFound, SeatrialError, Unreachable
+from runbook.kubeyaml import KubernetesYamlLoader
 from runbook.secrets import MASK, redact, register
 
 if TYPE_CHECKING:
@@ -62,32 +63,6 @@ _NOT_MANIFESTS = ("NOTES.txt",)
 
 
 # --------------------------------------------------------------------------- parsing, as Kubernetes does
-
-class KubernetesYamlLoader(yaml.SafeLoader):
-    """PyYAML's safe loader with the two rules where sigs.k8s.io/yaml (go-yaml, libyaml's scanner) differs:
-    a TAB is whitespace between tokens where no simple key can start (so `apiVersion: v1<TAB>` is legal),
-    and timestamps stay strings (JSON has no timestamp type; the API server keeps what was written)."""
-
-    def scan_to_next_token(self) -> None:
-        if self.index == 0 and self.peek() == "\ufeff":
-            self.forward()
-        while True:
-            while self.peek() == " " or (self.peek() == "\t" and (self.flow_level or not self.allow_simple_key)):
-                self.forward()
-            if self.peek() == "#":
-                while self.peek() not in "\0\r\n\x85\u2028\u2029":
-                    self.forward()
-            if not self.scan_line_break():
-                return
-            if not self.flow_level:
-                self.allow_simple_key = True
-
-
-KubernetesYamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
 
 def parse_manifests(text: str, source: str = "manifest") -> list[dict]:
     """The objects in a multi-document YAML text, as the API server would read them; empty documents
@@ -186,7 +161,7 @@ def _error(error: helm_python.HelmError, what: str, fix: str) -> SeatrialError:
     if isinstance(error, (helm_python.HelmChartLoadError, helm_python.HelmChartInvalidError,
                           helm_python.HelmValuesError, helm_python.HelmRenderError,
                           helm_python.HelmInvalidArgError, helm_python.HelmRepoError,
-                          helm_python.HelmRegistryError)):
+                          helm_python.HelmRegistryError)) or _template_failure(detail):
         return BadInput(message, fix=fix)
     if isinstance(error, helm_python.HelmNotFoundError) or "not found" in detail.lower():
         return NotFound(message, fix=fix)
@@ -195,6 +170,11 @@ def _error(error: helm_python.HelmError, what: str, fix: str) -> SeatrialError:
     if "conflict" in detail.lower():
         return Conflict(message, status=409, fix=fix)
     return ApiError(message, fix=fix)
+
+
+def _template_failure(detail: str) -> bool:
+    """A template that fails during install or upgrade: the values are wrong, not the cluster."""
+    return detail.startswith(("execution error at (", "template: ", "values don't meet the specifications"))
 
 
 def _transport_failure(detail: str) -> bool:
@@ -377,7 +357,7 @@ class Helm:
         Show them with `masked(...)`."""
         values = self._call(f"helm get values of {self._where(release)}",
                             "check the release name and namespace (helm list)",
-                            self._config.get_values, release, all_values=all_values)
+                            self._config.get_values, release, all_values=all_values) or {}
         register_secret_values(values)
         return values
 
