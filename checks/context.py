@@ -101,7 +101,7 @@ class CheckContext(Clients):
         if name == "bucket":
             return self.bucket.check()
         if name in ("source_harbor", "target_harbor"):
-            return self.harbor(name.split("_")[0]).health()
+            return getattr(self, name).health()
         raise KeyError(name)
 
     def unreachable(self, needed: set[str]) -> dict[str, str]:
@@ -117,7 +117,7 @@ class CheckContext(Clients):
             except ApiError as exc:
                 # An answer is not "unreachable", unless it is a gateway with nothing behind it or a
                 # refusal that would fail every check the same way.
-                if exc.status in (401, 403, 502, 503, 504) or name == "bucket":
+                if exc.dependency_fault or name == "bucket":  # 401/403/429/5xx or not its protocol
                     return exc.render()
             except SeatrialError as exc:
                 return exc.render()
@@ -138,7 +138,7 @@ class CheckContext(Clients):
                 pass  # the probe below says why, in its line
         with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
             reasons = dict(zip(names, pool.map(attempt, names), strict=True))
-        return {name: " ".join(reason.split()) for name, reason in reasons.items() if reason}
+        return {name: " ".join(reason.split()) for name, reason in sorted(reasons.items()) if reason}
 
 
 def describe_side(config: Config, side: str) -> str:

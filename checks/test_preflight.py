@@ -107,7 +107,8 @@ def test_target_namespace_absent(ctx: CheckContext):
            f"target: namespace {ns} already exists: Velero would skip every existing object with an "
            "'already exists' warning and not restore their volume data",
            f"namespace {ns} phase {((existing or [{}])[0].get('status') or {}).get('phase')}",
-           "run `seatrial reset-target` (deletes it, asks for confirmation) or choose another target namespace")
+           "if an earlier restore of this run made it: `seatrial reset-target` (deletes only what seatrial's "
+           "restore made, asks first); otherwise check target.context and target.namespace")
 
 
 def _planned_names(ctx: CheckContext) -> list[tuple[str, str]]:

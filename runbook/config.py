@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from runbook.errors import ConfigError
+from runbook.identity import SAME_CLUSTER_FIX, kubeconfig_server, normalized_server, same_namespace_refusal
 from runbook.s3 import parse_credentials_file
 from runbook.secrets import MASK, Secret
 
@@ -717,6 +718,8 @@ class _Loader:
                 f"source and target are the same context {source.context!r} and namespace {source.namespace!r}",
                 fix="point target at the new cluster (or another namespace); a restore must not land on the source",
             )
+        if check_contexts and source.namespace == target.namespace:
+            _refuse_same_server(source, target)
         storage = self.storage(raw)
         velero = self.velero(raw, source, target)
         harbor = self.harbor(raw)
@@ -735,6 +738,15 @@ class _Loader:
             run_dir=run_dir,
             path=config_path,
         )
+
+
+def _refuse_same_server(source: ClusterConfig, target: ClusterConfig) -> None:
+    """Two context names for one API server are one cluster (run time also compares kube-system UIDs)."""
+    servers = [kubeconfig_server(c.kubeconfig, c.context) for c in (source, target)]  # type: ignore[arg-type]
+    if servers[0] and servers[1] and normalized_server(servers[0]) == normalized_server(servers[1]):
+        raise ConfigError("target.context", same_namespace_refusal(source.context, target.context, target.namespace,
+                                                                   f"same API server {servers[0]}"),
+                          fix=SAME_CLUSTER_FIX)
 
 
 def _is_ip(text: str) -> bool:

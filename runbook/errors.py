@@ -44,23 +44,56 @@ class Unreachable(SeatrialError):
 
     exit_code = 3
 
+    @property
+    def dependency_fault(self) -> bool:
+        return True
+
+
+# Answers that say the dependency itself is in trouble (after the clients' retries): exit 3, never a verdict.
+DEPENDENCY_FAULT_STATUSES = frozenset({401, 403, 429, 500, 502, 503, 504})
+
 
 class ApiError(SeatrialError):
-    """An API answered with an error status. `status` is the HTTP status."""
+    """An API answered with an error status. `status` is the HTTP status.
+
+    5xx and 429 (left after the clients' retries) are dependency faults: exit 3, like Unreachable."""
 
     exit_code = 1
 
     def __init__(self, message: str, *, status: int | None = None, fix: str | None = None):
         self.status = status
         super().__init__(message, fix=fix)
+        if status is not None and (status >= 500 or status == 429):
+            self.exit_code = 3
+
+    @property
+    def dependency_fault(self) -> bool:
+        return self.exit_code == 3
 
 
 class Unauthorized(ApiError):
-    pass
+    """401: the credentials are refused; every later call would fail the same way (exit 3)."""
+
+    exit_code = 3
 
 
 class Forbidden(ApiError):
-    pass
+    """403: the dependency refuses this user (exit 3)."""
+
+    exit_code = 3
+
+
+class ReadOnlyRefused(Forbidden):
+    """Harbor refused a write because it is read-only: a state of the migration, not a dependency fault."""
+
+    exit_code = 1
+
+
+class ProtocolError(ApiError):
+    """The dependency answered something that is not its protocol (an HTML proxy page, a body that is not
+    JSON, a manifest that does not parse): a dependency problem, never a statement about the user's data."""
+
+    exit_code = 3
 
 
 class NotFound(ApiError):

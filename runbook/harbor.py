@@ -13,7 +13,19 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 
-from runbook.errors import ApiError, BadInput, Conflict, Forbidden, Invalid, NotFound, Unauthorized, Unreachable
+from runbook import retry
+from runbook.errors import (
+    ApiError,
+    BadInput,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    ProtocolError,
+    ReadOnlyRefused,
+    Unauthorized,
+    Unreachable,
+)
 from runbook.secrets import Secret, redact
 
 API = "/api/v2.0"
@@ -59,17 +71,23 @@ class HarborClient:
                  headers: dict[str, str] | None = None, expected: tuple[int, ...] = (200,),
                  absolute: str | None = None) -> requests.Response:
         url = absolute or f"{self.url}{API}{path}"
-        try:
-            response = self._session.request(method, url, params=params, json=json, headers=headers,
-                                             auth=(self.username, self._password.reveal()), timeout=self.timeout,
-                                             allow_redirects=False)
-        except requests.Timeout:
-            raise Unreachable(f"Harbor at {self.url} did not answer {method} {urlsplit(url).path} within "
-                              f"{self.timeout:.0f} s", fix="check that Harbor is up and the URL is right") from None
-        except requests.ConnectionError as exc:
-            raise Unreachable(f"Harbor at {self.url} cannot be reached ({method} {urlsplit(url).path}): "
-                              f"{_describe(exc)}", fix="check the URL, that Harbor is up, and the TLS settings "
-                              "(CA bundle / insecure)") from None
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._session.request(method, url, params=params, json=json, headers=headers,
+                                                 auth=(self.username, self._password.reveal()), timeout=self.timeout,
+                                                 allow_redirects=False)
+            except requests.Timeout:
+                raise Unreachable(f"Harbor at {self.url} did not answer {method} {urlsplit(url).path} within "
+                                  f"{self.timeout:.0f} s", fix="check that Harbor is up and the URL is right") from None
+            except requests.ConnectionError as exc:
+                raise Unreachable(f"Harbor at {self.url} cannot be reached ({method} {urlsplit(url).path}): "
+                                  f"{_describe(exc)}", fix="check the URL, that Harbor is up, and the TLS settings "
+                                  "(CA bundle / insecure)") from None
+            if not retry.again(attempt, dependency=f"Harbor API at {self.url}", status=response.status_code,
+                               method=method, retry_after=response.headers.get("Retry-After")):
+                break
         if response.status_code not in expected:
             self._raise_for(response, method)
         return response
@@ -81,7 +99,7 @@ class HarborClient:
         where = f"Harbor at {self.url}: {method} {path} answered {status}"
         observed = f"{where} {code}: {message}".rstrip(": ")
         if status == 403 and code == "DENIED" and READ_ONLY_MESSAGE in message:
-            raise Forbidden(f"Harbor at {self.url} is read-only: {method} {path} was refused ({code}: {message})",
+            raise ReadOnlyRefused(f"Harbor at {self.url} is read-only: {method} {path} was refused ({code}: {message})",
                             status=status, fix="run the thaw step or PUT read_only=false on /api/v2.0/configurations")
         if status == 403 and "CSRF" in message:
             raise Forbidden(observed, status=status, fix="do not send Harbor's `sid` cookie back (no cookie jar)")
@@ -96,8 +114,10 @@ class HarborClient:
             raise Conflict(observed, status=status, fix="see Harbor's message: the object exists or is not empty")
         if status in (400, 422):
             raise Invalid(observed, status=status, fix="fix the request parameters named in Harbor's message")
-        if status == 503:
-            raise ApiError(observed, status=status, fix="Harbor is starting or not ready; wait and retry")
+        if status in retry.RETRY_STATUSES:
+            raise ApiError(f"{observed} (still, after {retry.attempts()} attempts)", status=status,
+                           fix=f"Harbor at {self.url} (or a proxy in front of it) is failing or not ready: check "
+                               "its core pod and logs (kubectl logs deploy/<release>-core), then resume")
         raise ApiError(observed, status=status, fix="see the Harbor core log (kubectl logs deploy/<release>-core)")
 
     def _get(self, path: str, params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
@@ -105,8 +125,9 @@ class HarborClient:
         try:
             return response.json()
         except ValueError:
-            raise ApiError(f"Harbor at {self.url}: GET {API}{path} answered 200 with a body that is not JSON",
-                           status=200, fix=f"check that {self.url} is Harbor (not a proxy page)") from None
+            raise ProtocolError(f"Harbor API at {self.url}: GET {API}{path} answered {response.status_code} with a "
+                                f"body that is not JSON: {_excerpt(response)}", status=response.status_code,
+                                fix=f"check that {self.url} is Harbor (not a proxy or login page)") from None
 
     def _paged(self, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Every item of a list endpoint: page_size=100, following `Link rel="next"`."""
@@ -114,9 +135,15 @@ class HarborClient:
         response = self._request("GET", path, params={**(params or {}), "page": 1, "page_size": PAGE_SIZE})
         seen: set[str] = set()
         while True:
-            page = response.json()
+            try:
+                page = response.json()
+            except ValueError:
+                raise ProtocolError(f"Harbor API at {self.url}: GET {urlsplit(response.url).path} answered "
+                                    f"{response.status_code} with a body that is not JSON: {_excerpt(response)}",
+                                    status=response.status_code,
+                                    fix=f"check that {self.url} is Harbor (not a proxy or login page)") from None
             if not isinstance(page, list):
-                raise ApiError(f"Harbor at {self.url}: GET {urlsplit(response.url).path} did not answer a list",
+                raise ProtocolError(f"Harbor at {self.url}: GET {urlsplit(response.url).path} did not answer a list",
                                status=response.status_code, fix=f"check that {self.url} is Harbor")
             items.extend(page)
             following = response.links.get("next", {}).get("url")
@@ -221,6 +248,11 @@ def _error_summary(response: requests.Response) -> tuple[str, str]:
         return str(first.get("code", "")), redact(str(first.get("message", "")))
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         return "", redact(response.text[:200].strip())
+
+
+def _excerpt(response: requests.Response, limit: int = 120) -> str:
+    text = " ".join(response.text[:1000].split())
+    return redact(repr(text[:limit] + ("..." if len(text) > limit else "")))
 
 
 def _describe(exc: BaseException) -> str:

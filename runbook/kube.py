@@ -29,6 +29,7 @@ from kubernetes.client import Configuration
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from runbook import retry
 from runbook.errors import (
     ApiError,
     BadInput,
@@ -36,6 +37,7 @@ from runbook.errors import (
     Forbidden,
     Invalid,
     NotFound,
+    ProtocolError,
     Unauthorized,
     Unreachable,
 )
@@ -319,20 +321,28 @@ class Cluster:
         headers = {"Accept": "application/json", "Content-Type": content_type}
         request = self._api.param_serialize(method, path, query_params=query, header_params=headers, body=body,
                                             auth_settings=["BearerToken"])
-        self.request_counts[(method, path)] += 1
-        try:
-            response = self._api.call_api(*request, _request_timeout=REQUEST_TIMEOUT)
-            data = response.read()
-        except (urllib3.exceptions.HTTPError, ApiException, OSError) as error:
-            raise self._unreachable(error) from None
+        attempt = 0
+        while True:
+            attempt += 1
+            self.request_counts[(method, path)] += 1
+            try:
+                response = self._api.call_api(*request, _request_timeout=REQUEST_TIMEOUT)
+                data = response.read()
+            except (urllib3.exceptions.HTTPError, ApiException, OSError) as error:
+                raise self._unreachable(error) from None
+            if not retry.again(attempt, dependency=f"Kubernetes API of context {self.context!r}",
+                               status=response.status, method=method, retry_after=response.getheader("Retry-After")):
+                break
         if not 200 <= response.status < 300:
             raise self._api_error(method, response.status, data, target, resource, verb, namespace)
         try:
             return json.loads(data) if data else {}
         except ValueError:
-            raise ApiError(f"{target} on context {self.context!r}: the server at {self.server} answered "
-                           f"{response.status} with a body that is not JSON",
-                           status=response.status, fix="check that `server` points at a Kubernetes API") from None
+            raise ProtocolError(f"{verb or VERBS.get(method, method.lower())} {target} on context {self.context!r}: "
+                                f"the server at {self.server} answered {response.status} with a body that is not "
+                                f"JSON: {_excerpt(data)}", status=response.status,
+                                fix=f"check that `server` of context {self.context!r} points at a Kubernetes API "
+                                    "(not a proxy or a login page)") from None
 
     def _unreachable(self, error: Exception) -> Unreachable:
         reason = getattr(error, "reason", None) or error
@@ -384,8 +394,17 @@ class Cluster:
         if status == 410:
             return ApiError(text, status=status,
                             fix="the list's continue token expired while paging (the data changed a lot): run it again")
+        if status in retry.RETRY_STATUSES:
+            return ApiError(f"{text} (still, after {retry.attempts()} attempts)", status=status,
+                            fix=f"the Kubernetes API of context {self.context!r} is failing: check the API server "
+                                f"and anything in front of it (kubectl --context {self.context} get --raw /readyz)")
         return ApiError(text, status=status,
                         fix=f"see the server's message above (kubectl --context {self.context} may say more)")
+
+
+def _excerpt(data: bytes, limit: int = 120) -> str:
+    text = " ".join(data.decode("utf-8", "replace").split())
+    return redact(repr(text[:limit] + ("..." if len(text) > limit else "")))
 
 
 def _status_body(data: bytes) -> dict:

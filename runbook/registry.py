@@ -26,12 +26,14 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 
+from runbook import retry
 from runbook.errors import (
     ApiError,
     BadInput,
     DigestMismatch,
     Forbidden,
     NotFound,
+    ProtocolError,
     Unauthorized,
     Unreachable,
 )
@@ -332,6 +334,19 @@ class RegistryClient:
                 fix="check the registry URL, that it is up, and the TLS settings (CA bundle / insecure)",
             ) from None
 
+    def _send_retrying(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        data = kwargs.get("data")
+        replayable = data is None or isinstance(data, bytes | str) or hasattr(data, "seek")
+        attempt = 0
+        while True:
+            attempt += 1
+            response = self._send(method, url, **kwargs)
+            if not replayable or not retry.again(attempt, dependency=f"registry at {self.base_url}",
+                                                 status=response.status_code, method=method,
+                                                 retry_after=response.headers.get("Retry-After")):
+                return response
+            response.close()
+
     def _request(
         self,
         method: str,
@@ -344,8 +359,10 @@ class RegistryClient:
         data: Any = None,
         stream: bool = False,
     ) -> requests.Response:
-        """Send once; on a 401 challenge authenticate and send once more; map error statuses."""
-        response = self._send(method, url, scope=scope, fresh=False, headers=headers, data=data, stream=stream)
+        """Send (again on 429/5xx, runbook.retry); on a 401 challenge authenticate and send once more;
+        map error statuses."""
+        response = self._send_retrying(method, url, scope=scope, fresh=False, headers=headers, data=data,
+                                       stream=stream)
         if response.status_code == 401:
             challenge = parse_challenge(response.headers.get("Www-Authenticate", ""))
             if challenge.scheme == "bearer":
@@ -357,7 +374,8 @@ class RegistryClient:
             else:
                 self._raise_for(response, what)
             response.close()
-            response = self._send(method, url, scope=scope, fresh=True, headers=headers, data=data, stream=stream)
+            response = self._send_retrying(method, url, scope=scope, fresh=True, headers=headers, data=data,
+                                           stream=stream)
         if response.status_code not in expected:
             self._raise_for(response, what)
         return response
@@ -400,6 +418,10 @@ class RegistryClient:
                 fix="the registry refuses this method: it is in read-only mode (distribution: "
                 "storage.maintenance.readonly) or, for deletes, storage.delete is disabled",
             )
+        if status in retry.RETRY_STATUSES:
+            raise ApiError(f"{where} failed: {observed} (still, after {retry.attempts()} attempts)", status=status,
+                           fix=f"the registry at {self.base_url} (or a proxy in front of it) is failing: check its "
+                               "pod and logs, then resume")
         raise ApiError(f"{where} failed: {observed}", status=status, fix="see the registry's log for the cause")
 
     # ------------------------------------------------------------ urls and scopes
@@ -566,6 +588,14 @@ class RegistryClient:
             stream=True,
         )
         body = _read_capped(response, MANIFEST_SIZE_LIMIT, f"{what} on {self.base_url}")
+        if not _is_json_object(body):  # a proxy's page is not a damaged manifest: say what came back, not "corrupt"
+            raise ProtocolError(
+                f"{what} on {self.base_url}: the registry answered {response.status_code} "
+                f"({response.headers.get('Content-Type') or 'no Content-Type'}) with a body that is not a manifest: "
+                f"{_excerpt(body)}",
+                status=response.status_code,
+                fix="check that the URL reaches the registry itself (not a proxy, login or error page), then resume",
+            )
         echoed = response.headers.get("Docker-Content-Digest")
         claims = [(reference, "the reference")] if _is_digest(reference) else []
         if echoed:
@@ -594,6 +624,14 @@ class RegistryClient:
             "GET", self._url(f"{repo}/blobs/{digest}"), scope=self._scope(repo, "pull"), what=what, expected=(200,),
             stream=True,
         )
+        if (response.headers.get("Content-Type") or "").startswith("text/html"):
+            response.close()
+            raise ProtocolError(
+                f"{what} on {self.base_url}: the registry answered {response.status_code} with an HTML page, "
+                "not the blob's bytes",
+                status=response.status_code,
+                fix="check that the URL reaches the registry itself (not a proxy, login or error page), then resume",
+            )
         with response:
             try:
                 for chunk in response.iter_content(self.chunk_size):
@@ -714,6 +752,18 @@ def _read_capped(response: requests.Response, limit: int, what: str) -> bytes:
                     fix="check that the URL points at an OCI registry and the reference at a manifest",
                 )
     return bytes(body)
+
+
+def _is_json_object(body: bytes) -> bool:
+    try:
+        return isinstance(json.loads(body), dict)
+    except ValueError:
+        return False
+
+
+def _excerpt(body: bytes, limit: int = 120) -> str:
+    text = " ".join(body[:1000].decode("utf-8", "replace").split())
+    return redact(repr(text[:limit] + ("..." if len(text) > limit else "")))
 
 
 def _parse_manifest(body: bytes, digest: str, content_type: str, what: str) -> PulledManifest:

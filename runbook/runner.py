@@ -207,6 +207,23 @@ def run_step(ctx: StepContext, step: str, *, redo: bool = False) -> int:
     return result.exit_code if result.exit_code in (1, 2, 3) else 1
 
 
+def _backup_still_running(ctx: StepContext) -> str | None:
+    """Why the Backup this run started may still be running (None when it has finished or never started)."""
+    from runbook.velero import API_VERSION, is_terminal
+
+    name = ctx.journal.name("backup")
+    if not name:
+        return None
+    try:
+        obj = ctx.source.get_or_none(API_VERSION, "Backup", name, ctx.config.velero.namespace)
+    except SeatrialError as exc:
+        return f"Backup {name} may still be running (its phase cannot be read: {exc.message[:200]})"
+    phase = ((obj or {}).get("status") or {}).get("phase")
+    if obj is None or is_terminal(phase):
+        return None
+    return f"Backup {name} is still running (phase {phase or 'New'})"
+
+
 def _after_failure(ctx: StepContext, step: str) -> None:
     """A failed backup leaves the source writable again, unless the operator keeps it frozen."""
     if step != "backup" or not ctx.journal.step("freeze").get("frozen_at"):
@@ -214,6 +231,12 @@ def _after_failure(ctx: StepContext, step: str) -> None:
     if ctx.keep_frozen:
         ctx.journal.set_harbor_state("source", "read-only (kept frozen after the failed backup: --keep-frozen)")
         ctx.say("  source Harbor stays read-only (--keep-frozen)")
+        return
+    running = _backup_still_running(ctx)
+    if running:
+        ctx.journal.set_harbor_state("source", f"read-only (kept frozen: {running})")
+        ctx.say(f"  source Harbor stays read-only: {running}; thawing now would let writes in during the backup. "
+                "Resume when it has finished (the run waits for it), or thaw by hand if you abandon the move")
         return
     from runbook.steps.freeze import thaw_source
 

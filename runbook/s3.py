@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from runbook.errors import ApiError, ConfigError, Forbidden, NotFound, SeatrialError, Unreachable
+from runbook import retry
+from runbook.errors import ApiError, ConfigError, Forbidden, NotFound, ProtocolError, SeatrialError, Unreachable
 from runbook.secrets import Secret, redact
 
 T = TypeVar("T")
@@ -64,6 +65,12 @@ def translate(exc: Exception, what: str, where: str) -> SeatrialError:
             return Forbidden(text, status=status or 403,
                              fix="check the access key and secret key in storage.credentials_file, "
                                  "and that the key may read and write this bucket")
+        if status in retry.RETRY_STATUSES:
+            return ApiError(f"{text} (HTTP {status}, still after {retry.attempts()} attempts)", status=status,
+                            fix="the object store is failing: check it and anything in front of it, then resume")
+        if status and not code.isalpha() and not error.get("Message"):
+            return ProtocolError(f"{text} (HTTP {status}, not an S3 error document)", status=status,
+                                 fix="check that storage.endpoint is the object store itself, not a proxy")
         return ApiError(text, status=status, fix="see the object store's message and its logs")
     if isinstance(exc, BotoCoreError):
         return Unreachable(redact(f"cannot reach the object store at {where} ({what}): {type(exc).__name__}: {exc}"),
@@ -73,13 +80,29 @@ def translate(exc: Exception, what: str, where: str) -> SeatrialError:
 
 
 def call(action: Callable[[], T], what: str, where: str) -> T:
-    """Run one S3 request; botocore errors become seatrial errors (see `translate`)."""
+    """Run one S3 request, again on 429/5xx (runbook.retry); botocore errors become seatrial errors
+    (see `translate`)."""
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
 
-    try:
-        return action()
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, what, where) from None
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return action()
+        except ClientError as exc:
+            meta = exc.response.get("ResponseMetadata") or {}
+            status = meta.get("HTTPStatusCode") or 0
+            retry_after = (meta.get("HTTPHeaders") or {}).get("retry-after")
+            if retry.again(attempt, dependency=f"object store at {where}", status=status, retry_after=retry_after):
+                continue
+            raise translate(exc, what, where) from None
+        except ResponseParserError:
+            raise ProtocolError(f"{what} at {where}: the answer is not S3's (it could not be parsed)",
+                                fix="check that storage.endpoint is the object store itself, not a proxy or "
+                                    "login page") from None
+        except BotoCoreError as exc:
+            raise translate(exc, what, where) from None
 
 
 def check_bucket(client: Any, bucket: str, endpoint: str) -> None:

@@ -37,7 +37,7 @@ def run_checks(*args: str, cwd: Path = REPO, timeout: float = 120) -> subprocess
 def closed_ports() -> Iterator[list[int]]:
     """Loopback ports bound but not listening: a connection to them is refused at once."""
     sockets = []
-    for _ in range(4):
+    for _ in range(5):
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
         sockets.append(sock)
@@ -73,8 +73,8 @@ def write_config(root: Path, kubeconfig: Path, *, endpoint: str, source_url: str
 
 
 def test_unreachable_dependencies_fail_fast_with_one_line_each(tmp_path: Path, closed_ports: list[int]) -> None:
-    kube, s3, old, new = (f"http://127.0.0.1:{port}" for port in closed_ports)
-    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"source": kube, "target": kube})
+    kube, s3, old, new, other = (f"http://127.0.0.1:{port}" for port in closed_ports)
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"source": kube, "target": other})
     config = write_config(tmp_path, kubeconfig, endpoint=s3, source_url=old, target_url=new)
 
     started = time.monotonic()
@@ -97,8 +97,8 @@ def test_unreachable_dependencies_fail_fast_with_one_line_each(tmp_path: Path, c
 
 
 def test_only_the_selected_modules_dependencies_are_probed(tmp_path: Path, closed_ports: list[int]) -> None:
-    kube, s3, old, new = (f"http://127.0.0.1:{port}" for port in closed_ports)
-    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"source": kube, "target": kube})
+    kube, s3, old, new, other = (f"http://127.0.0.1:{port}" for port in closed_ports)
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"source": kube, "target": other})
     config = write_config(tmp_path, kubeconfig, endpoint=s3, source_url=old, target_url=new)
 
     done = run_checks(str(CHECKS / "test_thaw_target.py"), f"--seatrial-config={config}")
@@ -134,7 +134,7 @@ def test_a_missing_configuration_file_is_named(tmp_path: Path) -> None:
 ])
 def test_an_invalid_configuration_is_a_usage_error_naming_the_key(tmp_path: Path, override: dict, key: str) -> None:
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"source": "http://127.0.0.1:1",
-                                                            "target": "http://127.0.0.1:1"})
+                                                            "target": "http://127.0.0.1:4"})
     config = write_config(tmp_path, kubeconfig, endpoint="http://127.0.0.1:1", source_url="http://127.0.0.1:2",
                           target_url="http://127.0.0.1:3", **override)
     done = run_checks(str(CHECKS), f"--seatrial-config={config}")
@@ -144,8 +144,8 @@ def test_an_invalid_configuration_is_a_usage_error_naming_the_key(tmp_path: Path
 
 
 def test_the_configuration_can_come_from_the_environment(tmp_path: Path, closed_ports: list[int]) -> None:
-    kube, s3, old, new = (f"http://127.0.0.1:{port}" for port in closed_ports)
-    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"source": kube, "target": kube})
+    kube, s3, old, new, other = (f"http://127.0.0.1:{port}" for port in closed_ports)
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"source": kube, "target": other})
     config = write_config(tmp_path, kubeconfig, endpoint=s3, source_url=old, target_url=new)
     command = [sys.executable, "-m", "pytest", str(CHECKS / "test_fixup.py"), "-p", "no:cacheprovider",
                "-o", "addopts=", "--rootdir", str(REPO)]
@@ -317,7 +317,7 @@ def test_a_configured_share_of_artifacts_is_pulled_the_same_on_every_run(tmp_pat
     from runbook.inventory import Artifact, Inventory, Project
 
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"source": "http://127.0.0.1:1",
-                                                            "target": "http://127.0.0.1:1"})
+                                                            "target": "http://127.0.0.1:4"})
     config = write_config(tmp_path, kubeconfig, endpoint="http://127.0.0.1:1", source_url="http://127.0.0.1:2",
                           target_url="http://127.0.0.1:3", harbor__verify_fraction=0.25)
     digests = [f"sha256:{hashlib.sha256(str(i).encode()).hexdigest()}" for i in range(400)]

@@ -249,9 +249,11 @@ def refusing_server():
     ((401, "Unauthorized", "Unauthorized"), Unauthorized, "renew the token"),
     ((403, "Forbidden", 'backups.velero.io is forbidden: User "ci" cannot list resource "backups"'), Forbidden,
      "auth can-i list backups.velero.io -n velero"),
-    ((500, "InternalError", "etcd is sad"), ApiError, "server's message"),
+    ((500, "InternalError", "etcd is sad"), ApiError, "is failing: check the API server"),
 ], ids=["401", "403", "500"])
-def test_auth_and_server_errors_are_typed_with_a_fix(refusing_server, tmp_path, status, error_type, fix):
+def test_auth_and_server_errors_are_typed_with_a_fix(refusing_server, tmp_path, monkeypatch, status, error_type,
+                                                     fix):
+    monkeypatch.setenv("SEATRIAL_RETRY_BASE_S", "0.01")
     refusing_server["status"] = status
     path = write_kubeconfig(tmp_path / "kc", {"prod": refusing_server["url"]})
     with kube.Cluster(path, "prod") as cluster, pytest.raises(error_type) as caught:
@@ -259,6 +261,7 @@ def test_auth_and_server_errors_are_typed_with_a_fix(refusing_server, tmp_path, 
     text = str(caught.value)
     assert type(caught.value) is error_type and caught.value.status == status[0]
     assert "Backup list in namespace velero" in text and "'prod'" in text and status[2] in text and fix in text
+    assert caught.value.exit_code == 3, "a refusing or failing API is a dependency fault (exit 3), not a verdict"
 
 
 def test_context_naming_a_missing_cluster_entry_is_bad_input(tmp_path):
@@ -308,7 +311,7 @@ def test_wait_until_reports_each_new_progress_line_once():
     seen: list[str] = []
     assert wait_until(probe, timeout=5, interval=0.01, what="backup b",
                       progress=lambda _: f"phase {current['phase']}", on_progress=seen.append)
-    assert seen == ["phase New", "phase InProgress"]
+    assert seen == ["phase New [0s]", "phase InProgress [0s]"]  # with the elapsed time
 
 
 def test_wait_until_timeout_names_what_and_the_last_state_redacted():

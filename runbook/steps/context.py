@@ -26,6 +26,11 @@ class StepContext(Clients):
     out: Callable[[str], None] = field(default=lambda line: print(redact(line), flush=True))
     ask: Callable[[str], str] | None = None  # for tests; default: input() when stdin is a terminal
 
+    def __post_init__(self) -> None:
+        from runbook import retry
+
+        retry.set_reporter(self.say)  # the clients' retry notices join the step's progress lines
+
     def say(self, line: str) -> None:
         self.out(line)
 

@@ -6,6 +6,8 @@ the same ones and the checks can prove them unused before anything is created.
 
 from __future__ import annotations
 
+from runbook.errors import ApiError, Unreachable
+from runbook.identity import refuse_if_target_is_source
 from runbook.steps.context import StepContext
 from runbook.steps.names import new_name
 
@@ -18,11 +20,19 @@ def plan(ctx: StepContext) -> list[str]:
         f"read pods and PVCs of {cfg.source.namespace} on source",
         f"list backups/ and restores/ in s3 bucket {cfg.storage.bucket} prefix {cfg.storage.prefix or '(root)'}",
         f"GET {cfg.harbor.source_url}/api/v2.0/users/current (credentials)",
+        f"GET namespace kube-system on both: refuse if target {cfg.target.context} is the source cluster "
+        "(same server or kube-system UID) with the same namespace",
         "choose the backup and restore names (recorded in the journal)",
     ]
 
 
 def apply(ctx: StepContext) -> dict:
+    try:  # two context names for one cluster: nothing may be restored onto the source
+        refuse_if_target_is_source(ctx)
+    except (Unreachable, ApiError) as exc:
+        if not exc.dependency_fault:
+            raise
+        ctx.say("  cannot compare the clusters' identities yet (a dependency fault; the checks below say which)")
     journal = ctx.journal
     recorded = {}
     for kind in ("backup", "restore"):

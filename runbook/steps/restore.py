@@ -4,6 +4,7 @@ applying the fixup's resource modifiers when so configured, and wait for data an
 from __future__ import annotations
 
 from runbook.errors import BadInput
+from runbook.identity import refuse_if_target_is_source
 from runbook.steps.context import StepContext
 from runbook.steps.fixup import MODIFIER_CONFIGMAP, modifier_rules
 from runbook.steps.names import new_name
@@ -46,6 +47,7 @@ def apply(ctx: StepContext) -> dict:
     ns, vns = cfg.target.namespace, cfg.velero.namespace
     existing = ctx.target.get_or_none(API_VERSION, "Restore", name, vns)
     if existing is None:
+        refuse_if_target_is_source(ctx)
         if ctx.target.get_or_none("v1", "Namespace", ns) is not None and not ctx.confirm(
                 f"namespace {ns} already exists on target {cfg.target.context}: Velero will skip every existing "
                 "object and NOT restore their volume data. Restore over it anyway?"):

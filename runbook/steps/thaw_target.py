@@ -16,16 +16,12 @@ def apply(ctx: StepContext) -> dict:
         return {}
     harbor = ctx.harbor("target")
 
-    def answers():
-        from runbook.errors import SeatrialError
-
-        try:
-            return harbor.verify_credentials() or True
-        except SeatrialError:
-            return None
-
-    wait_until(answers, timeout=ctx.config.velero.timeout_seconds, interval=2.0,
-               what=f"target Harbor {ctx.config.harbor.target_url} to answer")
+    # An unreachable or failing Harbor is retried for a while (runbook.wait), then the step stops with exit 3;
+    # wrong credentials stop it at once.
+    wait_until(lambda: harbor.verify_credentials() or True, timeout=ctx.config.velero.timeout_seconds,
+               interval=2.0, what=f"target Harbor {ctx.config.harbor.target_url} to answer",
+               progress=lambda _v: f"  waiting for target Harbor {ctx.config.harbor.target_url}",
+               on_progress=ctx.say)
     was = harbor.read_only()
     if was:
         harbor.set_read_only(False)
