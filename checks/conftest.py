@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from checks.causes import Cause, cause_of
-from checks.context import REQUIRES, CheckContext, describe_side
+from checks.context import NEEDS_NO_CONFIG, REQUIRES, CheckContext, describe_side
 from checks.verdict import Nothing, Unavailable, message
 from runbook.errors import SeatrialError
 from runbook.secrets import redact
@@ -65,7 +65,7 @@ def _selected_modules(config) -> set[str]:
             modules |= {p.stem for p in here.glob("test_*.py")}
         elif path.parent == here and path.suffix == ".py":
             modules.add(path.stem)
-    return modules
+    return modules - NEEDS_NO_CONFIG
 
 
 def pytest_collection(session):

@@ -78,11 +78,18 @@ def _commands() -> dict[str, Handler]:
         "report": commands.report_command,
         "reset-target": commands.reset_target_command,
         "rehearse": commands.rehearse_command,
+        "upgrade-plan": _upgrade_plan,
     }
 
 
+def _upgrade_plan(args: argparse.Namespace, config: Config | None) -> int:
+    from runbook.upgrade.command import upgrade_plan_command
+
+    return upgrade_plan_command(args, config_path(args))  # the configuration is read only for a live release
+
+
 COMMANDS: dict[str, Handler] = _commands()
-NEEDS_NO_CONFIG = {"rehearse"}
+NEEDS_NO_CONFIG = {"rehearse", "upgrade-plan"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -131,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     rehearse_parser = commands.add_parser("rehearse", help="run the whole migration on a throwaway environment")
     rehearse_parser.add_argument("--env", choices=("sandbox", "kind"), default="sandbox")
     rehearse_parser.add_argument("--dir", help="where the environment and its run directory live (default: temp)")
+    from runbook.upgrade.command import add_parser as add_upgrade_plan
+
+    add_upgrade_plan(commands)
     return parser
 
 

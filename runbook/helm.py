@@ -98,6 +98,18 @@ def manifests_of(files: dict[str, str]) -> list[dict]:
     return objects
 
 
+def parse_set(expression: str) -> dict:
+    """One `--set KEY=VALUE` expression as Helm parses it (`a.b=1,c={x,y}`); a malformed one is BadInput."""
+    try:
+        values = helm_python.parse_set_string(expression)
+    except helm_python.HelmError as error:
+        raise BadInput(f"--set {expression!r} cannot be parsed: {_one_line(str(error))}",
+                       fix="write KEY=VALUE, e.g. --set persistence.persistentVolumeClaim.registry.size=10Gi"
+                       ) from None
+    register_secret_values(values)
+    return values
+
+
 # --------------------------------------------------------------------------- secrets in values
 
 def masked(values: Any) -> Any:

@@ -1,0 +1,95 @@
+"""`seatrial upgrade-plan` as CI runs it: no cluster, the vendored charts, the real engine; exit codes, one
+JUnit test case per object, the ready fix values file, and bad input as one line (exit 2)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CHARTS = ROOT / "fixtures" / "charts"
+
+
+def upgrade_plan(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "runbook.cli", "upgrade-plan", "--release", "my-harbor", "-n", "harbor",
+               "--out", str(tmp_path / "out"), *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=240, check=False)
+
+
+def cases(junit: Path) -> dict[str, str]:
+    """test id -> 'passed' | 'failed' | 'skipped'"""
+    found = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        state = "failed" if case.find("failure") is not None else "skipped" if case.find("skipped") is not None \
+            else "passed"
+        found[case.get("name")] = state
+    return found
+
+
+def test_seed_story_offline_fails_naming_each_volume_then_the_printed_fix_passes(tmp_path):
+    done = upgrade_plan(tmp_path, "--chart", str(CHARTS / "harbor-1.7.5.tgz"),
+                        "--from-chart", str(CHARTS / "harbor-1.6.4.tgz"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAILED data_volume_kept[PersistentVolumeClaim/my-harbor-harbor-registry]" in done.stdout
+    assert "database-data-my-harbor-harbor-database-0 -> database-data-my-harbor-database-0" in done.stdout
+    out = tmp_path / "out"
+    junit = cases(out / "junit.xml")
+    assert junit["test_data_volume_kept[PersistentVolumeClaim/data-my-harbor-harbor-redis-0]"] == "failed"
+    assert junit["test_postgres_major_reachable[StatefulSet/my-harbor-database (harbor-db)]"] == "passed"
+    assert junit["test_no_replace[helm upgrade my-harbor]"] == "passed"
+    fix = out / "fix-values.yaml"
+    assert yaml.safe_load(fix.read_text()) == {"fullnameOverride": "my-harbor-harbor"}
+    assert "# " in fix.read_text().splitlines()[0] and (out / "report.md").read_text().count("NOT SAFE") == 1
+
+    again = upgrade_plan(tmp_path, "--chart", str(CHARTS / "harbor-1.7.5.tgz"), "--values", str(fix),
+                         "--from-chart", str(CHARTS / "harbor-1.6.4.tgz"))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert not fix.exists()  # no stale fix beside a safe plan
+    assert "failed" not in cases(out / "junit.xml").values()
+    assert "WARNING rollout_cannot_hang[Deployment/my-harbor-harbor-registry]" in again.stdout
+
+
+def test_values_files_and_sets_are_merged_in_order(tmp_path):
+    values = tmp_path / "values.yaml"
+    values.write_text("updateStrategy:\n  type: RollingUpdate\nchartmuseum:\n  enabled: true\n")
+    done = upgrade_plan(tmp_path, "--chart", str(CHARTS / "harbor-1.19.1.tgz"), "--values", str(values),
+                        "--set", "updateStrategy.type=Recreate", "--from-chart", str(CHARTS / "harbor-1.18.4.tgz"),
+                        "--from-set", "updateStrategy.type=Recreate")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAILED values_key_read[chartmuseum.enabled]" in done.stdout
+    assert "WARNING" not in done.stdout  # --set Recreate won over the file
+
+
+def test_force_is_refused_by_the_plan(tmp_path):
+    done = upgrade_plan(tmp_path, "--chart", str(CHARTS / "harbor-1.19.1.tgz"), "--force",
+                        "--from-chart", str(CHARTS / "harbor-1.18.4.tgz"))
+    assert done.returncode == 1 and "FAILED no_replace[helm upgrade my-harbor]" in done.stdout
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path):
+    chart = str(CHARTS / "harbor-1.19.1.tgz")
+    missing = upgrade_plan(tmp_path, "--chart", chart, "--values", "nope.yaml", "--from-chart", chart)
+    assert missing.returncode == 2 and "--values nope.yaml: cannot be read" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    orphan = upgrade_plan(tmp_path, "--chart", chart, "--from-values", "x.yaml")
+    assert orphan.returncode == 2 and "need --from-chart" in orphan.stderr
+    bad_chart = upgrade_plan(tmp_path, "--chart", str(tmp_path / "no-chart.tgz"), "--from-chart", chart)
+    assert bad_chart.returncode == 2 and "cannot be loaded" in bad_chart.stderr
+    bad_set = upgrade_plan(tmp_path, "--chart", chart, "--set", "novalue", "--from-chart", chart)
+    assert bad_set.returncode == 2 and "--set 'novalue'" in bad_set.stderr
+    no_release = subprocess.run([sys.executable, "-m", "runbook.cli", "upgrade-plan", "--chart", chart],
+                                capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert no_release.returncode == 2 and "--release" in no_release.stderr
+    assert not (tmp_path / "out" / "junit.xml").exists()  # nothing was judged on bad input
+
+
+def test_the_plan_checks_skip_in_a_migration_session_without_a_plan(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "checks" / "test_upgrade_plan.py"), "-q",
+                           "-p", "no:cacheprovider", f"--confcutdir={ROOT / 'checks'}", "-rs"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "8 skipped" in done.stdout and "no upgrade plan given" in done.stdout
