@@ -86,7 +86,9 @@ def _covered_volumes(ctx: CheckContext):
 @live("volume", _covered_volumes, allow_empty=True, empty="PVC-backed pod volume")
 def test_volume_backed_up(ctx: CheckContext, volume, record_fact):
     pod = next(p for p in pods(ctx, "source") if p["metadata"]["name"] == volume.pod)
+    record_fact("pvc", volume.pvc)  # the report's volume table reads these facts
     if volume.volume in excluded_volumes(ctx, pod):
+        record_fact("excluded", "volumes.exclude")
         return  # deliberately excluded
     pvbs = [p for p in pod_volume_backups(ctx)
             if (p.get("spec") or {}).get("pod", {}).get("name") == volume.pod
@@ -107,7 +109,6 @@ def test_volume_backed_up(ctx: CheckContext, volume, record_fact):
     status = pvb.get("status") or {}
     total = (status.get("progress") or {}).get("totalBytes", 0)
     record_fact("snapshot_id", status.get("snapshotID", ""))
-    record_fact("pvc", volume.pvc)  # the report's volume table reads these facts
     record_fact("bytes", total)
     if empty_volume_backup(pvb):
         record_fact("empty_volume", "true")  # nothing to carry: Velero took no snapshot of an empty volume

@@ -142,6 +142,7 @@ def _step_rows(steps: dict) -> list[str]:
 # -- evidence from the JUnit files ----------------------------------------------------------------
 
 DEFAULT_PROJECTION = 2**40  # 1 TiB, when no --project-size is given
+SMALL_RUN_BYTES = 2**30  # below this much data, the measured rates mostly measure fixed costs
 SIZE_UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "G": 10**9, "GB": 10**9,
               "T": 10**12, "TB": 10**12, "KI": 2**10, "KIB": 2**10, "MI": 2**20, "MIB": 2**20, "GI": 2**30,
               "GIB": 2**30, "TI": 2**40, "TIB": 2**40, "PI": 2**50, "PIB": 2**50}
@@ -234,6 +235,8 @@ def _int(value) -> int | None:
 
 
 def _parity(row: dict) -> str:
+    if row.get("excluded"):
+        return f"left out on purpose ({row['excluded']})"
     if row.get("empty_volume") == "true":
         return "empty volume (nothing to carry)"
     backed, restored = _int(row.get("bytes")), _int(row.get("restored"))
@@ -277,7 +280,9 @@ def _span(seconds: float) -> str:
         return f"{seconds:.0f} s"
     if seconds < 7200:
         return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
+    if seconds < 3 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 @dataclass(frozen=True)
@@ -336,9 +341,13 @@ def _freeze_lines(window: FreezeWindow, project: int) -> list[str]:
         lines.append(f"- {which} throughput: {_size(data)} in {_span(seconds)} = {_size(rate)}/s" if rate
                      else f"- {which} throughput: not measured (no data moved or no timestamps)")
     projected = window.projection(project)
+    moved = max(window.backup_bytes, window.restore_bytes)
+    caution = (f"; only {_size(moved)} moved in this run, so Velero's fixed per-step costs dominate the measured "
+               "rates and this overestimates: rehearse with a representative share of the data for a figure to "
+               "plan with") if projected is not None and moved < SMALL_RUN_BYTES else ""
     lines.append(f"- projection for {_size(project)}: freeze window about **{_span(projected)}** (the part that did "
                  "not depend on the data as measured, plus the data at the measured backup and restore rates; "
-                 "`seatrial report --project-size SIZE` for another size)" if projected is not None
+                 f"`seatrial report --project-size SIZE` for another size{caution})" if projected is not None
                  else f"- projection for {_size(project)}: not possible before a backup and a restore moved data")
     return lines
 
@@ -434,9 +443,10 @@ def _e(value: object) -> str:
 
 
 def _code(text: str) -> str:
-    """Markdown-style `code` in a fix or an observation, escaped."""
+    """Markdown-style `code` and **bold** in a line of the report, escaped."""
     parts = _e(text).split("`")
-    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+    coded = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+    return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(coded.split("**")))
 
 
 def _timeline_html(steps: dict, window: FreezeWindow) -> str:
@@ -490,11 +500,6 @@ def _volumes_html(rows: list[dict]) -> str:
     return "".join(out) + "</table>"
 
 
-def _markdown_bold(text: str) -> str:
-    parts = _e(text).split("**")
-    return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
-
-
 def build_html(config: Config, journal: Journal, *, live: bool = True, project: int = DEFAULT_PROJECTION) -> str:
     data = journal.read()
     steps, names = data.get("steps", {}), data.get("names", {})
@@ -527,9 +532,9 @@ def build_html(config: Config, journal: Journal, *, live: bool = True, project: 
         body.append("<h2>Errors</h2>" + "".join(f"<div class='failure'><div class='check'>{_e(step)}</div>"
                                                 f"<div>{_e(text)}</div></div>" for step, text in errors))
     body.append("<h2>Volumes</h2>" + _volumes_html(volume_rows(config.run_dir)))
+    freeze = _freeze_lines(window, project)
     body.append("<h2>Freeze window</h2><div id='freeze'>" + "".join(
-        f"<p{' class=big' if i == 0 else ''}>{_code(_markdown_bold(line[2:])) if False else _markdown_bold(line[2:])}"
-        "</p>" for i, line in enumerate(_freeze_lines(window, project))) + "</div>")
+        f"<p{' class=big' if i == 0 else ''}>{_code(line[2:])}</p>" for i, line in enumerate(freeze)) + "</div>")
     body.append("<h2>Steps</h2>" + _timeline_html(steps, window))
     backup, restore = steps.get("backup", {}), steps.get("restore", {})
     body.append("<h2>Backup and restore</h2>" + "".join(f"<p>{_e(line[2:]).replace('`', '')}</p>" for line in (

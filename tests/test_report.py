@@ -76,6 +76,8 @@ def _run_dir(config, *, failing: bool) -> Journal:
     for ident, (pvc, size, snapshot) in volumes.items():
         properties.update({f"test_volume_backed_up[{ident}].snapshot_id": snapshot,
                            f"test_volume_backed_up[{ident}].pvc": pvc, f"test_volume_backed_up[{ident}].bytes": size})
+    properties.update({"test_volume_backed_up[harbor/my-harbor-redis-0:data].pvc": "data-my-harbor-redis-0",
+                       "test_volume_backed_up[harbor/my-harbor-redis-0:data].excluded": "volumes.exclude"})
     cases = [_case("test_backup_completed"),
              *[_case(f"test_volume_backed_up[{ident}]") for ident in volumes]]
     if failing:
@@ -128,6 +130,9 @@ def test_a_green_run_shows_volumes_timeline_freeze_window_and_projection(workspa
     assert "## Failures" not in text
     assert ("| my-harbor-database-0 | database-data | database-data-my-harbor-database-0 | 2.0 GiB | 5e1f0c2ab3d4 | "
             "2.0 GiB | same bytes |") in text
+    assert "| my-harbor-redis-0 | data | data-my-harbor-redis-0 | - | - | - | left out on purpose (volumes.exclude) |" \
+        in text
+    assert "overestimates" not in text  # 6 GiB moved: the rates measure the data
     window = freeze_window(journal.read()["steps"])
     # frozen (during freeze) until the end of thaw-target
     assert window.seconds == pytest.approx(2 + 1 + 1 + 40 + 1 + 60 + 1 + 2 + 1 + 1.5 + 1, abs=0.01)
@@ -294,3 +299,15 @@ def _green_config(workspace: Workspace, root: Path):
     data["run_dir"] = str(root / "run")
     workspace.write(data)
     return workspace.load()
+
+
+def test_a_projection_from_a_small_run_says_it_overestimates(workspace: Workspace) -> None:
+    config = workspace.load()
+    journal = _run_dir(config, failing=False)
+    data = journal.read()
+    for step in ("backup", "restore"):
+        data["steps"][step]["bytes"] = 3 * 2**20
+    journal.write(data)
+    text = build_markdown(config, journal, live=False, project=parse_size("2TiB"))
+    line = next(line for line in text.splitlines() if line.startswith("- projection for 2.0 TiB"))
+    assert "days** (" in line and "only 3.0 MiB moved in this run" in line and "overestimates" in line
