@@ -96,10 +96,6 @@ def reset_target_command(args: argparse.Namespace, config: Config) -> int:
 
 def rehearse_command(args: argparse.Namespace, config: Config | None) -> int:
     """The rehearsal lives with the environments (fixtures/); run it as its own program."""
-    if args.env == "kind":
-        print("seatrial rehearse: the kind environment is not there yet (kind clusters + a MinIO container); "
-              "use --env sandbox (the default)", file=sys.stderr)
-        return 4
     command = [sys.executable, "-m", "fixtures.rehearse", "--env", args.env]
     if getattr(args, "dir", None):
         command += ["--dir", args.dir]

@@ -88,11 +88,14 @@ def test_status_and_report_need_only_the_run_directory(workspace: Workspace, cap
     assert "report.md" in capsys.readouterr().out
 
 
-def test_rehearse_kind_is_not_there_yet_and_needs_no_config(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_rehearse_kind_without_kind_says_what_to_install_and_needs_no_config(tmp_path: Path, monkeypatch,
+                                                                               capfd) -> None:
     monkeypatch.chdir(tmp_path)  # no seatrial.yaml here
     monkeypatch.delenv("SEATRIAL_CONFIG", raising=False)
-    assert cli.main(["rehearse", "--env", "kind"]) == 4
-    assert "kind environment is not there yet" in capsys.readouterr().err
+    monkeypatch.setenv("PATH", str(tmp_path))  # no kind, no docker
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+    assert cli.main(["rehearse", "--env", "kind", "--dir", str(tmp_path / "env")]) == 2
+    assert "install it: go install sigs.k8s.io/kind@" in capfd.readouterr().out
 
 
 def test_the_dispatch_table_gets_parsed_args_and_the_loaded_config(workspace: Workspace, monkeypatch) -> None:

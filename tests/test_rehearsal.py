@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -64,11 +65,12 @@ def test_rehearse_exits_green_with_every_step_and_check_and_writes_the_report(tm
             assert value not in path.read_text(errors="replace"), f"a secret value is in {path}"
 
 
-def test_rehearse_kind_says_it_is_not_there_yet() -> None:
-    done = subprocess.run([sys.executable, "-m", "fixtures.rehearse", "--env", "kind"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 4
-    assert "not there yet" in done.stderr and "--env sandbox" in done.stderr
+def test_rehearse_kind_without_kind_says_what_to_install(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path)}  # no kind, no docker (tests/test_kind.py covers the kind path)
+    done = subprocess.run([sys.executable, "-m", "fixtures.rehearse", "--env", "kind", "--dir", str(tmp_path / "e")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=False, env=env)
+    assert done.returncode == 2
+    assert "install it: go install sigs.k8s.io/kind@" in done.stdout
 
 
 @pytest.mark.slow
