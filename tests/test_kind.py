@@ -122,7 +122,9 @@ def _harbor_volume(environment: KindEnvironment) -> dict:
             time.sleep(0.05)
 
 
-def _preflight_volume_check(environment: KindEnvironment) -> None:
+def _preflight_volume_check(environment: KindEnvironment, config: pytest.Config) -> None:
+    for marker in ("seatrial_needs(keys)", "seatrial_establishes(key)"):  # checks/conftest.py registers them there
+        config.addinivalue_line("markers", f"{marker}: registered for importing a check module from tests/")
     from checks.context import CheckContext
     from checks.facts import pod_volumes
     from checks.test_preflight import test_volume_can_be_file_system_backed_up as check
@@ -135,7 +137,7 @@ def _preflight_volume_check(environment: KindEnvironment) -> None:
 
 
 def test_without_the_storage_class_fix_pvs_are_hostpath_and_preflight_refuses_them(kind_standins, tmp_path,
-                                                                                   monkeypatch):
+                                                                                   monkeypatch, pytestconfig):
     """kind's local-path makes hostPath PVs, which Velero skips silently; `up` annotates the class first."""
     fix = kind_environment.use_local_volumes
     monkeypatch.setattr(kind_environment, "use_local_volumes", lambda kubeconfig, context: None)
@@ -143,7 +145,7 @@ def test_without_the_storage_class_fix_pvs_are_hostpath_and_preflight_refuses_th
     pv = _harbor_volume(unfixed)
     assert "hostPath" in pv["spec"] and "local" not in pv["spec"]
     with pytest.raises(BaseException, match="hostPath PV") as refused:
-        _preflight_volume_check(unfixed)
+        _preflight_volume_check(unfixed, pytestconfig)
     assert "volumeType local" in str(refused.value)
     unfixed.down()
     monkeypatch.setattr(kind_environment, "use_local_volumes", fix)
@@ -151,7 +153,7 @@ def test_without_the_storage_class_fix_pvs_are_hostpath_and_preflight_refuses_th
     fixed = up(tmp_path / "fixed")
     pv = _harbor_volume(fixed)
     assert "local" in pv["spec"] and "hostPath" not in pv["spec"]
-    _preflight_volume_check(fixed)  # passes
+    _preflight_volume_check(fixed, pytestconfig)  # passes
     with pytest.raises(SeatrialError, match="PVCs exist before the local-volume StorageClass"):
         kind_environment.use_local_volumes(fixed.kubeconfig, "source")  # only PVs made after it are local
     fixed.down()
