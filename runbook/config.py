@@ -116,6 +116,24 @@ class FixupConfig:
 
 
 @dataclass(frozen=True)
+class UpgradeConfig:
+    """The `upgrade` step: the new chart and its values (no chart: no upgrade configured)."""
+
+    chart: str | None = None  # a local directory/.tgz (resolved), a chart name with `repo`, or oci://
+    version: str | None = None
+    repo: str | None = None
+    values: tuple[Path, ...] = ()
+    set: tuple[str, ...] = ()  # KEY=VALUE, as helm --set
+    accept_removed: tuple[str, ...] = ()  # components whose data PVC the new chart no longer serves
+    rollback_on_failure: bool = False
+    timeout_seconds: int = 900
+
+    @property
+    def enabled(self) -> bool:
+        return self.chart is not None
+
+
+@dataclass(frozen=True)
 class Config:
     source: ClusterConfig
     target: ClusterConfig
@@ -126,6 +144,7 @@ class Config:
     fixup: FixupConfig
     run_dir: Path
     path: Path
+    upgrade: UpgradeConfig = field(default_factory=UpgradeConfig)
 
     def secrets(self) -> list[Secret]:
         found = [self.storage.access_key, self.storage.secret_key, self.harbor.password]
@@ -352,6 +371,8 @@ SECTIONS = {
     ),
     "volumes": ("exclude", "storage_class_mapping"),
     "fixup": ("mode", "services"),
+    "upgrade": ("chart", "version", "repo", "values", "set", "accept_removed", "rollback_on_failure",
+                "timeout_seconds"),
 }
 TOP_LEVEL = (*SECTIONS, "run_dir")
 SERVICE_KEYS = ("loadBalancerIP", "annotations")
@@ -704,6 +725,50 @@ class _Loader:
             services[str(name)] = ServiceFixup(load_balancer_ip=ip, annotations=dict(annotations))
         return FixupConfig(mode=mode, services=services)  # type: ignore[arg-type]
 
+    def upgrade(self, raw) -> UpgradeConfig:
+        data = self.section(raw, "upgrade")
+        if not data:
+            return UpgradeConfig()
+        chart = self.text(data, "chart", "upgrade")
+        version = self.get(data, "version", "upgrade", (str, int, float), None)
+        version = None if version is None else str(version)  # `version: 1.19.1` is text, `version: 2` a number
+        repo = self.text(data, "repo", "upgrade", None)
+        remote = repo is not None or chart.startswith("oci://")
+        if not remote:
+            resolved = Path(self.expand(chart, "upgrade.chart"))
+            resolved = resolved if resolved.is_absolute() else self.base / resolved
+            if not resolved.exists():
+                raise ConfigError("upgrade.chart", f"chart not found: {resolved}",
+                                  fix="point upgrade.chart at a chart directory or .tgz, or give a chart name with "
+                                      "upgrade.repo, or an oci:// reference")
+            if version is not None:
+                raise ConfigError("upgrade.version", "a version is given for a local chart",
+                                  fix="drop upgrade.version, or give upgrade.repo (chart repository) or oci://")
+            chart = str(resolved)
+        values_raw = self.get(data, "values", "upgrade", list, [])
+        values = []
+        for index, item in enumerate(values_raw):
+            if not isinstance(item, str) or not item.strip():
+                raise ConfigError(f"upgrade.values[{index}]", "expected the path of a values file",
+                                  fix="e.g. values: [./harbor-values.yaml]")
+            values.append(self.path({f"values[{index}]": item}, f"values[{index}]", "upgrade", what="values file"))
+        sets = self.get(data, "set", "upgrade", list, [])
+        for item in sets:
+            if not isinstance(item, str) or "=" not in item:
+                raise ConfigError("upgrade.set", f"{item!r} is not KEY=VALUE",
+                                  fix='e.g. set: ["updateStrategy.type=Recreate"]')
+        accepted = self.get(data, "accept_removed", "upgrade", list, [])
+        if not all(isinstance(item, str) and item for item in accepted):
+            raise ConfigError("upgrade.accept_removed", "expected component names",
+                              fix="e.g. accept_removed: [chartmuseum]")
+        timeout = self.get(data, "timeout_seconds", "upgrade", int, 900)
+        if timeout <= 0:
+            raise ConfigError("upgrade.timeout_seconds", "must be positive", fix="e.g. timeout_seconds: 900")
+        return UpgradeConfig(chart=chart, version=version, repo=repo, values=tuple(values), set=tuple(sets),
+                             accept_removed=tuple(accepted),
+                             rollback_on_failure=self.get(data, "rollback_on_failure", "upgrade", bool, False),
+                             timeout_seconds=timeout)
+
     def build(self, raw: dict[str, Any], config_path: Path, check_contexts: bool) -> Config:
         _check_keys(raw, TOP_LEVEL, "", {"password": "use harbor.password_env or harbor.password_file"})
         source = self.cluster(raw, "source", check_contexts)
@@ -725,6 +790,7 @@ class _Loader:
         harbor = self.harbor(raw)
         volumes = self.volumes(raw)
         fixup = self.fixup(raw)
+        upgrade = self.upgrade(raw)
         run_dir = self.path(raw, "run_dir", "", "./run", must_exist=False)
         assert run_dir is not None
         return Config(
@@ -737,6 +803,7 @@ class _Loader:
             fixup=fixup,
             run_dir=run_dir,
             path=config_path,
+            upgrade=upgrade,
         )
 
 

@@ -1,0 +1,69 @@
+"""The `upgrade:` section of seatrial.yaml: the example's entry loads; bad input names the key and the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from runbook.errors import ConfigError
+from tests.test_config import Workspace
+
+CHART = "harbor-1.19.1.tgz"
+
+
+@pytest.fixture
+def workspace(tmp_path) -> Workspace:
+    return Workspace(tmp_path)
+
+
+def test_the_examples_upgrade_entry_loads(workspace):
+    workspace.write(workspace.text)
+    upgrade = workspace.load().upgrade
+    assert upgrade.enabled and upgrade.chart == "harbor" and upgrade.repo == "https://helm.goharbor.io"
+    assert upgrade.version == "1.19.1" and upgrade.values == () and upgrade.rollback_on_failure is False
+
+
+def test_no_upgrade_section_means_no_upgrade(workspace):
+    data = workspace.data()
+    del data["upgrade"]
+    workspace.write(data)
+    assert not workspace.load().upgrade.enabled
+
+
+def test_a_local_chart_and_values_resolve_next_to_the_file(workspace):
+    (workspace.root / CHART).write_bytes(b"not read at load")
+    (workspace.root / "values.yaml").write_text("updateStrategy: {type: Recreate}\n")
+    data = workspace.data()
+    data["upgrade"] = {"chart": CHART, "values": ["values.yaml"], "set": ["a.b=c"], "accept_removed": ["chartmuseum"],
+                       "rollback_on_failure": True, "timeout_seconds": 60}
+    workspace.write(data)
+    upgrade = workspace.load().upgrade
+    assert upgrade.chart == str(workspace.root / CHART) and upgrade.values == (workspace.root / "values.yaml",)
+    assert upgrade.set == ("a.b=c",) and upgrade.accept_removed == ("chartmuseum",) and upgrade.rollback_on_failure
+
+
+@pytest.mark.parametrize(("section", "key", "says"), [
+    ({"chart": "missing.tgz"}, "upgrade.chart", "chart not found"),
+    ({"chart": "harbor", "repo": "https://x", "values": ["nope.yaml"]}, "upgrade.values[0]", "values file not found"),
+    ({"chart": "harbor", "repo": "https://x", "set": ["novalue"]}, "upgrade.set", "KEY=VALUE"),
+    ({"chart": "harbor", "repo": "https://x", "timeout_seconds": 0}, "upgrade.timeout_seconds", "positive"),
+    ({"chart": "harbor", "repo": "https://x", "rollback_on_failure": "yes"}, "upgrade.rollback_on_failure", "true"),
+    ({"chart": "harbor", "repo": "https://x", "force": True}, "upgrade.force", "unknown key"),
+    ({"repo": "https://x"}, "upgrade.chart", "missing required key"),
+])
+def test_bad_upgrade_sections_name_the_key(workspace, section, key, says):
+    data = workspace.data()
+    data["upgrade"] = section
+    workspace.write(data)
+    with pytest.raises(ConfigError) as raised:
+        workspace.load()
+    assert raised.value.key == key and says in raised.value.render()
+
+
+def test_a_version_for_a_local_chart_is_refused(workspace):
+    (workspace.root / CHART).write_bytes(b"")
+    data = workspace.data()
+    data["upgrade"] = {"chart": CHART, "version": "1.19.1"}
+    workspace.write(data)
+    with pytest.raises(ConfigError) as raised:
+        workspace.load()
+    assert raised.value.key == "upgrade.version"
