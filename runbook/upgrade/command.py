@@ -48,11 +48,15 @@ def deployed_side(args: argparse.Namespace, config_path: str):
                        fix="add --from-chart REF (offline), or drop them to read the live release (-c seatrial.yaml)")
     from runbook import helm
     from runbook.config import load_config
+    from runbook.errors import NotFound
     from runbook.kube import Cluster
 
     config = load_config(config_path)
     cluster = Cluster(config.target.kubeconfig, config.target.context, name="target")
-    return planner.release_side(helm.read_release(cluster, args.release, args.namespace))
+    try:
+        return planner.release_side(helm.read_release(cluster, args.release, args.namespace))
+    except NotFound as exc:  # a release name or namespace that is not there is an argument to fix
+        raise BadInput(exc.message, fix=exc.fix) from None
 
 
 def upgrade_plan_command(args: argparse.Namespace, config_path: str) -> int:
