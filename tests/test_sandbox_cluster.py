@@ -176,7 +176,7 @@ def test_hostpath_annotation_and_prebound_volume(core: kubernetes.client.CoreV1A
                 "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
     core.create_namespaced_persistent_volume_claim("default", hostpath)
     pvc = wait_for("binding", lambda: (c := core.read_namespaced_persistent_volume_claim("kind-style", "default"))
-                   .status.phase == "Bound" and c)
+                   .status and c.status.phase == "Bound" and c)  # no status until the binder has seen it
     pv = core.read_persistent_volume(pvc.spec.volume_name)
     assert pv.spec.host_path.path and pv.spec.local is None
     assert pvc.spec.storage_class_name == "rook-ceph-block"  # the default class
@@ -194,7 +194,7 @@ def test_hostpath_annotation_and_prebound_volume(core: kubernetes.client.CoreV1A
         "spec": {"volumeName": "static-pv", "storageClassName": "", "accessModes": ["ReadWriteOnce"],
                  "resources": {"requests": {"storage": "1Gi"}}}})
     bound = wait_for("the prebound claim", lambda: (c := core.read_namespaced_persistent_volume_claim(
-        "prebound", "default")).status.phase == "Bound" and c)
+        "prebound", "default")).status and c.status.phase == "Bound" and c)
     assert bound.status.capacity == {"storage": "2Gi"}
     core.delete_namespaced_persistent_volume_claim("prebound", "default")
     wait_for("the Retain volume to be Released", lambda: core.read_persistent_volume("static-pv").status.phase

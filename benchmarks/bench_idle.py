@@ -1,0 +1,89 @@
+"""Idle sandbox CPU (run by hand): start a sandbox with `python -m fixtures.sandbox up`, let it settle,
+then measure the CPU seconds that all of its processes (the serve process and every child in its
+session: S3, registries) use over an idle window, and print it as a share of one core.
+
+    .venv/bin/python benchmarks/bench_idle.py [--seconds 60] [--settle 10] [--pods 0]
+
+`--pods N` adds a Deployment of N pods to the source cluster first (the idle cost must not grow
+with the objects at rest). Target (issue 13): <= 2% of a core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def session_cpu_seconds(sid: int) -> float:
+    """utime + stime of every live process in session `sid` (children included once they are reaped)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:  # field 6 (session) counted after the command name
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+def add_pods(kubeconfig: str, count: int) -> None:
+    from runbook.kube import Cluster
+    from runbook.wait import wait_until
+
+    source = Cluster(kubeconfig, "source")
+    if source.get_or_none("v1", "Namespace", "bench") is None:
+        source.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}})
+    source.create({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "idle", "namespace": "bench"},
+                   "spec": {"replicas": count, "selector": {"matchLabels": {"app": "idle"}},
+                            "template": {"metadata": {"labels": {"app": "idle"}},
+                                         "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}})
+    wait_until(lambda: sum(1 for p in source.list("v1", "Pod", "bench")
+                           if (p.get("status") or {}).get("phase") == "Running") >= count,
+               timeout=600, interval=1.0, what=f"{count} pods to run")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="idle window measured")
+    parser.add_argument("--settle", type=float, default=10.0, help="seconds to wait after start-up first")
+    parser.add_argument("--pods", type=int, default=0, help="extra pods at rest in the source cluster")
+    args = parser.parse_args()
+    sys.path.insert(0, str(PROJECT_ROOT))
+    with TemporaryDirectory(prefix="seatrial-idle-") as tmp:
+        root = Path(tmp) / "sandbox"
+        python = sys.executable
+        subprocess.run([python, "-m", "fixtures.sandbox", "up", "--dir", str(root)], check=True, cwd=PROJECT_ROOT)
+        try:
+            from fixtures.sandbox.__main__ import read_state
+
+            state = read_state(root)
+            pid = state["pid"]
+            if args.pods:
+                add_pods(state["kubeconfig"], args.pods)
+            time.sleep(args.settle)
+            sid = os.getsid(pid)
+            before, started = session_cpu_seconds(sid), time.monotonic()
+            time.sleep(args.seconds)
+            used, elapsed = session_cpu_seconds(sid) - before, time.monotonic() - started
+        finally:
+            subprocess.run([python, "-m", "fixtures.sandbox", "down", "--dir", str(root)], check=False,
+                           cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL)
+    share = used / elapsed
+    print(f"idle sandbox ({args.pods} extra pods): {used:.2f} CPU s over {elapsed:.0f} s = "
+          f"{used / elapsed * 60:.2f} CPU s per idle minute = {share:.1%} of a core (target <= 2%)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
