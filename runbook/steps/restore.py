@@ -3,6 +3,9 @@ applying the fixup's resource modifiers when so configured, and wait for data an
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from runbook.errors import BadInput
 from runbook.identity import refuse_if_target_is_source
 from runbook.steps.context import StepContext
@@ -10,6 +13,9 @@ from runbook.steps.fixup import MODIFIER_CONFIGMAP, modifier_rules
 from runbook.steps.names import new_name
 from runbook.velero import API_VERSION, RestoreStatus, is_terminal, resource_modifier_configmap, restore_manifest
 from runbook.wait import wait_until
+
+if TYPE_CHECKING:
+    from runbook.kube import Cluster
 
 SYNC_TIMEOUT = 600  # Velero's backup sync runs every minute; its own e2e waits up to 5 minutes
 
@@ -73,19 +79,9 @@ def apply(ctx: StepContext) -> dict:
         ctx.say(f"  created Restore {vns}/{name} of backup {backup}")
     ctx.journal.record_name("restore", name)
 
-    def probe():
-        obj = ctx.target.get(API_VERSION, "Restore", name, vns)
-        return obj if is_terminal((obj.get("status") or {}).get("phase")) else None
-
-    def progress(_value) -> str:
-        obj = ctx.target.get_or_none(API_VERSION, "Restore", name, vns) or {}
-        status = obj.get("status") or {}
-        items = status.get("progress") or {}
-        return (f"  restore {name}: {status.get('phase', 'New')}, items {items.get('itemsRestored', 0)}/"
-                f"{items.get('totalItems', '?')}")
-
-    final_obj = wait_until(probe, timeout=cfg.velero.timeout_seconds, interval=1.0, what=f"Restore {name} to finish",
-                           progress=progress, on_progress=ctx.say)
+    final_obj = wait_until(lambda: RestoreSeen(ctx.target.get(API_VERSION, "Restore", name, vns)),
+                           timeout=cfg.velero.timeout_seconds, interval=1.0, what=f"Restore {name} to finish",
+                           progress=RestoreSeen.describe, on_progress=ctx.say).obj
     final = RestoreStatus.from_obj(final_obj)
     ctx.say(f"  {final.summary()}")
     ctx.journal.set_harbor_state("target", "restored (read-only until thaw-target: the flag travels in its database)")
@@ -101,25 +97,67 @@ def apply(ctx: StepContext) -> dict:
             "completed": status.get("completionTimestamp")}
 
 
+@dataclass(frozen=True)
+class RestoreSeen:
+    """One GET of the Restore per round: true once it is terminal; its progress line comes from the same read."""
+
+    obj: dict
+
+    def __bool__(self) -> bool:
+        return is_terminal((self.obj.get("status") or {}).get("phase"))
+
+    def describe(self) -> str:
+        status = self.obj.get("status") or {}
+        items = status.get("progress") or {}
+        return (f"  restore {self.obj['metadata']['name']}: {status.get('phase', 'New')}, items "
+                f"{items.get('itemsRestored', 0)}/{items.get('totalItems', '?')}")
+
+
+@dataclass(frozen=True)
+class DataAndPods:
+    """One round of the wait after a restore: ONE LIST each of the restore's PodVolumeRestores, the
+    namespace's PVCs and its pods, whatever their number. True once every volume is restored, every
+    claim Bound and every pod Ready."""
+
+    volumes_done: int
+    volumes: int
+    claims_bound: int
+    claims: int
+    pods_ready: int
+    pods: int
+
+    @classmethod
+    def read(cls, cluster: Cluster, velero_namespace: str, namespace: str, restore: str) -> DataAndPods:
+        pvrs = cluster.list(API_VERSION, "PodVolumeRestore", velero_namespace,
+                            label_selector=f"velero.io/restore-name={restore}")
+        claims = cluster.list("v1", "PersistentVolumeClaim", namespace)
+        pods = cluster.list("v1", "Pod", namespace)
+        return cls(
+            volumes_done=sum(1 for p in pvrs if is_terminal((p.get("status") or {}).get("phase"))),
+            volumes=len(pvrs),
+            claims_bound=sum(1 for c in claims if (c.get("status") or {}).get("phase") == "Bound"),
+            claims=len(claims),
+            pods_ready=sum(1 for p in pods if any(c.get("type") == "Ready" and c.get("status") == "True"
+                                                  for c in (p.get("status") or {}).get("conditions") or [])),
+            pods=len(pods))
+
+    def __bool__(self) -> bool:
+        return bool(self.pods) and (self.volumes_done, self.claims_bound, self.pods_ready) == \
+            (self.volumes, self.claims, self.pods)
+
+    def describe(self) -> str:
+        return (f"  volumes restored {self.volumes_done}/{self.volumes}, claims bound {self.claims_bound}/"
+                f"{self.claims}, pods ready {self.pods_ready}/{self.pods}")
+
+
+def wait_for_data_and_pods(cluster: Cluster, *, velero_namespace: str, namespace: str, restore: str,
+                           timeout: float, say, interval: float = 1.0) -> DataAndPods:
+    return wait_until(lambda: DataAndPods.read(cluster, velero_namespace, namespace, restore), timeout=timeout,
+                      interval=interval, what=f"restored data and pods in {namespace}",
+                      progress=DataAndPods.describe, on_progress=say)
+
+
 def _wait_for_data_and_pods(ctx: StepContext, name: str) -> None:
     cfg = ctx.config
-    ns, vns = cfg.target.namespace, cfg.velero.namespace
-
-    def state() -> tuple[int, int, int, int]:
-        pvrs = ctx.target.list(API_VERSION, "PodVolumeRestore", vns, label_selector=f"velero.io/restore-name={name}")
-        pods = ctx.target.list("v1", "Pod", ns)
-        done = sum(1 for p in pvrs if is_terminal((p.get("status") or {}).get("phase")))
-        ready = sum(1 for p in pods if any(c.get("type") == "Ready" and c.get("status") == "True"
-                                           for c in (p.get("status") or {}).get("conditions") or []))
-        return done, len(pvrs), ready, len(pods)
-
-    def probe():
-        done, pvrs, ready, pods = state()
-        return True if done == pvrs and ready == pods and pods else None
-
-    def progress(_value) -> str:
-        done, pvrs, ready, pods = state()
-        return f"  volumes restored {done}/{pvrs}, pods ready {ready}/{pods}"
-
-    wait_until(probe, timeout=cfg.velero.timeout_seconds, interval=1.0, what=f"restored data and pods in {ns}",
-               progress=progress, on_progress=ctx.say)
+    wait_for_data_and_pods(ctx.target, velero_namespace=cfg.velero.namespace, namespace=cfg.target.namespace,
+                           restore=name, timeout=cfg.velero.timeout_seconds, say=ctx.say)
