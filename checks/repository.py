@@ -12,6 +12,7 @@ from runbook.secrets import Secret
 
 VELERO_V1 = "velero.io/v1"
 RESTIC_TIMEOUT_S = 300
+RESTIC_CACHE = "restic-cache"  # under run_dir: seatrial's own restic cache, never Velero's or the user's
 
 
 def repository_password(ctx: CheckContext) -> Secret:
@@ -46,7 +47,11 @@ def restic_repository(ctx: CheckContext, volume_namespace: str) -> str:
 
 
 def restic_snapshots(ctx: CheckContext, volume_namespace: str, backup_name: str) -> tuple[str, set[str]]:
-    """(repository, ids) of the snapshots tagged backup=<name>; ids hold full and short forms."""
+    """(repository, ids) of the snapshots tagged backup=<name>; ids hold full and short forms.
+
+    One `restic --no-lock snapshots --tag backup=<name>` (read-only on the bucket) with a cache
+    directory of seatrial's own in run_dir: snapshot files read once are not read again, so the S3
+    requests of a later check follow what is new in the repository, not its whole history."""
     from runbook.restic import Restic
 
     storage = ctx.config.storage
@@ -56,7 +61,7 @@ def restic_snapshots(ctx: CheckContext, volume_namespace: str, backup_name: str)
     if isinstance(storage.verify, str):
         env["RESTIC_CACERT"] = storage.verify  # restic's --cacert, from the environment
     restic = Restic(restic_repository(ctx, volume_namespace), repository_password(ctx), env=env,
-                    timeout=RESTIC_TIMEOUT_S)
+                    timeout=RESTIC_TIMEOUT_S, cache_dir=ctx.config.run_dir / RESTIC_CACHE)
     ids: set[str] = set()
     for snapshot in restic.snapshots({"backup": backup_name}):
         ids.update(v for v in (snapshot.get("id"), snapshot.get("short_id")) if v)
