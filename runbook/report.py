@@ -31,8 +31,15 @@ def _checks(run_dir: Path, step: str) -> list[tuple[str, str, str]]:
     rows = []
     for case in ET.parse(path).getroot().iter("testcase"):
         problem = case.find("failure") if case.find("failure") is not None else case.find("error")
-        outcome = "failed" if problem is not None else ("skipped" if case.find("skipped") is not None else "passed")
-        message = (problem.get("message") or "").splitlines()[0] if problem is not None else ""
+        skipped = case.find("skipped")
+        if problem is not None:
+            outcome, message = "failed", ((problem.get("message") or "").splitlines() or [""])[0]
+        elif skipped is not None:
+            message = " ".join((skipped.get("message") or "").split())
+            outcome = "not judged" if message.startswith("not judged: ") else "skipped"
+            message = message.removeprefix("not judged: ")
+        else:
+            outcome, message = "passed", ""
         rows.append((case.get("name") or "", outcome, message))
     return rows
 
@@ -429,7 +436,7 @@ h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.15em;margin:1.6em 0 .5em;border-
 .failure .fix code,.failure .observed{font-family:ui-monospace,monospace;font-size:.88em}
 table{border-collapse:collapse;background:#fff;width:100%;font-size:.92em}
 td,th{border:1px solid #d8dbe0;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#eceef2}tr.failed td{background:#fde8e6}tr.skipped td{background:#fff6d6}
+th{background:#eceef2}tr.failed td{background:#fde8e6}tr.skipped td,tr.not-judged td{background:#fff6d6}
 td.num{text-align:right;font-variant-numeric:tabular-nums}.bad{color:#b3261e;font-weight:600}.ok{color:#1f7a3d}
 .bar{position:relative;height:14px;background:#eceef2;border-radius:3px;min-width:240px}
 .bar span{position:absolute;top:0;bottom:0;border-radius:3px;background:#3867d6}
@@ -553,7 +560,7 @@ def build_html(config: Config, journal: Journal, *, live: bool = True, project: 
         body.append(f"<details{' open' if bad else ''}><summary>{_e(step)}: {len(rows) - bad} passed"
                     f"{f', {bad} not passed' if bad else ''}</summary><table><tr><th>check</th><th>outcome</th>"
                     "<th>message</th></tr>")
-        body += [f"<tr class='{_e(outcome)}'><td><code>{_e(name)}</code></td><td>{_e(outcome)}</td>"
+        body += [f"<tr class='{_e(outcome.replace(' ', '-'))}'><td><code>{_e(name)}</code></td><td>{_e(outcome)}</td>"
                  f"<td>{_e(message)}</td></tr>" for name, outcome, message in rows]
         body.append("</table></details>")
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>seatrial report: {word}</title>"

@@ -120,6 +120,7 @@ def test_a_failed_run_leads_with_its_root_cause_and_fix(workspace: Workspace) ->
     assert "   - fix: the object was removed after Velero wrote it" in text
     assert "36 check(s) not judged" in text and "- 36 x not judged: the backup tarball" in text
     assert "| restore | not run |" in text
+    assert "| `test_tarball_holds_object[configmaps/harbor/cm-0]` | not judged | the backup tarball of" in text
 
 
 def test_a_green_run_shows_volumes_timeline_freeze_window_and_projection(workspace: Workspace) -> None:
