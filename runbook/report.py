@@ -258,10 +258,12 @@ def _parity(row: dict) -> str:
 def verdict(steps: dict, failed: list[Failure]) -> tuple[str, str]:
     """(PASSED | FAILED | INCOMPLETE, one sentence)."""
     broken = [s for s in STEP_ORDER if (steps.get(s) or {}).get("status") in ("failed", "error", "unreachable")]
-    if failed or broken:
-        where = broken[0] if broken else failed[0].step
-        count = f"{len(failed)} check{'s' if len(failed) != 1 else ''} failed" if failed else "the step stopped"
-        return "FAILED", f"{count}; the run stopped at {where}. Fix the first failure below, then run again."
+    count = f"{len(failed)} check{'s' if len(failed) != 1 else ''} failed"
+    if broken:
+        return "FAILED", (f"{count if failed else 'a step stopped'}; the run stopped at {broken[0]}. Fix the first "
+                          "failure below, then run again.")
+    if failed:  # the steps passed, their checks were run again since (seatrial verify, pytest checks/)
+        return "FAILED", f"{count}, the first in {failed[0].step}. Fix the first failure below, then verify again."
     done = [s for s in STEP_ORDER if (steps.get(s) or {}).get("status") == "passed"]
     if len(done) == len(STEP_ORDER):
         return "PASSED", (f"every step passed its checks: the target holds the source's data, proven by "

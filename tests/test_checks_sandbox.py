@@ -30,10 +30,13 @@ import boto3
 import pytest
 import yaml
 
+from fixtures.browser import page_text
 from fixtures.sandbox.environment import Sandbox
 from fixtures.tools import require_tool
 from runbook.config import Config, load_config
 from runbook.harbor import HarborClient
+from runbook.journal import Journal
+from runbook.report import write_report
 from runbook.runner import run, run_checks
 from runbook.steps import preflight
 from runbook.steps.context import StepContext
@@ -567,11 +570,11 @@ def test_clean_migration_passes_every_check(migrated: Migration, tmp_path: Path)
 
 def _variant(migrated: Migration, root: Path, harbor_password: str | None = None,
              repository_password_env: str | None = None) -> Config:
-    """The migration's configuration with its own run directory (a copy of the journal and inventories, so the
-    plants' JUnit files do not replace the migration's) and, optionally, another Harbor password."""
+    """The migration's configuration with its own run directory (a copy of the journal, inventories and JUnit
+    files, so the plants' JUnit files do not replace the migration's) and, optionally, other credentials."""
     data = yaml.safe_load(Path(migrated.config.path).read_text())
     run_dir = root / "run"
-    shutil.copytree(migrated.config.run_dir, run_dir, ignore=shutil.ignore_patterns("junit"))
+    shutil.copytree(migrated.config.run_dir, run_dir, ignore=shutil.ignore_patterns("*.lock"))
     data["run_dir"] = str(run_dir)
     if harbor_password is not None:
         (root / "wrong-password").write_text(harbor_password + "\n")
@@ -591,7 +594,8 @@ def _not_judged(checked: Checked, name: str, cause: str) -> None:
 
 def test_wrong_harbor_credentials_are_one_root_cause(migrated: Migration, tmp_path: Path) -> None:
     wrong = "wrong-password-" + secrets.token_hex(4)
-    checked = check(_variant(migrated, tmp_path, harbor_password=wrong), "verify-harbor")
+    variant = _variant(migrated, tmp_path, harbor_password=wrong)
+    checked = check(variant, "verify-harbor")
     assert checked.exit_code == 1, checked.output
     failing = [name for name, case in checked.cases.items() if case.outcome == "failed"]
     assert failing == ["test_target_credentials_authenticate"], checked.output
@@ -606,6 +610,14 @@ def test_wrong_harbor_credentials_are_one_root_cause(migrated: Migration, tmp_pa
         _not_judged(checked, name, cause)
     checked.passed("test_target_harbor_healthy")  # /health needs no login: judged, and green
     assert wrong not in checked.output and all(wrong not in c.message for c in checked.cases.values())
+    # the report of these real checks, as a reader sees it in a browser
+    _, page = write_report(variant, Journal(variant.run_dir), live=False)
+    text = page_text(page)
+    assert text.startswith("seatrial report FAILED 1 check failed, the first in verify-harbor"), text[:400]
+    assert "verify-harbor · test_target_credentials_authenticate" in text and cause in text
+    assert f"{len(dependents) + 1} × not judged: {cause}" in text
+    assert "my-harbor-database-0 database-data database-data-my-harbor-database-0" in text and "same bytes" in text
+    assert wrong not in page.read_text() and wrong not in (variant.run_dir / "report.md").read_text()
 
 
 def test_a_missing_tarball_is_one_root_cause(migrated: Migration, tmp_path: Path) -> None:

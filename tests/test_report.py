@@ -15,7 +15,7 @@ from xml.sax.saxutils import quoteattr
 import pytest
 from test_config import HARBOR_PASSWORD_ENV, SECRET_KEY, Workspace
 
-from fixtures.tools import require_tool
+from fixtures.browser import page_text, screenshot
 from runbook.errors import BadInput
 from runbook.journal import Journal
 from runbook.report import build_markdown, freeze_window, parse_size, write_report
@@ -192,37 +192,6 @@ def test_secrets_never_reach_the_report(workspace: Workspace) -> None:
 # ----------------------------------------------------------------------------- in a real browser
 
 
-def chromium(*args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run([require_tool("chromium"), "--headless", "--disable-gpu", "--no-sandbox",
-                           "--no-first-run", "--hide-scrollbars", *args],
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done
-
-
-def _visible_text(dom: str) -> str:
-    from html.parser import HTMLParser
-
-    class Text(HTMLParser):
-        def __init__(self):
-            super().__init__()
-            self.parts, self.hidden = [], 0
-
-        def handle_starttag(self, tag, attrs):
-            self.hidden += tag in ("style", "script", "title")
-
-        def handle_endtag(self, tag):
-            self.hidden -= tag in ("style", "script", "title")
-
-        def handle_data(self, data):
-            if not self.hidden and data.strip():
-                self.parts.append(data.strip())
-
-    parser = Text()
-    parser.feed(dom)
-    return " ".join(parser.parts)
-
-
 def _png_rows(path: Path, rows: int) -> tuple[int, int, list[bytes]]:
     """(width, height, the first `rows` rows as RGB(A) bytes) of a PNG, unfiltered (no imaging library here)."""
     data = path.read_bytes()
@@ -261,7 +230,7 @@ def test_a_reader_sees_the_verdict_the_failing_check_and_the_volume_table(worksp
                                                                           tmp_path: Path) -> None:
     config = workspace.load()
     _, page = write_report(config, _run_dir(config, failing=True), live=False)
-    text = _visible_text(chromium("--dump-dom", page.as_uri()).stdout)
+    text = page_text(page)
     assert text.startswith("seatrial report FAILED 1 check failed; the run stopped at backup"), text[:300]
     assert "backup · test_bucket_holds_full_layout" in text
     assert "the backup tarball of seatrial-my-harbor-1 is missing" in text
@@ -272,22 +241,18 @@ def test_a_reader_sees_the_verdict_the_failing_check_and_the_volume_table(worksp
     assert text.index("FAILED") < text.index("test_bucket_holds_full_layout") < text.index("bytes backed up")
 
     # what the eye meets first: the verdict banner, red for a failed run, green for a passed one
-    shot = tmp_path / "failed.png"
-    chromium(f"--screenshot={shot}", "--window-size=1200,900", page.as_uri())
-    width, height, rows = _png_rows(shot, 140)
+    width, height, rows = _png_rows(screenshot(page, tmp_path / "failed.png"), 140)
     assert (width, height) == (1200, 900)
     assert _has_colour(rows, (0xB3, 0x26, 0x1E)), "no red verdict banner at the top of the page"
     green = workspace.root / "green"
     green.mkdir()
-    workspace.data()
     config_green = _green_config(workspace, green)
     _, green_page = write_report(config_green, _run_dir(config_green, failing=False), live=False)
-    green_text = _visible_text(chromium("--dump-dom", green_page.as_uri()).stdout)
+    green_text = page_text(green_page)
     assert green_text.startswith("seatrial report PASSED every step passed its checks"), green_text[:300]
     assert "same bytes" in green_text and "Failures" not in green_text
-    shot = tmp_path / "passed.png"
-    chromium(f"--screenshot={shot}", "--window-size=1200,900", green_page.as_uri())
-    assert _has_colour(_png_rows(shot, 140)[2], (0x1F, 0x7A, 0x3D)), "no green verdict banner"
+    assert _has_colour(_png_rows(screenshot(green_page, tmp_path / "passed.png"), 140)[2], (0x1F, 0x7A, 0x3D)), \
+        "no green verdict banner"
 
 
 def _has_colour(rows: list[bytes], rgb: tuple[int, int, int]) -> bool:
