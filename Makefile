@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 ENV ?= sandbox
+# ENV=kind only: KIND_OPTS="--node-image I --s3-image I --velero-chart V --harbor-chart V --uploader U --keep"
+KIND_OPTS ?=
 APT_PACKAGES := restic docker-registry chromium
 
 .PHONY: test rehearse lint system-deps venv clean
@@ -34,7 +36,7 @@ test: system-deps venv
 	$(BIN)/python -m pytest
 
 rehearse: system-deps venv
-	$(BIN)/python -m fixtures.rehearse --env $(ENV)
+	$(BIN)/python -m fixtures.rehearse --env $(ENV) $(if $(DIR),--dir $(DIR)) $(KIND_OPTS)
 
 lint: venv
 	$(BIN)/ruff check .

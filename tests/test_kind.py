@@ -311,3 +311,25 @@ def test_missing_tool_names_the_install_line(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(MissingTool, match="kind.*go install sigs.k8s.io/kind@"):
         find_tools()
+
+
+def test_the_installer_seam_passes_kind_values(monkeypatch, tmp_path):
+    from fixtures.kind import installer_seam
+    from fixtures.kind.s3container import Bucket
+    from runbook.secrets import Secret
+
+    request = InstallRequest(
+        kubeconfig=tmp_path / "kubeconfig", contexts=("source", "target"),
+        bucket=Bucket("http://172.18.0.4:9000", "http://127.0.0.1:40001", "velero", "kind", "us-east-1",
+                      Secret("SEAMTESTACCESSKEY", "a"), Secret("seam-test-secret-key", "s")),
+        versions=choose(velero_chart="10.1.3"), namespace="harbor", release="my-harbor", velero_namespace="velero",
+        harbor_urls={"source": "http://127.0.0.1:40002", "target": "http://127.0.0.1:40003"}, harbor_node_port=30002,
+        admin_password=Secret("Kd1seam-test-password", "p"), storage_class="standard", root=tmp_path)
+    values = installer_seam.harbor_values(request)
+    assert values["externalURL"] == "http://127.0.0.1:40002"
+    assert values["expose"]["type"] == "nodePort" and values["expose"]["nodePort"]["ports"]["http"]["nodePort"] == 30002
+    assert installer_seam.velero_values(request.versions) == {"kubectl": {"image": {"tag": "1.33"}}}
+    assert installer_seam.velero_values(choose()) == {}
+    monkeypatch.setitem(sys.modules, "fixtures.installer", None)  # as in a checkout without it
+    with pytest.raises(installer_seam.InstallerMissing, match="fixtures/installer.py"):
+        installer_seam.install(request)
