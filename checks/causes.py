@@ -40,15 +40,16 @@ class Cause:
 class Prerequisite:
     key: str
     probe: Callable[[CheckContext], Cause | None]
+    about: str  # what the fact is, for a probe that could not read it: "whether <about>"
     after: tuple[str, ...] = ()
 
 
 PREREQUISITES: dict[str, Prerequisite] = {}
 
 
-def prerequisite(key: str, *, after: tuple[str, ...] = ()):
+def prerequisite(key: str, about: str, *, after: tuple[str, ...] = ()):
     def register(probe: Callable[[CheckContext], Cause | None]):
-        PREREQUISITES[key] = Prerequisite(key, probe, after)
+        PREREQUISITES[key] = Prerequisite(key, probe, about, after)
         return probe
 
     return register
@@ -67,7 +68,7 @@ def cause_of(ctx: CheckContext, key: str) -> Cause | None:
         try:
             return spec.probe(ctx)
         except SeatrialError as exc:
-            return Cause(key, f"{key}: what it stands on could not be read", " ".join(exc.message.split()),
+            return Cause(key, f"could not find out whether {spec.about}", " ".join(exc.message.split()),
                          exc.fix or "see the message")
 
     return ctx.memo(("cause", key), evaluate)
@@ -90,17 +91,17 @@ def _harbor_login(ctx: CheckContext, side: str) -> Cause | None:
     return None
 
 
-@prerequisite("source-harbor-login")
+@prerequisite("source-harbor-login", "the source Harbor accepts the configured credentials")
 def _source_harbor_login(ctx: CheckContext) -> Cause | None:
     return _harbor_login(ctx, "source")
 
 
-@prerequisite("target-harbor-login")
+@prerequisite("target-harbor-login", "the target Harbor accepts the configured credentials")
 def _target_harbor_login(ctx: CheckContext) -> Cause | None:
     return _harbor_login(ctx, "target")
 
 
-@prerequisite("backup")
+@prerequisite("backup", "the backup to check exists on the source")
 def _backup_exists(ctx: CheckContext) -> Cause | None:
     namespace = ctx.config.velero.namespace
     name = ctx.backup_name
@@ -118,7 +119,7 @@ def _backup_exists(ctx: CheckContext) -> Cause | None:
                  "or run the backup step")
 
 
-@prerequisite("backup-tarball", after=("backup",))
+@prerequisite("backup-tarball", "the bucket holds the backup tarball", after=("backup",))
 def _backup_tarball(ctx: CheckContext) -> Cause | None:
     name = ctx.backup_name
     tarball = ctx.bucket.layout.backup_tarball(name)
@@ -140,7 +141,7 @@ def _backup_tarball(ctx: CheckContext) -> Cause | None:
                  f"{tarball} absent; {where}" + (f"; also missing: {', '.join(others)}" if others else ""), fix)
 
 
-@prerequisite("restore")
+@prerequisite("restore", "the restore to check exists on the target")
 def _restore_exists(ctx: CheckContext) -> Cause | None:
     namespace = ctx.config.velero.namespace
     name = ctx.restore_name
@@ -157,7 +158,7 @@ def _restore_exists(ctx: CheckContext) -> Cause | None:
                  "or run the restore step")
 
 
-@prerequisite("backup-repository", after=("backup",))
+@prerequisite("backup-repository", "the restic repository opens", after=("backup",))
 def _backup_repository(ctx: CheckContext) -> Cause | None:
     """restic: the repository opens with the password and keys seatrial has (one `restic snapshots`, the same
     call the snapshot checks then reuse). Only when a volume of the backup has a snapshot to look for."""
