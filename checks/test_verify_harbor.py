@@ -8,7 +8,7 @@ import os
 from checks.context import CheckContext
 from checks.golden import golden_artifacts, golden_projects, sampled_artifacts, target_artifacts
 from checks.verdict import establishes, expect, fail, live, needs
-from runbook.errors import DigestMismatch, SeatrialError
+from runbook.errors import DigestMismatch, NotFound, SeatrialError
 
 
 def test_target_harbor_healthy(ctx: CheckContext):
@@ -55,10 +55,14 @@ def test_artifact_present(ctx: CheckContext, artifact, record_fact):
     record_fact("digest", artifact["digest"])
     found = target_artifacts(ctx).get((artifact["repository"], artifact["digest"]))
     if found is None:
+        listed, golden = len(target_artifacts(ctx)), len(golden_artifacts(ctx))
+        fix = ("the target lists no artifact at all: the database volume was not restored (check the restore "
+               "checks), then reset-target and restore again") if not listed else (
+            f"{listed} of the {golden} golden artifacts are there, not this one: it was deleted on the target since "
+            "the restore, or on the source between the freeze and the backup (see the backup's read-only check); "
+            "push it again from the source, or restore again")
         fail(f"artifact {artifact['repository']}@{artifact['digest']} is missing on the target Harbor",
-             f"tags {artifact.get('tags')} size {artifact.get('size')}; the target lists "
-             f"{len(target_artifacts(ctx))} artifacts",
-             "the database volume was not restored: check the restore checks")
+             f"tags {artifact.get('tags')} size {artifact.get('size')}; the target lists {listed} artifacts", fix)
     expect(found.get("size") == artifact.get("size") and sorted(found.get("tags") or []) == sorted(
            artifact.get("tags") or []), f"artifact {artifact['repository']}@{artifact['digest']} differs on the target",
            f"size {found.get('size')} (golden {artifact.get('size')}), tags {found.get('tags')} "
@@ -77,9 +81,12 @@ def test_artifact_pulls_with_verified_digests(ctx: CheckContext, artifact):
     except DigestMismatch as exc:
         fail(f"artifact {artifact['repository']}@{artifact['digest']} is corrupt on the target", exc.message,
              exc.fix or "restore the registry volume again")
-    except SeatrialError as exc:
+    except NotFound as exc:  # the registry answered, and has no such manifest or blob
         fail(f"artifact {artifact['repository']}@{artifact['digest']} cannot be pulled from the target (a listing "
-             "alone proves nothing)", exc.message, "check the registry volume's restore (PodVolumeRestore)")
+             "alone proves nothing)", exc.message, "the registry volume lacks it: check the registry volume's "
+             "restore (PodVolumeRestore), then reset-target and restore again")
+    # any other error (5xx, transport, a proxy page) says nothing about the data: the framework reports it
+    # with the client's own fix (a dependency problem), not as a missing volume
     expect(verified.size == artifact.get("size"), f"artifact {artifact['repository']}@{artifact['digest']}: pulled "
            "size differs from the inventory", f"{verified.size} != {artifact.get('size')}",
            "restore the registry volume again")
