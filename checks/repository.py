@@ -30,20 +30,28 @@ def repository_password(ctx: CheckContext) -> Secret:
 
 
 def restic_repository(ctx: CheckContext, volume_namespace: str) -> str:
-    """The `-r` value: the source's BackupRepository `spec.resticIdentifier`, else derived from the BSL."""
+    """The `-r` value: the source's BackupRepository `spec.resticIdentifier`, else derived from the BSL; either
+    way through seatrial's own address of the bucket (`storage.endpoint`): Velero's pods may reach it at an
+    address this machine cannot (an in-cluster name, a kind network address)."""
     from runbook.velero import restic_repo_identifier
 
-    velero = ctx.config.velero
+    velero, storage = ctx.config.velero, ctx.config.storage
     for repo in ctx.objects("source", VELERO_V1, "BackupRepository", velero.namespace):
         spec = repo.get("spec") or {}
         if spec.get("volumeNamespace") == volume_namespace and spec.get("repositoryType") == "restic" \
                 and spec.get("backupStorageLocation") == velero.storage_location and spec.get("resticIdentifier"):
-            return spec["resticIdentifier"]
-    bsl = next((b for b in ctx.objects("source", VELERO_V1, "BackupStorageLocation", velero.namespace)
-                if b["metadata"]["name"] == velero.storage_location), {})
-    s3_url = ((bsl.get("spec") or {}).get("config") or {}).get("s3Url") or ctx.config.storage.endpoint
-    storage = ctx.config.storage
-    return restic_repo_identifier(s3_url, storage.bucket, storage.prefix, volume_namespace)
+            return through_endpoint(spec["resticIdentifier"], storage.endpoint)
+    return restic_repo_identifier(storage.endpoint, storage.bucket, storage.prefix, volume_namespace)
+
+
+def through_endpoint(identifier: str, endpoint: str) -> str:
+    """`s3:http://<Velero's address>/<bucket>/<path>` with seatrial's endpoint instead of Velero's address."""
+    from urllib.parse import urlsplit
+
+    if not identifier.startswith(("s3:http://", "s3:https://")) or not endpoint:
+        return identifier
+    path = urlsplit(identifier[len("s3:"):]).path
+    return f"s3:{endpoint.rstrip('/')}{path}"
 
 
 def restic_snapshots(ctx: CheckContext, volume_namespace: str, backup_name: str) -> tuple[str, set[str]]:
