@@ -40,9 +40,14 @@ def test_target_credentials_authenticate(ctx: CheckContext):
 @live("project", golden_projects, allow_empty=True, empty="project")
 def test_project_present(ctx: CheckContext, project: str):
     found = ctx.target_harbor.project(project)
-    expect(found is not None, f"project {project} of the golden inventory is missing on the target Harbor",
-           f"GET /api/v2.0/projects/{project} answered 404 on {ctx.config.harbor.target_url}",
-           "the database volume was not restored (check the restore checks), then restore again")
+    if found is None:
+        listed = len(target_artifacts(ctx))
+        fix = ("the target lists no artifact at all: the database volume was not restored (check the restore "
+               "checks), then reset-target and restore again") if not listed else (
+            f"the target holds {listed} artifacts of other projects: this project was deleted on the target since "
+            "the restore, or on the source between the freeze and the backup (see the backup's read-only check)")
+        fail(f"project {project} of the golden inventory is missing on the target Harbor",
+             f"GET /api/v2.0/projects/{project} answered 404 on {ctx.config.harbor.target_url}", fix)
 
 
 def _artifact_id(record: dict) -> str:
