@@ -29,6 +29,7 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "test_fixup": ("target",),
     "test_thaw_target": ("target_harbor",),
     "test_verify_harbor": ("target_harbor",),
+    "test_upgrade": ("target", "target_harbor"),
 }
 # Check modules that read a file instead of the clusters: they need no configuration.
 NEEDS_NO_CONFIG = {"test_upgrade_plan"}

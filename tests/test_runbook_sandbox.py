@@ -149,7 +149,7 @@ def test_plan_lists_each_step_with_objects_and_calls(box: Box) -> None:
     text = done.stdout
     steps = [line.split(". ", 1)[1] for line in text.splitlines() if line[:1].isdigit()]
     assert steps == ["preflight", "freeze", "annotate", "backup", "restore", "fixup", "thaw-target",
-                     "verify-harbor"]
+                     "verify-harbor", "upgrade"]
     source, target = box.sandbox.source_harbor_url, box.sandbox.target_harbor_url
     for expected in (f"GET {source}/api/v2.0/users/current",
                      f"PUT {source}/api/v2.0/configurations {{\"read_only\": true}}",

@@ -14,6 +14,7 @@ STEP_ORDER: tuple[str, ...] = (
     "fixup",
     "thaw-target",
     "verify-harbor",
+    "upgrade",  # does nothing without an `upgrade:` section
 )
 
 # Not part of `run`: destructive, run on request with confirmation.
