@@ -107,7 +107,7 @@ def test_harbor_at_the_charts_app_version(ctx: CheckContext):
     if record is None:
         return
     version = str(ctx.target_harbor.systeminfo().get("harbor_version", ""))
-    expect(version.lstrip("v").startswith(record["app_version"]),
+    expect(version.lstrip("v").split("-")[0] == record["app_version"],
            f"target Harbor does not report the new chart's appVersion {record['app_version']}",
            f"harbor_version {version!r} ({record['from']} -> {record['to']})",
            "a pod still runs the old image: check the rollouts (kubectl rollout status)")

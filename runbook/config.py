@@ -726,6 +726,12 @@ class _Loader:
         return FixupConfig(mode=mode, services=services)  # type: ignore[arg-type]
 
     def upgrade(self, raw) -> UpgradeConfig:
+        if isinstance(raw.get("upgrade"), dict) and {"force", "force_replace", "replace"} & set(raw["upgrade"]):
+            from runbook.upgrade.guard import REPLACE_REFUSED
+
+            raise ConfigError("upgrade.force", f"replace semantics are refused: {REPLACE_REFUSED}",
+                              fix="remove it: seatrial upgrades with helm's three-way merge patch, which leaves a "
+                                  "restored PVC's volumeName alone")
         data = self.section(raw, "upgrade")
         if not data:
             return UpgradeConfig()

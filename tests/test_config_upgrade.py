@@ -47,7 +47,8 @@ def test_a_local_chart_and_values_resolve_next_to_the_file(workspace):
     ({"chart": "harbor", "repo": "https://x", "set": ["novalue"]}, "upgrade.set", "KEY=VALUE"),
     ({"chart": "harbor", "repo": "https://x", "timeout_seconds": 0}, "upgrade.timeout_seconds", "positive"),
     ({"chart": "harbor", "repo": "https://x", "rollback_on_failure": "yes"}, "upgrade.rollback_on_failure", "true"),
-    ({"chart": "harbor", "repo": "https://x", "force": True}, "upgrade.force", "unknown key"),
+    ({"chart": "harbor", "repo": "https://x", "force": True}, "upgrade.force", "spec is immutable after creation"),
+    ({"chart": "harbor", "repo": "https://x", "wait": True}, "upgrade.wait", "unknown key"),
     ({"repo": "https://x"}, "upgrade.chart", "missing required key"),
 ])
 def test_bad_upgrade_sections_name_the_key(workspace, section, key, says):
