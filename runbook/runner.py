@@ -57,6 +57,7 @@ class CheckResult:
     junit: Path | None = None
     output: str = ""
     left_out: list[str] = field(default_factory=list)  # superseded checks not run (see SUPERSEDED)
+    not_judged: int = 0  # checks skipped because a root cause reported once above explains them
 
     @property
     def ok(self) -> bool:
@@ -86,6 +87,8 @@ def run_checks(ctx: StepContext, step: str, *, extra: tuple[str, ...] = (), juni
                          output=redact(done.stdout + done.stderr))
     if result.junit:
         result.passed, result.failed = _read_junit(result.junit)
+        result.not_judged = sum(1 for skipped in ET.parse(result.junit).getroot().iter("skipped")
+                                if (skipped.get("message") or "").startswith("not judged: "))
     return result
 
 
@@ -200,6 +203,8 @@ def run_step(ctx: StepContext, step: str, *, redo: bool = False) -> int:
         ctx.say(f"  FAILED {name}")
         for line in message.strip().splitlines():
             ctx.say(f"    {line}")
+    if result.not_judged:
+        ctx.say(f"  ({result.not_judged} other check(s) not judged: they wait on the failure above)")
     if not result.failed:
         ctx.say(result.why_not_run())
     _after_failure(ctx, step)

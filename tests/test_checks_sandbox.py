@@ -63,6 +63,7 @@ class Checked:
     exit_code: int
     cases: dict[str, Case] = field(default_factory=dict)  # test name with its id -> outcome
     output: str = ""
+    not_judged: int = 0  # as the runner counts them
 
     def case(self, name: str) -> Case:
         assert name in self.cases, f"{name} did not run in {self.step}; ran: {sorted(self.cases)}\n{self.output}"
@@ -88,7 +89,7 @@ class Checked:
 def check(config: Config, step: str, *extra: str) -> Checked:
     """Run one step's check module exactly as the runner does and read every test case of its JUnit."""
     result = run_checks(StepContext(config, yes=True, out=lambda line: None), step, extra=extra)
-    checked = Checked(step, result.exit_code, output=result.output)
+    checked = Checked(step, result.exit_code, output=result.output, not_judged=result.not_judged)
     if result.junit is None:
         return checked
     for element in ET.parse(result.junit).getroot().iter("testcase"):
@@ -608,6 +609,7 @@ def test_wrong_harbor_credentials_are_one_root_cause(migrated: Migration, tmp_pa
     assert len(dependents) >= 19, dependents
     for name in [*dependents, "test_canary_push_and_pull"]:
         _not_judged(checked, name, cause)
+    assert checked.not_judged == len(dependents) + 1  # the runner says how many wait on the root cause
     checked.passed("test_target_harbor_healthy")  # /health needs no login: judged, and green
     assert wrong not in checked.output and all(wrong not in c.message for c in checked.cases.values())
     # the report of these real checks, as a reader sees it in a browser
