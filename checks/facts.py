@@ -1,6 +1,8 @@
 """Views over the live objects that several checks share: pod volumes, PVCs, PVBs, the tarball index.
 
 Everything here reads through `CheckContext.objects` (one LIST per kind, cached) or the bucket.
+The views and indexes (by name, by PVC, by pod volume, by backup name) are built once per session
+(`CheckContext.memo`), so that a check's own cost per item does not grow with the number of objects.
 """
 
 from __future__ import annotations
@@ -55,8 +57,27 @@ def pvcs(ctx: CheckContext, side: str) -> list[dict]:
     return ctx.objects(side, "v1", "PersistentVolumeClaim", ctx.namespace(side))
 
 
+def _by_name(objects: list[dict]) -> dict[str, dict]:
+    return {o["metadata"]["name"]: o for o in objects}
+
+
 def pvs_by_name(ctx: CheckContext, side: str) -> dict[str, dict]:
-    return {pv["metadata"]["name"]: pv for pv in ctx.objects(side, "v1", "PersistentVolume")}
+    return ctx.memo(("pvs-by-name", side), lambda: _by_name(ctx.objects(side, "v1", "PersistentVolume")))
+
+
+def pod_by_name(ctx: CheckContext, side: str) -> dict[str, dict]:
+    """The namespace's pods by name (built once)."""
+    return ctx.memo(("pods-by-name", side), lambda: _by_name(pods(ctx, side)))
+
+
+def pvc_by_name(ctx: CheckContext, side: str) -> dict[str, dict]:
+    """The namespace's PVCs by name (built once)."""
+    return ctx.memo(("pvcs-by-name", side), lambda: _by_name(pvcs(ctx, side)))
+
+
+def pvcs_by_uid(ctx: CheckContext, side: str) -> dict[str, dict]:
+    """The namespace's PVCs by uid (built once): what a PodVolumeBackup's velero.io/pvc-uid label names."""
+    return ctx.memo(("pvcs-by-uid", side), lambda: {p["metadata"].get("uid"): p for p in pvcs(ctx, side)})
 
 
 def owner_of(pod: dict, deployments: list[dict] = ()) -> str:
@@ -80,16 +101,31 @@ def owner_of(pod: dict, deployments: list[dict] = ()) -> str:
 
 
 def pod_volumes(ctx: CheckContext, side: str = "source") -> list[PodVolume]:
-    found = []
-    deployments = ctx.objects(side, "apps/v1", "Deployment", ctx.namespace(side))
-    for pod in pods(ctx, side):
-        meta = pod["metadata"]
-        for volume in pod.get("spec", {}).get("volumes") or []:
-            claim = volume.get("persistentVolumeClaim")
-            if claim:
-                found.append(PodVolume(meta["namespace"], meta["name"], volume["name"], claim["claimName"],
-                                       owner_of(pod, deployments)))
-    return found
+    """The PVC-backed volumes of the namespace's pods (built once)."""
+    def build() -> list[PodVolume]:
+        found = []
+        deployments = ctx.objects(side, "apps/v1", "Deployment", ctx.namespace(side))
+        for pod in pods(ctx, side):
+            meta = pod["metadata"]
+            for volume in pod.get("spec", {}).get("volumes") or []:
+                claim = volume.get("persistentVolumeClaim")
+                if claim:
+                    found.append(PodVolume(meta["namespace"], meta["name"], volume["name"], claim["claimName"],
+                                           owner_of(pod, deployments)))
+        return found
+
+    return ctx.memo(("pod-volumes", side), build)
+
+
+def pod_volumes_by_pvc(ctx: CheckContext, side: str = "source") -> dict[str, list[PodVolume]]:
+    """PVC name -> the pod volumes that mount it, in pod order (built once)."""
+    def build() -> dict[str, list[PodVolume]]:
+        index: dict[str, list[PodVolume]] = {}
+        for volume in pod_volumes(ctx, side):
+            index.setdefault(volume.pvc, []).append(volume)
+        return index
+
+    return ctx.memo(("pod-volumes-by-pvc", side), build)
 
 
 def corrected_opt_in(volume: PodVolume, pod: dict | None) -> list[str]:
@@ -129,27 +165,51 @@ def require_restore_name(ctx: CheckContext) -> str:
 
 def backup(ctx: CheckContext, side: str = "source") -> dict | None:
     name = require_backup_name(ctx)
-    return next((b for b in ctx.objects(side, VELERO_V1, "Backup", ctx.config.velero.namespace)
-                 if b["metadata"]["name"] == name), None)
+    return ctx.memo(("backups-by-name", side), lambda: _by_name(
+        ctx.objects(side, VELERO_V1, "Backup", ctx.config.velero.namespace))).get(name)
 
 
 def restore(ctx: CheckContext) -> dict | None:
     name = require_restore_name(ctx)
-    return next((r for r in ctx.objects("target", VELERO_V1, "Restore", ctx.config.velero.namespace)
-                 if r["metadata"]["name"] == name), None)
+    return ctx.memo(("restores-by-name",), lambda: _by_name(
+        ctx.objects("target", VELERO_V1, "Restore", ctx.config.velero.namespace))).get(name)
 
 
 def pod_volume_backups(ctx: CheckContext, side: str = "source") -> list[dict]:
+    """The PodVolumeBackups of this run's backup (built once)."""
     name = require_backup_name(ctx)
-    return [p for p in ctx.objects(side, VELERO_V1, "PodVolumeBackup", ctx.config.velero.namespace)
-            if (p["metadata"].get("labels") or {}).get("velero.io/backup-name") == name
-            or (p.get("spec", {}).get("tags") or {}).get("backup") == name]
+    return ctx.memo(("pvbs", side, name), lambda: [
+        p for p in ctx.objects(side, VELERO_V1, "PodVolumeBackup", ctx.config.velero.namespace)
+        if (p["metadata"].get("labels") or {}).get("velero.io/backup-name") == name
+        or (p.get("spec", {}).get("tags") or {}).get("backup") == name])
+
+
+def _by_pod_volume(objects: list[dict]) -> dict[tuple[str, str], list[dict]]:
+    index: dict[tuple[str, str], list[dict]] = {}
+    for obj in objects:
+        spec = obj.get("spec") or {}
+        index.setdefault(((spec.get("pod") or {}).get("name"), spec.get("volume")), []).append(obj)
+    return index
+
+
+def pvbs_by_pod_volume(ctx: CheckContext, side: str = "source") -> dict[tuple[str, str], list[dict]]:
+    """(pod name, volume name) -> this backup's PodVolumeBackups of it (built once)."""
+    return ctx.memo(("pvbs-by-pod-volume", side, require_backup_name(ctx)),
+                    lambda: _by_pod_volume(pod_volume_backups(ctx, side)))
 
 
 def pod_volume_restores(ctx: CheckContext) -> list[dict]:
+    """The PodVolumeRestores of this run's restore (built once)."""
     name = require_restore_name(ctx)
-    return [p for p in ctx.objects("target", VELERO_V1, "PodVolumeRestore", ctx.config.velero.namespace)
-            if (p["metadata"].get("labels") or {}).get("velero.io/restore-name") == name]
+    return ctx.memo(("pvrs", name), lambda: [
+        p for p in ctx.objects("target", VELERO_V1, "PodVolumeRestore", ctx.config.velero.namespace)
+        if (p["metadata"].get("labels") or {}).get("velero.io/restore-name") == name])
+
+
+def pvrs_by_pod_volume(ctx: CheckContext) -> dict[tuple[str, str], list[dict]]:
+    """(pod name, volume name) -> this restore's PodVolumeRestores of it (built once)."""
+    return ctx.memo(("pvrs-by-pod-volume", require_restore_name(ctx)),
+                    lambda: _by_pod_volume(pod_volume_restores(ctx)))
 
 
 def excluded_volumes(ctx: CheckContext, pod: dict | None) -> set[str]:

@@ -7,8 +7,8 @@ from checks.facts import (
     annotate_command,
     corrected_opt_in,
     excluded_volumes,
+    pod_by_name,
     pod_volumes,
-    pods,
     remove_opt_out_command,
     undeclared_opt_out,
 )
@@ -16,7 +16,7 @@ from checks.verdict import expect, live
 
 
 def _pod(ctx: CheckContext, name: str) -> dict:
-    return next(p for p in pods(ctx, "source") if p["metadata"]["name"] == name)
+    return pod_by_name(ctx, "source")[name]
 
 
 @live("volume", lambda ctx: pod_volumes(ctx, "source"), allow_empty=True, empty="PVC-backed pod volume")

@@ -10,9 +10,11 @@ from checks.facts import (
     backup,
     empty_volume_backup,
     excluded_volumes,
+    pod_by_name,
     pod_volume_backups,
     pod_volumes,
-    pods,
+    pod_volumes_by_pvc,
+    pvbs_by_pod_volume,
     require_backup_name,
     tarball_index,
     undeclared_opt_out,
@@ -85,14 +87,12 @@ def _covered_volumes(ctx: CheckContext):
 @needs("backup")
 @live("volume", _covered_volumes, allow_empty=True, empty="PVC-backed pod volume")
 def test_volume_backed_up(ctx: CheckContext, volume, record_fact):
-    pod = next(p for p in pods(ctx, "source") if p["metadata"]["name"] == volume.pod)
+    pod = pod_by_name(ctx, "source")[volume.pod]
     record_fact("pvc", volume.pvc)  # the report's volume table reads these facts
     if volume.volume in excluded_volumes(ctx, pod):
         record_fact("excluded", "volumes.exclude")
         return  # deliberately excluded
-    pvbs = [p for p in pod_volume_backups(ctx)
-            if (p.get("spec") or {}).get("pod", {}).get("name") == volume.pod
-            and (p.get("spec") or {}).get("volume") == volume.volume]
+    pvbs = pvbs_by_pod_volume(ctx).get((volume.pod, volume.volume), [])
     if not pvbs:
         from runbook.velero import pod_volume_opt_in
 
@@ -137,13 +137,11 @@ def test_no_volume_silently_skipped(ctx: CheckContext, entry):
     if not entry.get("skipped"):
         return
     pvc = entry.get("pvcName")
-    mounted = [v for v in pod_volumes(ctx, "source") if v.pvc == pvc]
-    pod = next((p for p in pods(ctx, "source") if mounted and p["metadata"]["name"] == mounted[0].pod), None)
+    mounted = pod_volumes_by_pvc(ctx, "source").get(pvc, [])
+    pod = pod_by_name(ctx, "source").get(mounted[0].pod) if mounted else None
     if mounted and mounted[0].volume in excluded_volumes(ctx, pod):
         return  # left out on purpose (volumes.exclude)
-    if mounted and not any((p.get("spec") or {}).get("pod", {}).get("name") == mounted[0].pod
-                           and (p.get("spec") or {}).get("volume") == mounted[0].volume
-                           for p in pod_volume_backups(ctx)):
+    if mounted and (mounted[0].pod, mounted[0].volume) not in pvbs_by_pod_volume(ctx):
         # the same fact as test_volume_backed_up's failure for this pod volume: reported there, once
         pytest.skip(f"not judged: reported by test_volume_backed_up[{mounted[0]}] (no PodVolumeBackup for it)")
     fix = volume_left_out_fix(ctx, mounted[0], pod, backup(ctx)) if mounted else (
@@ -220,9 +218,9 @@ def test_snapshot_in_repository(ctx: CheckContext, pvb, record_fact):
            f"PodVolumeBackup {pvb['metadata']['name']} ({_describe(pvb)}) has no snapshot to look for",
            f"phase={status.get('phase')} snapshotID={snapshot!r} message={status.get('message', '')!r}",
            f"kubectl -n {ctx.config.velero.namespace} describe podvolumebackup {pvb['metadata']['name']}")
-    recorded = {p.get("metadata", {}).get("name"): (p.get("status") or {}).get("snapshotID")
-                for p in ctx.memo(("pvbs-in-bucket", require_backup_name(ctx)),
-                                  lambda: ctx.bucket.pod_volume_backups(require_backup_name(ctx))) or []}
+    recorded = ctx.memo(("pvb-snapshots-in-bucket", require_backup_name(ctx)), lambda: {
+        p.get("metadata", {}).get("name"): (p.get("status") or {}).get("snapshotID")
+        for p in ctx.bucket.pod_volume_backups(require_backup_name(ctx)) or []})
     # the target's restore finds PodVolumeBackups only through this file (backup sync)
     expect(recorded.get(pvb["metadata"]["name"]) == snapshot,
            f"PodVolumeBackup {pvb['metadata']['name']} ({_describe(pvb)}) is not recorded with its snapshot in the "

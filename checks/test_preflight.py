@@ -6,7 +6,7 @@ import base64
 import hashlib
 
 from checks.context import CheckContext
-from checks.facts import VELERO_V1, pod_volumes, pods, pvcs, pvs_by_name
+from checks.facts import VELERO_V1, pod_by_name, pod_volumes, pvc_by_name, pvcs, pvs_by_name
 from checks.verdict import establishes, expect, fail, live
 
 SIDES = ("source", "target")
@@ -174,12 +174,12 @@ def test_storage_class_on_target(ctx: CheckContext, storage_class: str):
 
 @live("volume", lambda ctx: pod_volumes(ctx, "source"), allow_empty=True, empty="PVC-backed pod volume")
 def test_volume_can_be_file_system_backed_up(ctx: CheckContext, volume):
-    pod = next(p for p in pods(ctx, "source") if p["metadata"]["name"] == volume.pod)
+    pod = pod_by_name(ctx, "source")[volume.pod]
     phase = (pod.get("status") or {}).get("phase")
     expect(phase == "Running", f"pod {volume.namespace}/{volume.pod} is not Running: Velero silently skips "
            f"every volume of it (the backup still says Completed)", f"phase={phase}",
            f"get the pod Running before the backup: kubectl -n {volume.namespace} describe pod {volume.pod}")
-    claim = next((c for c in pvcs(ctx, "source") if c["metadata"]["name"] == volume.pvc), None)
+    claim = pvc_by_name(ctx, "source").get(volume.pvc)
     expect(claim is not None and (claim.get("status") or {}).get("phase") == "Bound",
            f"PVC {volume.namespace}/{volume.pvc} of {volume} is not Bound", (claim or {}).get("status"),
            f"kubectl -n {volume.namespace} describe pvc {volume.pvc}")

@@ -8,7 +8,9 @@ from checks.facts import (
     pod_volume_backups,
     pod_volume_restores,
     pods,
+    pvc_by_name,
     pvcs,
+    pvrs_by_pod_volume,
     pvs_by_name,
     require_backup_name,
     require_restore_name,
@@ -71,7 +73,8 @@ def test_volume_restored(ctx: CheckContext, pvb, record_fact):
     spec, name = pvb["spec"], pvb["metadata"]["name"]
     if empty_volume_backup(pvb):
         return  # Velero restores nothing for an empty volume (no snapshot)
-    synced = {p["metadata"]["name"] for p in pod_volume_backups(ctx, "target")}
+    synced = ctx.memo(("synced-pvb-names", require_backup_name(ctx)),
+                      lambda: frozenset(p["metadata"]["name"] for p in pod_volume_backups(ctx, "target")))
     if name not in synced:
         fail(f"PodVolumeBackup {name} ({spec['pod']['name']}:{spec['volume']}) never reached the target: the "
              "restore reads PodVolumeBackups from the cluster, so this volume comes back EMPTY",
@@ -79,9 +82,8 @@ def test_volume_restored(ctx: CheckContext, pvb, record_fact):
              "check the bucket's <backup>-podvolumebackups.json.gz and the target's backup sync "
              "(velero backup-location get); then reset-target and restore again")
     snapshot = (pvb.get("status") or {}).get("snapshotID")
-    pvrs = [p for p in pod_volume_restores(ctx)
-            if p["spec"].get("volume") == spec["volume"] and p["spec"].get("pod", {}).get("name") == spec["pod"]["name"]
-            and p["spec"].get("snapshotID") == snapshot]
+    pvrs = [p for p in pvrs_by_pod_volume(ctx).get((spec["pod"]["name"], spec["volume"]), [])
+            if p["spec"].get("snapshotID") == snapshot]
     if not pvrs:
         fail(f"no PodVolumeRestore for {spec['pod']['name']}:{spec['volume']} in restore {require_restore_name(ctx)}: "
              "the target volume is empty", f"{len(pod_volume_restores(ctx))} PodVolumeRestores in this restore",
@@ -112,7 +114,7 @@ def _quantity(value: str | None) -> float:
       empty="PVC")
 def test_pvc_restored_and_bound(ctx: CheckContext, pvc):
     name, ns = pvc["metadata"]["name"], ctx.config.target.namespace
-    target = next((p for p in pvcs(ctx, "target") if p["metadata"]["name"] == name), None)
+    target = pvc_by_name(ctx, "target").get(name)
     if target is None:
         fail(f"PVC {ns}/{name} of the source is missing on the target (a chart would create it EMPTY)",
              f"target PVCs: {sorted(p['metadata']['name'] for p in pvcs(ctx, 'target'))}",
