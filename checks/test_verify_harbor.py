@@ -78,11 +78,23 @@ def _registry(ctx: CheckContext):
     return ctx.memo(("registry",), lambda: ctx.registry("target"))
 
 
+def _verified(ctx: CheckContext) -> dict:
+    """Every sampled artifact pulled and verified once, `harbor.verify_workers` at a time."""
+    from runbook.blob_verification import verify_artifacts
+
+    return ctx.memo(("verified-artifacts",), lambda: verify_artifacts(
+        lambda: ctx.registry("target"), [(a["repository"], a["digest"]) for a in sampled_artifacts(ctx)],
+        ctx.config.harbor.verify_workers))
+
+
 @needs("target-harbor-login")
 @live("artifact", sampled_artifacts, ids=_artifact_id, allow_empty=True, empty="artifact")
 def test_artifact_pulls_with_verified_digests(ctx: CheckContext, artifact):
     try:
-        verified = _registry(ctx).verify_artifact(artifact["repository"], artifact["digest"])
+        outcome = _verified(ctx)[(artifact["repository"], artifact["digest"])]
+        if isinstance(outcome, SeatrialError):
+            raise outcome
+        verified = outcome
     except DigestMismatch as exc:
         fail(f"artifact {artifact['repository']}@{artifact['digest']} is corrupt on the target", exc.message,
              exc.fix or "restore the registry volume again")

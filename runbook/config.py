@@ -36,6 +36,7 @@ FIXUP_MODES: tuple[str, ...] = ("resource-modifier", "patch")
 NAME_PLACEHOLDERS: tuple[str, ...] = ("release", "namespace", "timestamp", "random")
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+MAX_VERIFY_WORKERS = 64
 
 
 # --------------------------------------------------------------------------- the configuration
@@ -90,6 +91,7 @@ class HarborConfig:
     insecure: bool
     canary_project: str
     verify_fraction: float
+    verify_workers: int = 4  # blobs pulled and digest-verified at once
 
     @property
     def verify(self) -> bool | str:
@@ -368,6 +370,7 @@ SECTIONS = {
         "insecure",
         "canary_project",
         "verify_fraction",
+        "verify_workers",
     ),
     "volumes": ("exclude", "storage_class_mapping"),
     "fixup": ("mode", "services"),
@@ -629,6 +632,13 @@ class _Loader:
                 f"must be greater than 0 and at most 1, got {fraction}",
                 fix="use 1.0 to verify every manifest and blob, or e.g. 0.1 for a 10% sample",
             )
+        workers = self.get(data, "verify_workers", "harbor", int, 4)
+        if not 1 <= workers <= MAX_VERIFY_WORKERS:
+            raise ConfigError(
+                "harbor.verify_workers",
+                f"must be a whole number from 1 to {MAX_VERIFY_WORKERS}, got {workers!r}",
+                fix="use about as many workers as the network to the registry can feed (4 is the default)",
+            )
         return HarborConfig(
             source_url=source_url,
             target_url=target_url,
@@ -638,6 +648,7 @@ class _Loader:
             insecure=insecure,
             canary_project=canary,
             verify_fraction=float(fraction),
+            verify_workers=workers,
         )
 
     def harbor_password(self, data) -> Secret:

@@ -97,6 +97,7 @@ def test_example_loads_with_its_values(workspace: Workspace) -> None:
     assert config.velero.uploader == "kopia" and config.velero.storage_location == "default"
     assert config.harbor.password.reveal() == HARBOR_PASSWORD_ENV
     assert config.harbor.verify_fraction == 1.0 and config.harbor.canary_project == "seatrial-canary"
+    assert config.harbor.verify_workers == 4
     assert config.volumes.exclude == tuple(workspace.data()["volumes"]["exclude"])
     assert config.fixup.mode == "resource-modifier"
     assert config.fixup.services["my-harbor"].load_balancer_ip == "192.0.2.10"
@@ -347,6 +348,12 @@ BAD_CONFIGS = [
     Bad("fraction-text", edit(_set("harbor", "verify_fraction", "all")), "harbor.verify_fraction", "as a number",
         "expected a number, got a string"),
     Bad("fraction-big", edit(_set("harbor", "verify_fraction", 1.5)), "harbor.verify_fraction", "1.0"),
+    Bad("workers-zero", edit(_set("harbor", "verify_workers", 0)), "harbor.verify_workers", "4 is the default",
+        "from 1 to 64"),
+    Bad("workers-many", edit(_set("harbor", "verify_workers", 1000)), "harbor.verify_workers", "4 is the default",
+        "from 1 to 64"),
+    Bad("workers-text", edit(_set("harbor", "verify_workers", "eight")), "harbor.verify_workers", "whole number"),
+    Bad("workers-fraction", edit(_set("harbor", "verify_workers", 2.5)), "harbor.verify_workers", "whole number"),
     Bad("insecure-and-ca", edit(_all(_set("harbor", "insecure", True), _set("harbor", "ca_bundle", "ca.pem"))),
         "harbor.insecure", "harbor.insecure: false"),
     Bad("load-balancer-ip", edit(lambda d: d["fixup"]["services"]["my-harbor"].update(loadBalancerIP="10.0.0.300")),
