@@ -77,4 +77,6 @@ def restic_snapshots(ctx: CheckContext, volume_namespace: str, backup_name: str)
 
 
 def kopia_repository_has_data(ctx: CheckContext, volume_namespace: str) -> bool:
-    return ctx.bucket.repo_has_data("kopia", volume_namespace)
+    """One S3 LIST per namespace per session, whatever the number of PodVolumeBackups asking."""
+    return ctx.memo(("kopia-has-data", volume_namespace),
+                    lambda: ctx.bucket.repo_has_data("kopia", volume_namespace))
