@@ -19,6 +19,7 @@ from fixtures.browser import page_text, screenshot
 from runbook.errors import BadInput
 from runbook.journal import Journal
 from runbook.report import build_markdown, freeze_window, parse_size, write_report
+from runbook.steps import STEP_ORDER
 
 REPO = Path(__file__).resolve().parent.parent
 GiB = 2**30
@@ -45,8 +46,9 @@ def _run_dir(config, *, failing: bool) -> Journal:
     run, now = config.run_dir, time.time()
     (run / "junit").mkdir(parents=True)
     journal = Journal(run)
-    timeline = [("preflight", 4.0), ("freeze", 2.0), ("annotate", 1.0), ("backup", 40.0), ("restore", 60.0),
-                ("fixup", 2.0), ("thaw-target", 1.5), ("verify-harbor", 9.0)]
+    seconds_of = {"preflight": 4.0, "freeze": 2.0, "annotate": 1.0, "backup": 40.0, "restore": 60.0, "fixup": 2.0,
+                  "thaw-target": 1.5, "verify-harbor": 9.0}
+    timeline = [(step, seconds_of.get(step, 1.0)) for step in STEP_ORDER]  # later steps (upgrade) take 1 s
     clock = now - 200
     recorded = {
         "freeze": {"frozen_at": clock + 5, "artifacts": 12},
