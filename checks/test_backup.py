@@ -254,12 +254,20 @@ def test_source_read_only_during_backup(ctx: CheckContext):
     obj = _backup_or_fail(ctx)
     freeze = ctx.journal.step("freeze")
     started = (obj.get("status") or {}).get("startTimestamp")
+    completed = (obj.get("status") or {}).get("completionTimestamp")
+    step = ctx.journal.step("backup")
+    readings = step.get("freeze_readings") or [] if step.get("backup") in (None, obj["metadata"]["name"]) else []
+    writable = [r["at"] for r in readings if r.get("read_only") is False]
+    expect(not writable, f"source Harbor was seen WRITABLE during Backup {obj['metadata']['name']}: pushes made then "
+           "may be missing from the backup", f"read_only=false at {', '.join(writable[:5])} (Harbor's clock; "
+           f"{len(readings)} readings), backup window {started}..{completed}",
+           "keep the source read-only (nothing may thaw it during the backup), then freeze and back up again: "
+           "seatrial run --from freeze")
     if freeze.get("frozen_at"):
         from datetime import datetime
 
         start = datetime.fromisoformat(started.replace("Z", "+00:00")).timestamp() if started else 0
         thawed = ctx.journal.step("freeze").get("thawed_at")
-        completed = (obj.get("status") or {}).get("completionTimestamp")
         end = datetime.fromisoformat(completed.replace("Z", "+00:00")).timestamp() if completed else float("inf")
         expect(freeze["frozen_at"] <= start + 1 and (thawed is None or thawed >= end),
                "source Harbor was not read-only for the whole backup window: pushes during it are lost",

@@ -189,6 +189,28 @@ class HarborClient:
                                fix=f"check the username {self.username!r} and the password")
         return bool(info["read_only"])
 
+    def read_only_reading(self) -> tuple[bool, str]:
+        """(read_only, the server's time of the answer): Harbor's HTTP Date header, as ISO 8601 UTC."""
+        from datetime import UTC, datetime
+        from email.utils import parsedate_to_datetime
+
+        response = self._request("GET", "/systeminfo")
+        try:
+            info = response.json()
+        except ValueError:
+            raise ProtocolError(f"Harbor API at {self.url}: GET {API}/systeminfo answered {response.status_code} "
+                                f"with a body that is not JSON: {_excerpt(response)}", status=response.status_code,
+                                fix=f"check that {self.url} is Harbor (not a proxy or login page)") from None
+        if not isinstance(info, dict) or "read_only" not in info:
+            raise Unauthorized(f"Harbor at {self.url} did not show read_only in /systeminfo: it shows it only to "
+                               "authenticated callers", status=200,
+                               fix=f"check the username {self.username!r} and the password")
+        try:
+            when = parsedate_to_datetime(response.headers.get("Date", ""))
+        except (TypeError, ValueError):
+            when = datetime.now(UTC)  # no Date header: our own clock, said so by the +00:00 suffix only
+        return bool(info["read_only"]), when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
     def set_read_only(self, flag: bool) -> None:
         self._request("PUT", "/configurations", json={"read_only": bool(flag)})
 

@@ -175,9 +175,19 @@ def run_step(ctx: StepContext, step: str, *, redo: bool = False) -> int:
         if result.exit_code in (2, 3):  # the checks could not run at all: redoing the step would not help
             ctx.say(f"== {step}: done before; its checks could not run:\n{result.why_not_run()}")
             return result.exit_code
-        ctx.say(f"== {step}: done before, but its checks now fail; doing it again:")
-        for name, _message in result.failed:
-            ctx.say(f"  now failing: {name}")
+        consumers = invalidated_by(ctx, step)
+        if consumers:
+            ctx.say(f"== {step}: done before, but what it established has changed since:")
+            _say_failures(ctx, result)
+            ctx.say(f"  the finished {' and '.join(consumers)} step{'s' if len(consumers) > 1 else ''} relied on it "
+                    f"and may now be wrong; seatrial does not repair this silently (README: a resumed run)")
+            ctx.say(f"  to redo from here: seatrial -c {ctx.config.path} run --from {step}"
+                    + ("   (the restore needs `seatrial reset-target` first)" if "restore" in consumers else ""))
+            journal.note(step, changed_after_finish=[name for name, _ in result.failed], changed_seen=time.time())
+            return 1
+        ctx.say(f"== {step}: done before, but its checks now fail; doing it again (what it established has changed, "
+                "and no finished step relied on it yet):")
+        _say_failures(ctx, result)
     ctx.say(f"== {step}")
     journal.start(step)
     started = time.time()
@@ -227,6 +237,24 @@ def _backup_still_running(ctx: StepContext) -> str | None:
     if obj is None or is_terminal(phase):
         return None
     return f"Backup {name} is still running (phase {phase or 'New'})"
+
+
+# The steps whose result is built from the earlier steps' facts: once one of them has finished, a change to
+# an earlier step's facts (the source thawed, an exclusion changed, the inventory changed) is not repaired by
+# redoing that step alone; the run stops and says which finished steps it invalidates.
+CONSUMING_STEPS = ("backup", "restore")
+
+
+def invalidated_by(ctx: StepContext, step: str) -> list[str]:
+    """The finished consuming steps after `step` that relied on its facts."""
+    later = STEP_ORDER[STEP_ORDER.index(step) + 1:] if step in STEP_ORDER else ()
+    return [s for s in later if s in CONSUMING_STEPS and ctx.journal.done(s)]
+
+
+def _say_failures(ctx: StepContext, result: CheckResult) -> None:
+    for name, message in result.failed:
+        first = next((line.strip() for line in message.strip().splitlines() if line.strip()), "")
+        ctx.say(f"  now failing: {name}: {first[:300]}")
 
 
 def _after_failure(ctx: StepContext, step: str) -> None:

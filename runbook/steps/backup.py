@@ -3,11 +3,15 @@ progress (items, and bytes of the PodVolumeBackups). The checks decide whether i
 
 from __future__ import annotations
 
-from runbook.errors import BadInput
+import time
+
+from runbook.errors import BadInput, SeatrialError
 from runbook.steps.context import StepContext
 from runbook.steps.names import new_name
 from runbook.velero import API_VERSION, BackupStatus, backup_manifest, is_terminal
 from runbook.wait import wait_until
+
+FREEZE_READING_EVERY_S = 5.0
 
 
 def _name(ctx: StepContext) -> str:
@@ -31,12 +35,42 @@ def _name(ctx: StepContext) -> str:
     raise BadInput("no backup name was chosen", fix="run the preflight step first (seatrial step preflight)")
 
 
+class FreezeReadings:
+    """The source Harbor's read_only flag, read during the backup wait (at most every few seconds, and
+    every time while it is writable), each with Harbor's own time: the freeze observed, not trusted."""
+
+    def __init__(self, ctx: StepContext):
+        self.ctx = ctx
+        self.readings: list[dict] = []
+        self._last = float("-inf")
+
+    def take(self) -> None:
+        now = time.monotonic()
+        if now - self._last < FREEZE_READING_EVERY_S and not (self.readings and self.readings[-1].get("read_only")
+                                                                is False):
+            return
+        self._last = now
+        try:
+            flag, at = self.ctx.harbor("source").read_only_reading()
+            self.readings.append({"at": at, "read_only": flag})
+        except SeatrialError as exc:  # Harbor's trouble must not abort a running backup; the gap is recorded
+            self.readings.append({"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "read_only": None,
+                                  "error": " ".join(exc.message.split())[:200]})
+        if self.readings[-1].get("read_only") is not True:
+            self.save()
+
+    def save(self) -> None:
+        self.ctx.journal.note("backup", freeze_readings=self.readings)
+
+
 def plan(ctx: StepContext) -> list[str]:
     cfg = ctx.config
     name = ctx.journal.name("backup") or ctx.journal.name("planned_backup") or "(chosen by preflight)"
     return [f"create Backup {cfg.velero.namespace}/{name} on source: includedNamespaces [{cfg.source.namespace}], "
             f"defaultVolumesToFsBackup true, snapshotVolumes false, storageLocation {cfg.velero.storage_location}",
-            f"wait up to {cfg.velero.timeout_seconds}s for a final phase (progress: items, PodVolumeBackup bytes)"]
+            f"wait up to {cfg.velero.timeout_seconds}s for a final phase (progress: items, PodVolumeBackup bytes)",
+            f"meanwhile read GET {cfg.harbor.source_url}/api/v2.0/systeminfo read_only (with Harbor's time) at least "
+            f"every {FREEZE_READING_EVERY_S:g}s: a writable moment fails the backup's checks"]
 
 
 def apply(ctx: StepContext) -> dict:
@@ -53,7 +87,10 @@ def apply(ctx: StepContext) -> dict:
         ctx.say(f"  created Backup {cfg.velero.namespace}/{name}")
     ctx.journal.record_name("backup", name)
 
+    readings = FreezeReadings(ctx)
+
     def probe():
+        readings.take()  # before the phase: every reading is from inside the backup's window
         obj = ctx.source.get(API_VERSION, "Backup", name, cfg.velero.namespace)
         return obj if is_terminal((obj.get("status") or {}).get("phase")) else None
 
@@ -68,12 +105,19 @@ def apply(ctx: StepContext) -> dict:
         return (f"  backup {name}: {status.get('phase', 'New')}, items {items.get('itemsBackedUp', 0)}/"
                 f"{items.get('totalItems', '?')}, volumes {len(pvbs)}, bytes {done}/{total}")
 
-    final = wait_until(probe, timeout=cfg.velero.timeout_seconds, interval=1.0, what=f"Backup {name} to finish",
-                       progress=progress, on_progress=ctx.say)
+    try:
+        final = wait_until(probe, timeout=cfg.velero.timeout_seconds, interval=1.0, what=f"Backup {name} to finish",
+                           progress=progress, on_progress=ctx.say)
+    finally:
+        readings.save()
+    writable = [r["at"] for r in readings.readings if r.get("read_only") is False]
+    if writable:
+        ctx.say(f"  source Harbor was WRITABLE during the backup at {', '.join(writable[:5])} (Harbor's clock)")
     status = BackupStatus.from_obj(final)
     ctx.say(f"  {status.summary()}")
     pvbs = ctx.source.list(API_VERSION, "PodVolumeBackup", cfg.velero.namespace,
                            label_selector=f"velero.io/backup-name={name}")
     total_bytes = sum(((p.get("status") or {}).get("progress") or {}).get("totalBytes", 0) for p in pvbs)
-    return {"backup": name, "phase": status.phase, "items": status.items_backed_up, "total_items": status.total_items,
+    return {"backup": name, "phase": status.phase, "freeze_readings": readings.readings,
+            "items": status.items_backed_up, "total_items": status.total_items,
             "volumes": len(pvbs), "bytes": total_bytes, "started": status.started, "completed": status.completed}
