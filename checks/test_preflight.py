@@ -206,3 +206,21 @@ def test_harbor_credentials_authenticate(ctx: CheckContext, side: str):
     expect(user.get("username") == ctx.config.harbor.username,
            f"{side} Harbor {url}: /users/current names another user than the configured one",
            f"username={user.get('username')!r}", "fix harbor.username")
+
+
+def _static_load_balancers(ctx: CheckContext) -> list[dict]:
+    return [s for s in ctx.objects("source", "v1", "Service", ctx.config.source.namespace)
+            if (s.get("spec") or {}).get("type") == "LoadBalancer" and (s.get("spec") or {}).get("loadBalancerIP")]
+
+
+@live("service", _static_load_balancers, ids=lambda s: f"{s['metadata']['namespace']}/{s['metadata']['name']}",
+      allow_empty=True, empty="LoadBalancer Service with a static IP")
+def test_static_load_balancer_ip_has_a_fixup(ctx: CheckContext, service):
+    name, ns = service["metadata"]["name"], service["metadata"]["namespace"]
+    ip = service["spec"]["loadBalancerIP"]
+    wanted = ctx.config.fixup.services.get(name)
+    expect(wanted is not None and bool(wanted.load_balancer_ip),
+           f"source Service {ns}/{name} has the static loadBalancerIP {ip}: restored as is, it asks the target's "
+           "load balancer for the source's address (taken, or outside its pool)",
+           f"loadBalancerIP={ip}; fixup.services has {sorted(ctx.config.fixup.services) or 'nothing'}",
+           f"add fixup.services.{name}.loadBalancerIP: <a target address> to the configuration (before the restore)")

@@ -114,8 +114,19 @@ def build_parser() -> argparse.ArgumentParser:
         "-c", "--config", metavar="PATH", help="seatrial.yaml (default: $SEATRIAL_CONFIG, ./seatrial.yaml)"
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more output; -v shows tracebacks")
+    parser.add_argument("--version", action="version", version=f"seatrial {_version()}")
+    # -c is accepted after the command too (`seatrial run -c x.yaml`); SUPPRESS keeps the one given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help="seatrial.yaml (also accepted before the command)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
+    add_parser = commands.add_parser
+
+    def add_command(name: str, **kwargs):
+        return add_parser(name, parents=[common], **kwargs)
+
+    commands.add_parser = add_command  # type: ignore[method-assign]
 
     commands.add_parser("plan", help="show the ordered steps and what each will touch; changes nothing")
     run = commands.add_parser("run", help="run the steps in order, each gated by its checks; resumes")
@@ -129,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     step.add_argument("--yes", action="store_true", help="confirm destructive actions without asking")
     verify = commands.add_parser("verify", help="run one step's checks only (read-only)")
     verify.add_argument("name", choices=STEPS, metavar="NAME", help=", ".join(STEPS))
-    commands.add_parser("status", help="show the journal of the run directory")
+    status = commands.add_parser("status", help="show the journal of the run directory (exit 1 if a step failed)")
+    status.add_argument("-o", "--output", choices=("text", "json"), default="text",
+                        help="json: the journal as one JSON document on stdout")
     report = commands.add_parser("report", help="write report.md and report.html in the run directory")
     report.add_argument("--project-size", metavar="SIZE", help="project the freeze window for this much data "
                         "(e.g. 2TiB) at the throughput measured in the run; default 1TiB")
@@ -142,6 +155,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_upgrade_plan(commands)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("seatrial")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def config_path(args: argparse.Namespace) -> str:

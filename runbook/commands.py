@@ -9,6 +9,7 @@ import sys
 import time
 
 from runbook.config import Config
+from runbook.errors import BadInput
 from runbook.runner import run, run_checks, run_step, step_module
 from runbook.steps import EXTRA_STEPS, STEP_ORDER
 from runbook.steps.context import StepContext
@@ -40,6 +41,12 @@ def run_command(args: argparse.Namespace, config: Config) -> int:
 def step_command(args: argparse.Namespace, config: Config) -> int:
     ctx = _context(args, config)
     with ctx.journal.lock():
+        if args.name == "backup" and ctx.journal.done("backup"):
+            done = ctx.journal.name("backup")
+            if not ctx.confirm(f"Backup {done} already passed its checks; take a second full backup?"):
+                raise BadInput(f"step backup: Backup {done} already passed; no second backup was taken",
+                               fix="`seatrial verify backup` re-checks it; `seatrial step backup --yes` takes "
+                                   "another full backup")
         return run_step(ctx, args.name, redo=True)
 
 
@@ -58,9 +65,17 @@ def verify_command(args: argparse.Namespace, config: Config) -> int:
     return result.exit_code
 
 
+FAILED_STATUSES = ("failed", "error", "unreachable")
+
+
 def status_command(args: argparse.Namespace, config: Config) -> int:
+    """Exit 1 when the journal's last attempt at a step did not pass (0 otherwise, also for a run not begun)."""
     ctx = _context(args, config)
     data = ctx.journal.read()
+    failed = [step for step, entry in data["steps"].items() if entry.get("status") in FAILED_STATUSES]
+    if getattr(args, "output", "text") == "json":
+        print(json.dumps({"run_dir": str(config.run_dir), "failed_steps": failed, **data}, indent=2, sort_keys=True))
+        return 1 if failed else 0
     print(f"run directory: {config.run_dir}")
     for kind, name in sorted(data.get("names", {}).items()):
         print(f"  {kind}: {name}")
@@ -71,9 +86,9 @@ def status_command(args: argparse.Namespace, config: Config) -> int:
             print(f"  {step:14} {entry.get('status'):11} {when}")
         else:
             print(f"  {step:14} not run")
-    if getattr(args, "json", False):
-        print(json.dumps(data, indent=2))
-    return 0
+    if failed:
+        print(f"failed: {', '.join(failed)} (seatrial -c {config.path} run resumes there)")
+    return 1 if failed else 0
 
 
 def report_command(args: argparse.Namespace, config: Config) -> int:

@@ -810,6 +810,7 @@ class _Loader:
         upgrade = self.upgrade(raw)
         run_dir = self.path(raw, "run_dir", "", "./run", must_exist=False)
         assert run_dir is not None
+        _check_writable_dir(run_dir)
         return Config(
             source=source,
             target=target,
@@ -822,6 +823,19 @@ class _Loader:
             path=config_path,
             upgrade=upgrade,
         )
+
+
+def _check_writable_dir(run_dir: Path) -> None:
+    """run_dir is (or can be made as) a directory this user may write; checked without creating anything."""
+    existing = run_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise ConfigError("run_dir", f"{run_dir} cannot be a directory: {existing} is a file",
+                          fix="point run_dir at a directory (or a path that can be made one)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError("run_dir", f"{run_dir} is not writable: {existing} does not allow this user to write",
+                          fix=f"point run_dir at a writable directory, or make it writable (chmod u+w {existing})")
 
 
 def _refuse_same_server(source: ClusterConfig, target: ClusterConfig) -> None:

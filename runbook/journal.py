@@ -20,6 +20,27 @@ INVENTORY = "golden-inventory.json"
 TARGET_INVENTORY = "target-inventory.json"
 
 
+def _shape_problem(data: object) -> str | None:
+    """What is wrong with a journal's structure (None when it is what seatrial writes)."""
+    if not isinstance(data, dict):
+        return f"the top level is a {type(data).__name__}, not an object"
+    for key in ("steps", "names"):
+        if not isinstance(data.get(key, {}), dict):
+            return f'"{key}" is a {type(data[key]).__name__}, not an object'
+    for step, entry in data.get("steps", {}).items():
+        if not isinstance(entry, dict):
+            return f'steps["{step}"] is a {type(entry).__name__}, not an object'
+        for key in ("started", "ended"):
+            if key in entry and not isinstance(entry[key], int | float):
+                return f'steps["{step}"].{key} is {entry[key]!r}, not a time'
+    for kind, name in data.get("names", {}).items():
+        if not isinstance(name, str):
+            return f'names["{kind}"] is {name!r}, not a name'
+    if not isinstance(data.get("used_names", []), list):
+        return '"used_names" is not a list'
+    return None
+
+
 @dataclass
 class Journal:
     run_dir: Path
@@ -39,18 +60,31 @@ class Journal:
     def read(self) -> dict:
         if not self.path.exists():
             return {"steps": {}, "names": {}}
+        fix = f"restore it from a backup or move it away to start a new run: mv {self.path} {self.path}.broken"
         try:
-            return json.loads(self.path.read_text())
+            data = json.loads(self.path.read_text())
         except json.JSONDecodeError as exc:
             raise BadInput(f"the journal {self.path} is not valid JSON ({exc.msg} at line {exc.lineno})",
-                           fix=f"restore it from a backup or move it away to start a new run: mv {self.path} "
-                               f"{self.path}.broken") from None
+                           fix=fix) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInput(f"the journal {self.path} cannot be read ({type(exc).__name__})", fix=fix) from None
+        problem = _shape_problem(data)
+        if problem:
+            raise BadInput(f"the journal {self.path} was edited into something seatrial did not write: {problem}",
+                           fix=fix)
+        data.setdefault("steps", {})
+        data.setdefault("names", {})
+        return data
 
     def write(self, data: dict) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-        os.replace(tmp, self.path)
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise BadInput(f"run_dir: the journal cannot be written in {self.run_dir} ({type(exc).__name__}: "
+                           f"{exc.strerror or exc})", fix="point run_dir at a writable directory") from None
 
     # -- steps -----------------------------------------------------------------------------------
     def step(self, name: str) -> dict:
@@ -127,7 +161,11 @@ class RunLock:
         self.path = path
 
     def __enter__(self) -> RunLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInput(f"run_dir: {self.path.parent} cannot be made ({type(exc).__name__}: {exc.strerror or exc})",
+                           fix="point run_dir at a writable directory") from None
         for _ in range(2):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)

@@ -140,6 +140,9 @@ def run(ctx: StepContext, *, from_step: str | None = None, until_step: str | Non
     for name in (from_step, until_step):
         if name is not None and name not in order:
             raise BadInput(f"unknown step {name!r}", fix=f"use one of: {', '.join(order)}")
+    if from_step and until_step and order.index(from_step) > order.index(until_step):
+        raise BadInput(f"--from {from_step} comes after --until {until_step}: no step would run",
+                       fix=f"steps run in this order: {', '.join(order)}; give --from a step before --until")
     steps = order[order.index(from_step) if from_step else 0: order.index(until_step) + 1 if until_step else None]
     if ctx.dry_run:
         for step in steps:

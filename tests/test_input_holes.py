@@ -1,0 +1,125 @@
+"""Bad input is one clear line naming the key or argument (exit 2), never "internal error" (70), and
+nothing changes; plus `--version`, `status -o json` and `status`'s exit code. No cluster is needed: the
+workspace's kubeconfig points at closed ports."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from test_config import HARBOR_PASSWORD_ENV, Workspace
+
+from runbook import cli
+from runbook.journal import Journal
+from runbook.log import reset_logging
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    workspace = Workspace(tmp_path)
+    workspace.write(workspace.text)
+    monkeypatch.setenv("HARBOR_PASSWORD", HARBOR_PASSWORD_ENV)
+    monkeypatch.setenv("REPO_PASSWORD", workspace.environ["REPO_PASSWORD"])
+    monkeypatch.delenv("SEATRIAL_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    yield workspace
+    reset_logging()
+
+
+def _error(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("seatrial: ")]
+    assert len(lines) == 1, err
+    assert "internal error" not in err and "Traceback" not in err, err
+    return lines[0]
+
+
+def _run_dir(workspace: Workspace) -> Path:
+    return workspace.load().run_dir
+
+
+@pytest.mark.parametrize("where", ["a file", "read-only"])
+def test_an_unwritable_run_dir_is_refused_naming_the_key(workspace: Workspace, tmp_path: Path, capsys, where):
+    data = workspace.data()
+    if where == "a file":
+        (tmp_path / "taken").write_text("a file, not a directory\n")
+        data["run_dir"] = str(tmp_path / "taken" / "run")
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root may write a read-only directory")
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        data["run_dir"] = str(locked / "run")
+    workspace.write(data)
+    assert cli.main(["status"]) == 2
+    line = _error(capsys)
+    assert line.startswith("seatrial: error: run_dir: "), line
+
+
+@pytest.mark.parametrize(("text", "phrase"), [
+    ("{not json", "is not valid JSON"),
+    ("[]", "the top level is a list"),
+    ('{"steps": [], "names": {}}', '"steps" is a list'),
+    ('{"steps": {"backup": "passed"}, "names": {}}', 'steps["backup"] is a str'),
+    ('{"steps": {"backup": {"status": "passed", "ended": "yesterday"}}, "names": {}}', "not a time"),
+    ('{"steps": {}, "names": {"backup": 42}}', 'names["backup"] is 42'),
+])
+def test_a_hand_edited_journal_is_bad_input_not_an_internal_error(workspace: Workspace, capsys, text, phrase):
+    run_dir = _run_dir(workspace)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "journal.json").write_text(text)
+    for argv in (["status"], ["run"], ["report"]):
+        assert cli.main(argv) == 2, argv
+        line = _error(capsys)
+        assert "journal" in line and phrase in line, line
+    assert (run_dir / "journal.json").read_text() == text, "a bad journal was changed"
+
+
+def test_from_after_until_runs_nothing_and_says_so(workspace: Workspace, capsys):
+    assert cli.main(["run", "--from", "restore", "--until", "preflight"]) == 2
+    line = _error(capsys)
+    assert "--from restore comes after --until preflight" in line, line
+    assert not Journal(_run_dir(workspace)).path.exists()
+
+
+def test_config_is_accepted_after_the_command(workspace: Workspace, tmp_path: Path, capsys, monkeypatch):
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    monkeypatch.chdir(other)  # no ./seatrial.yaml here: only -c can find it
+    assert cli.main(["status", "-c", str(workspace.path)]) == 0
+    assert "run directory:" in capsys.readouterr().out
+    assert cli.main(["-c", str(workspace.path), "status"]) == 0
+
+
+def test_version(capsys):
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("seatrial ")
+
+
+def test_status_exits_1_when_a_step_failed_and_speaks_json(workspace: Workspace, capsys):
+    journal = Journal(_run_dir(workspace))
+    journal.start("preflight")
+    journal.finish("preflight", "passed")
+    assert cli.main(["status"]) == 0
+    capsys.readouterr()
+    journal.start("freeze")
+    journal.finish("freeze", "failed", checks_failed=["checks.test_freeze::test_source_read_only"])
+    assert cli.main(["status"]) == 1
+    assert "failed: freeze" in capsys.readouterr().out
+    assert cli.main(["status", "-o", "json"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["failed_steps"] == ["freeze"] and document["steps"]["preflight"]["status"] == "passed"
+    assert document["run_dir"] == str(_run_dir(workspace))
+
+
+def test_a_second_full_backup_needs_confirmation(workspace: Workspace, capsys):
+    journal = Journal(_run_dir(workspace))
+    journal.record_name("backup", "seatrial-harbor-1")
+    journal.start("backup")
+    journal.finish("backup", "passed")
+    assert cli.main(["step", "backup"]) == 2  # no terminal, no --yes: the answer is no
+    line = _error(capsys)
+    assert "Backup seatrial-harbor-1 already passed; no second backup was taken" in line, line
+    assert journal.step("backup")["status"] == "passed"
