@@ -82,8 +82,9 @@ def status_command(args: argparse.Namespace, config: Config) -> int:
     for step in STEP_ORDER + EXTRA_STEPS:
         entry = data["steps"].get(step)
         if entry:
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.get("ended") or entry.get("started", 0)))
-            print(f"  {step:14} {entry.get('status'):11} {when}")
+            stamp = next((t for t in (entry.get("ended"), entry.get("started")) if isinstance(t, int | float)), None)
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) if stamp else ""
+            print(f"  {step:14} {entry.get('status') or '-':11} {when}")
         else:
             print(f"  {step:14} not run")
     if failed:

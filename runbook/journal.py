@@ -30,9 +30,10 @@ def _shape_problem(data: object) -> str | None:
     for step, entry in data.get("steps", {}).items():
         if not isinstance(entry, dict):
             return f'steps["{step}"] is a {type(entry).__name__}, not an object'
-        for key in ("started", "ended"):
-            if key in entry and not isinstance(entry[key], int | float):
-                return f'steps["{step}"].{key} is {entry[key]!r}, not a time'
+        if "ended" in entry and not isinstance(entry["ended"], int | float):
+            return f'steps["{step}"].ended is {entry["ended"]!r}, not a time'
+        if not isinstance(entry.get("status", ""), str):
+            return f'steps["{step}"].status is {entry["status"]!r}, not a status'
     for kind, name in data.get("names", {}).items():
         if not isinstance(name, str):
             return f'names["{kind}"] is {name!r}, not a name'
