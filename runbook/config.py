@@ -127,6 +127,7 @@ class UpgradeConfig:
     values: tuple[Path, ...] = ()
     set: tuple[str, ...] = ()  # KEY=VALUE, as helm --set
     accept_removed: tuple[str, ...] = ()  # components whose data PVC the new chart no longer serves
+    reuse_values: bool = False  # the deployed release's values under `values`/`set` (helm --reset-then-reuse-values)
     rollback_on_failure: bool = False
     timeout_seconds: int = 900
 
@@ -374,7 +375,7 @@ SECTIONS = {
     ),
     "volumes": ("exclude", "storage_class_mapping"),
     "fixup": ("mode", "services"),
-    "upgrade": ("chart", "version", "repo", "values", "set", "accept_removed", "rollback_on_failure",
+    "upgrade": ("chart", "version", "repo", "values", "set", "accept_removed", "reuse_values", "rollback_on_failure",
                 "timeout_seconds"),
 }
 TOP_LEVEL = (*SECTIONS, "run_dir")
@@ -783,6 +784,7 @@ class _Loader:
             raise ConfigError("upgrade.timeout_seconds", "must be positive", fix="e.g. timeout_seconds: 900")
         return UpgradeConfig(chart=chart, version=version, repo=repo, values=tuple(values), set=tuple(sets),
                              accept_removed=tuple(accepted),
+                             reuse_values=self.get(data, "reuse_values", "upgrade", bool, False),
                              rollback_on_failure=self.get(data, "rollback_on_failure", "upgrade", bool, False),
                              timeout_seconds=timeout)
 

@@ -34,11 +34,12 @@ def test_a_local_chart_and_values_resolve_next_to_the_file(workspace):
     (workspace.root / "values.yaml").write_text("updateStrategy: {type: Recreate}\n")
     data = workspace.data()
     data["upgrade"] = {"chart": CHART, "values": ["values.yaml"], "set": ["a.b=c"], "accept_removed": ["chartmuseum"],
-                       "rollback_on_failure": True, "timeout_seconds": 60}
+                       "rollback_on_failure": True, "timeout_seconds": 60, "reuse_values": True}
     workspace.write(data)
     upgrade = workspace.load().upgrade
     assert upgrade.chart == str(workspace.root / CHART) and upgrade.values == (workspace.root / "values.yaml",)
     assert upgrade.set == ("a.b=c",) and upgrade.accept_removed == ("chartmuseum",) and upgrade.rollback_on_failure
+    assert upgrade.reuse_values
 
 
 @pytest.mark.parametrize(("section", "key", "says"), [

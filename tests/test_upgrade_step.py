@@ -98,12 +98,14 @@ def test_the_step_refuses_the_seed_upgrade_before_any_change(target, tmp_path):
 def test_an_upgrade_by_one_minor_keeps_every_pvc_object_and_the_checks_say_so(target, tmp_path):
     cluster, engine, kubeconfig = target
     install(cluster, engine, "1.18.4", {"updateStrategy": {"type": "Recreate"}})
-    values = tmp_path / "values.yaml"
-    values.write_text(yaml.safe_dump({**VALUES, "updateStrategy": {"type": "Recreate"}}))
-    cfg = config(tmp_path, kubeconfig, {"chart": str(CHARTS / "harbor-1.19.1.tgz"), "values": [str(values)]})
+    values = tmp_path / "values.yaml"  # only what changes: the deployed values (the password) are reused
+    values.write_text(yaml.safe_dump({"updateStrategy": {"type": "Recreate"}}))
+    cfg = config(tmp_path, kubeconfig, {"chart": str(CHARTS / "harbor-1.19.1.tgz"), "values": [str(values)],
+                                        "reuse_values": True})
     lines: list[str] = []
     guarded = guard(cluster, cfg.upgrade, release=RELEASE, namespace=NS, run_dir=cfg.run_dir, say=lines.append)
     assert guarded.plan.exit_code == 0, "\n".join(lines)
+    assert guarded.values["harborAdminPassword"] == VALUES["harborAdminPassword"]
     before = pvc_objects(cluster, NS)
     assert {"my-harbor-registry", "database-data-my-harbor-database-0"} <= set(before)
     record(cfg.run_dir, {"release": RELEASE, "namespace": NS, "from": "1.18.4", "to": "1.19.1",

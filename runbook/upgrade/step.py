@@ -43,6 +43,10 @@ def guard(cluster, upgrade, *, release: str, namespace: str, run_dir: Path, say:
     stored = helm.read_release(cluster, release, namespace)
     chart = planner.ChartRef(upgrade.chart, upgrade.version, upgrade.repo).load()
     values = planner.user_values([str(p) for p in upgrade.values], list(upgrade.set), "upgrade.values")
+    if upgrade.reuse_values:  # the deployed values (secrets among them) stay out of seatrial.yaml and its files
+        from runbook.upgrade.fix import merged
+
+        values = merged(stored.config, values)
     plan = planner.make_plan(planner.release_side(stored), chart, values, release=release, namespace=namespace,
                              accept_removed=frozenset(upgrade.accept_removed))
     files = planner.write_outputs(plan, run_dir / PLAN_DIR)
