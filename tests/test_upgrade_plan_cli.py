@@ -93,3 +93,15 @@ def test_the_plan_checks_skip_in_a_migration_session_without_a_plan(tmp_path):
                           capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "8 skipped" in done.stdout and "no upgrade plan given" in done.stdout
+
+
+def test_secret_values_never_reach_the_outputs(tmp_path):
+    planted = "Planted-Upgrade-Secret-42"
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump({"harborAdminPassword": planted, "secretKey": "Planted-SecretKey-0042",
+                                      "chartmuseum": {"enabled": True}}))
+    done = upgrade_plan(tmp_path, "--chart", str(CHARTS / "harbor-1.19.1.tgz"), "--values", str(values),
+                        "--from-chart", str(CHARTS / "harbor-1.18.4.tgz"), "--from-values", str(values))
+    assert done.returncode == 1  # chartmuseum.enabled is not read by 1.19.1
+    outputs = [done.stdout, done.stderr] + [p.read_text() for p in (tmp_path / "out").iterdir()]
+    assert not any(planted in text or "Planted-SecretKey-0042" in text for text in outputs)
