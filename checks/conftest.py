@@ -1,5 +1,6 @@
 """The checks' pytest wiring: configuration, the live context, dependency probes, ordering,
-parametrization from the live clusters, the report header and JUnit properties."""
+parametrization from the live clusters, root causes (one failure first, the checks it explains
+"not judged"), the report header and JUnit properties."""
 
 from __future__ import annotations
 
