@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import helm_python
 import pytest
+from helm_python import _native
 
 from runbook import helm, kube
 from runbook.errors import BadInput, NotFound
@@ -101,3 +103,55 @@ def test_values_a_template_refuses_are_bad_input_at_install(engine):
     with pytest.raises(BadInput, match="expose.tls.auto.commonName"):
         engine.install(chart("harbor-1.18.4"), "my-harbor", {"expose": {"type": "clusterIP"}},
                        create_namespace=True)
+
+
+# -- the chart-upgrade trap of the real move ------------------------------------------------------
+def bind_as_restored(kube_api, pvc: str, namespace: str = "harbor") -> str:
+    """What a Velero restore leaves: the claim bound to its restored volume (spec.volumeName set)."""
+    def bind(obj):
+        obj["spec"]["volumeName"] = f"pvc-{obj['metadata']['uid']}"
+        obj.setdefault("status", {})["phase"] = "Bound"
+    return kube_api.store.mutate("v1", "PersistentVolumeClaim", pvc, namespace, bind)["spec"]["volumeName"]
+
+
+def upgrade_force_replace(kube_api, chart_: helm.Chart, release: str, values: dict) -> None:
+    """`helm upgrade --force-replace` (client-side apply, objects replaced with PUT): what seatrial never does,
+    called through the engine's own entry point because runbook.helm does not offer it."""
+    with helm_python.Config(kubeconfig_path=kube_api.kubeconfig, kube_context=kube_api.context,
+                            namespace="harbor") as config:
+        _native.call_string("helm_upgrade", config._raw(), _native.HANDLE(0), chart_.engine_chart._raw(), None,
+                            release, json.dumps(values),
+                            json.dumps({"namespace": "harbor", "force_replace": True, "server_side_apply": "false"}))
+
+
+def test_force_replace_after_a_restore_is_refused_three_times_as_in_the_real_move(kube_api, engine):
+    """The seed's first attempt: after the restore, `helm upgrade --force` from 1.7 to 1.8 replaced the bound
+    chartmuseum and registry claims (the manifest has no volumeName) and the database StatefulSet (here its
+    volumeClaimTemplates change: the database grows in the same upgrade)."""
+    engine.install(chart("harbor-1.7.5"), "my-harbor", HARBOR_VALUES, create_namespace=True)
+    volumes = {pvc: bind_as_restored(kube_api, pvc) for pvc in ("my-harbor-chartmuseum", "my-harbor-registry")}
+    grown = {**HARBOR_VALUES, "persistence": {"persistentVolumeClaim": {"database": {"size": "2Gi"}}}}
+    with pytest.raises(helm_python.HelmReleaseError) as caught:
+        upgrade_force_replace(kube_api, chart("harbor-1.8.3"), "my-harbor", grown)
+    message = str(caught.value)
+    for pvc, volume in volumes.items():
+        assert (f'failed to replace object: PersistentVolumeClaim "{pvc}" is invalid: spec: Forbidden: spec is '
+                "immutable after creation except resources.requests and volumeAttributesClassName for bound "
+                "claims\n  core.PersistentVolumeClaimSpec{") in message
+        assert f'- \tVolumeName: "{volume}",\n+ \tVolumeName: "",' in message
+    assert ('failed to replace object: StatefulSet.apps "my-harbor-database" is invalid: spec: Forbidden: updates '
+            "to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', "
+            "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden") in message
+    assert message.count("failed to replace object") == 3
+    assert [r["status"] for r in engine.history("my-harbor")] == ["deployed", "failed"]
+    for pvc, volume in volumes.items():
+        assert kube_api.store.get("v1", "PersistentVolumeClaim", pvc, "harbor")["spec"]["volumeName"] == volume
+
+
+def test_the_upgrade_seatrial_does_keeps_the_restored_claims_bound(kube_api, engine):
+    engine.install(chart("harbor-1.7.5"), "my-harbor", HARBOR_VALUES, create_namespace=True)
+    volumes = {pvc: bind_as_restored(kube_api, pvc) for pvc in ("my-harbor-chartmuseum", "my-harbor-registry")}
+    upgraded = engine.upgrade(chart("harbor-1.8.3"), "my-harbor", HARBOR_VALUES)
+    assert (upgraded["status"], upgraded["chart_version"]) == ("deployed", "1.8.3")
+    for pvc, volume in volumes.items():
+        assert kube_api.store.get("v1", "PersistentVolumeClaim", pvc, "harbor")["spec"]["volumeName"] == volume

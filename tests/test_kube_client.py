@@ -78,7 +78,7 @@ def test_list_of_1200_objects_returns_all_in_three_paged_requests(cluster, kube_
 
     items = cluster.list(*CM, "bulk", page_size=500)
 
-    assert sorted(item["metadata"]["name"] for item in items) == sorted(names)
+    assert sorted(item["metadata"]["name"] for item in items) == sorted(names | {"kube-root-ca.crt"})
     assert all((item["apiVersion"], item["kind"]) == CM for item in items)
     requests = [path for method, path in kube_api.server.requests]
     assert len(requests) == 3, requests
@@ -97,17 +97,17 @@ def test_list_across_namespaces_with_label_and_field_selectors(cluster, kube_api
     assert sorted((o["metadata"]["namespace"], o["metadata"]["name"]) for o in labelled) == [
         ("default", "a"), ("harbor", "b")]
     by_field = cluster.list("v1", "configmaps", field_selector="metadata.namespace=harbor")
-    assert sorted(o["metadata"]["name"] for o in by_field) == ["b", "c"]
+    assert sorted(o["metadata"]["name"] for o in by_field) == ["b", "c", "kube-root-ca.crt"]
 
 
 def test_iterate_yields_page_by_page(cluster, kube_api):
     for i in range(5):
-        kube_api.store.create(configmap(f"x{i}"))
+        kube_api.store.create(configmap(f"a{i}"))
     kube_api.server.requests.clear()
     iterator = cluster.iterate(*CM, "default", page_size=2)
     first = next(iterator)
-    assert first["metadata"]["name"] == "x0" and len(kube_api.server.requests) == 1
-    assert [o["metadata"]["name"] for o in iterator] == ["x1", "x2", "x3", "x4"]
+    assert first["metadata"]["name"] == "a0" and len(kube_api.server.requests) == 1
+    assert [o["metadata"]["name"] for o in iterator] == ["a1", "a2", "a3", "a4", "kube-root-ca.crt"]
     assert len(kube_api.server.requests) == 3
 
 
