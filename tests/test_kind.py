@@ -73,6 +73,11 @@ def test_up_makes_two_clusters_the_bucket_and_the_files_and_down_removes_them(ki
     state = json.loads((environment.root / "kind.json").read_text())
     assert state["ready"] and state["clusters"] == ["seatrial-source", "seatrial-target"]
 
+    status = subprocess.run([sys.executable, "-m", "fixtures.kind", "status", "--dir", str(environment.root)],
+                            capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "seatrial-source" in status.stdout and "running" in status.stdout and "healthy" in status.stdout
+
     removed = KindEnvironment(environment.root).down()
     assert removed == ["cluster seatrial-source", "cluster seatrial-target", "container seatrial-s3"]
     assert kind_standins.running() == []
