@@ -1,0 +1,54 @@
+"""`make rehearse ENV=kind` with the stand-ins first on PATH: the whole rehearsal through the kind path, and the
+teardown after a step fails in the middle."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fixtures.kind import rehearse as kind_rehearse
+from fixtures.kind.environment import KindEnvironment
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_make_rehearse_env_kind_runs_the_kind_path():
+    done = subprocess.run(["make", "-n", "rehearse", "ENV=kind", "DIR=/tmp/k", "KIND_OPTS=--keep --uploader restic"],
+                          capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "-m fixtures.rehearse --env kind --dir /tmp/k --keep --uploader restic" in done.stdout
+
+
+def test_a_step_failing_in_the_middle_exports_the_logs_and_removes_everything(kind_standins, tmp_path, monkeypatch):
+    """The clusters are empty (no installer here), so preflight fails: the rehearsal stops in the middle."""
+    monkeypatch.setattr(kind_rehearse, "KindEnvironment",
+                        functools.partial(KindEnvironment, installer=lambda request: True))
+    lines: list[str] = []
+    code = kind_rehearse.rehearse_in_kind(tmp_path / "env", [], out=lines.append)
+    output = "\n".join(lines)
+    assert code != 0, output
+    assert "kopia cannot run with the stand-ins" in output  # chart 10.1.3 with restic was chosen
+    assert f"logs: {tmp_path / 'env' / 'logs'}" in output
+    assert (tmp_path / "env" / "logs" / "seatrial-source").is_dir()
+    assert (tmp_path / "env" / "logs" / "seatrial-target").is_dir()
+    assert (tmp_path / "env" / "run" / "report.md").exists()
+    assert kind_standins.running() == []
+    assert not (tmp_path / "env" / "kind.json").exists()
+
+
+@pytest.mark.slow
+def test_rehearse_env_kind_with_the_stand_ins_is_green_end_to_end(kind_standins, tmp_path):
+    pytest.importorskip("fixtures.installer", reason="the shared installer (fixtures/installer.py) is not here yet")
+    done = subprocess.run([sys.executable, "-m", "fixtures.rehearse", "--env", "kind", "--dir", str(tmp_path / "env")],
+                          capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=900)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "all steps green" in done.stdout and "rehearsal on kind green" in done.stdout
+    commands = kind_standins.commands()
+    assert any(c.startswith("kind create cluster --name=seatrial-source") for c in commands)
+    assert commands[-3:] == ["kind delete cluster --name=seatrial-source", "kind delete cluster --name=seatrial-target",
+                             "docker rm --force seatrial-s3"]
+    assert kind_standins.running() == []
