@@ -159,8 +159,14 @@ def _walk(values: Any, key: str = "") -> Iterator[tuple[str, Any]]:
 
 # --------------------------------------------------------------------------- errors
 
+MAX_DETAIL = 1200  # the engine repeats one cause per object; the start names it, the rest is noise in a log
+
+
 def _one_line(text: str) -> str:
-    return redact(" ".join(str(text).split()))
+    flat = redact(" ".join(str(text).split()))
+    if len(flat) > MAX_DETAIL:
+        flat = f"{flat[:MAX_DETAIL]} … ({len(flat) - MAX_DETAIL} more characters)"
+    return flat
 
 
 def _error(error: helm_python.HelmError, what: str, fix: str) -> SeatrialError:

@@ -155,3 +155,31 @@ def test_the_upgrade_seatrial_does_keeps_the_restored_claims_bound(kube_api, eng
     assert (upgraded["status"], upgraded["chart_version"]) == ("deployed", "1.8.3")
     for pvc, volume in volumes.items():
         assert kube_api.store.get("v1", "PersistentVolumeClaim", pvc, "harbor")["spec"]["volumeName"] == volume
+
+
+# -- waiting: client-go's watch-list against the server -------------------------------------------
+def test_install_with_wait_in_the_sandbox_waits_for_the_controllers(tmp_path):
+    from fixtures.kubeapi.kubeconfig import write_kubeconfig
+    from fixtures.sandbox.cluster import SandboxCluster
+
+    cluster = SandboxCluster("target", tmp_path).start()
+    try:
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"target": cluster.url})
+        with helm.Helm(kubeconfig, "target", namespace="harbor") as engine:
+            installed = engine.install(chart("harbor-1.18.4"), "my-harbor", HARBOR_VALUES, create_namespace=True,
+                                       wait=True, timeout_s=120)
+        assert installed["status"] == "deployed"
+        for claim in cluster.store.list("v1", "PersistentVolumeClaim", "harbor"):
+            assert claim["status"]["phase"] == "Bound", claim["metadata"]["name"]
+    finally:
+        cluster.stop()
+
+
+def test_a_wait_that_times_out_names_what_is_not_ready_on_one_line(engine):
+    """The test API server alone runs no controllers: nothing becomes ready."""
+    with pytest.raises(Exception) as caught:
+        engine.install(chart("harbor-1.18.4"), "my-harbor", HARBOR_VALUES, create_namespace=True, wait=True,
+                       timeout_s=3)
+    message = caught.value.message
+    assert "not ready" in message and "\n" not in message and len(message) < 1400
+    assert "Rehearsal-Admin-Pw-1" not in str(caught.value)

@@ -147,3 +147,17 @@ def test_a_malformed_apply_body_is_400(kube_api, body):
     answer = requests.patch(f"{kube_api.url}/api/v1/namespaces/default/configmaps/x", params={"fieldManager": "m"},
                             data=body, headers={"Content-Type": "application/apply-patch+yaml"}, timeout=10)
     assert answer.status_code == 400
+
+
+def test_a_watch_list_ends_its_initial_events_with_a_bookmark(kube_api):
+    """client-go's watch-list (Helm's wait, kstatus): without the bookmark the client waits 30 s for it."""
+    response = requests.get(f"{kube_api.url}/api/v1/namespaces/default/configmaps",
+                            params={"watch": "1", "sendInitialEvents": "true", "allowWatchBookmarks": "true",
+                                    "resourceVersionMatch": "NotOlderThan", "timeoutSeconds": "1"},
+                            stream=True, timeout=10)
+    events = [json.loads(line) for line in response.iter_lines() if line]
+    assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"]
+    assert events[0]["object"]["metadata"]["name"] == "kube-root-ca.crt"
+    assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    assert int(events[1]["object"]["metadata"]["resourceVersion"]) >= int(
+        events[0]["object"]["metadata"]["resourceVersion"])
