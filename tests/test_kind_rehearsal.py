@@ -38,6 +38,20 @@ def test_a_step_failing_in_the_middle_exports_the_logs_and_removes_everything(ki
     assert (tmp_path / "env" / "run" / "report.md").exists()
     assert kind_standins.running() == []
     assert not (tmp_path / "env" / "kind.json").exists()
+    assert_no_secret_outside_its_files(tmp_path / "env", {"output": output, "calls": kind_standins.commands()})
+
+
+def assert_no_secret_outside_its_files(env: Path, texts: dict) -> None:
+    """The S3 keys and the Harbor password only in their 0600 files, nowhere else under `env` nor in `texts`."""
+    secret_files = {"credentials-velero", "harbor-admin-password", "s3.env"}
+    secrets = [line.split("=", 1)[1] for line in (env / "credentials-velero").read_text().splitlines() if "=" in line]
+    secrets.append((env / "harbor-admin-password").read_text().strip())
+    texts = {name: str(text) for name, text in texts.items()}
+    texts |= {str(p): p.read_text(errors="replace") for p in env.rglob("*")
+              if p.is_file() and p.name not in secret_files and p.suffix != ".tar"}
+    for value in secrets:
+        leaked = [name for name, text in texts.items() if value in text]
+        assert leaked == [], f"a secret value is in {leaked}"
 
 
 @pytest.mark.slow
@@ -52,3 +66,5 @@ def test_rehearse_env_kind_with_the_stand_ins_is_green_end_to_end(kind_standins,
     assert commands[-3:] == ["kind delete cluster --name=seatrial-source", "kind delete cluster --name=seatrial-target",
                              "docker rm --force seatrial-s3"]
     assert kind_standins.running() == []
+    assert_no_secret_outside_its_files(tmp_path / "env", {"output": done.stdout + done.stderr,
+                                                          "calls.jsonl": kind_standins.commands()})
