@@ -259,6 +259,9 @@ def verdict(steps: dict, failed: list[Failure]) -> tuple[str, str]:
     """(PASSED | FAILED | INCOMPLETE, one sentence)."""
     broken = [s for s in STEP_ORDER if (steps.get(s) or {}).get("status") in ("failed", "error", "unreachable")]
     count = f"{len(failed)} check{'s' if len(failed) != 1 else ''} failed"
+    if broken and not failed and steps[broken[0]].get("status") == "unreachable":
+        return "FAILED", (f"a dependency was unreachable at {broken[0]}, so no check could run (the run's output "
+                          "names it, one line each). Make it reachable, then run again.")
     if broken:
         return "FAILED", (f"{count if failed else 'a step stopped'}; the run stopped at {broken[0]}. Fix the first "
                           "failure below, then run again.")

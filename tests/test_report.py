@@ -279,3 +279,12 @@ def test_a_projection_from_a_small_run_says_it_overestimates(workspace: Workspac
     text = build_markdown(config, journal, live=False, project=parse_size("2TiB"))
     line = next(line for line in text.splitlines() if line.startswith("- projection for 2.0 TiB"))
     assert "days** (" in line and "only 3.0 MiB moved in this run" in line and "overestimates" in line
+
+
+def test_an_unreachable_dependency_is_said_in_the_verdict(workspace: Workspace) -> None:
+    config = workspace.load()
+    journal = Journal(config.run_dir)
+    journal.start("preflight")
+    journal.finish("preflight", "unreachable", duration=3.0, checks_passed=0, checks_failed=[])
+    text = build_markdown(config, journal, live=False)
+    assert "**Verdict: FAILED** -- a dependency was unreachable at preflight, so no check could run" in text
