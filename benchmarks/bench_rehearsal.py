@@ -14,6 +14,7 @@ sandbox's start and stop.
 from __future__ import annotations
 
 import argparse
+import logging
 import shutil
 import sys
 import time
@@ -80,6 +81,7 @@ def main() -> int:
     parser.add_argument("--blob-size", type=int, default=64 * 1024, help="sandbox Harbor blob size (bytes)")
     parser.add_argument("--artifacts", type=int, default=2, help="sandbox Harbor artifacts per repository")
     args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request would bury the result
     with TemporaryDirectory(prefix="seatrial-rehearsal-bench-") as tmp:
         root = Path(tmp)
         steps, up_down, code = rehearse(root / "sandbox", root / "copies", blob_size=args.blob_size,
