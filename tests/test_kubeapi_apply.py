@@ -135,6 +135,8 @@ def test_a_crd_applied_by_a_client_is_served_at_once(kube_api):
                                   "schema": {"openAPIV3Schema": {"type": "object", "properties": {
                                       "spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}}}}]}}
     assert apply(kube_api, json.dumps(crd)).returncode == 0
+    established = kube_api.kubectl("wait", "--for=condition=established", "crd/widgets.example.com", "--timeout=10s")
+    assert established.returncode == 0, established.stderr
     widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "default"},
               "spec": {"size": 3}}
     created = apply(kube_api, json.dumps(widget))
