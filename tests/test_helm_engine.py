@@ -183,3 +183,19 @@ def test_a_wait_that_times_out_names_what_is_not_ready_on_one_line(engine):
     message = caught.value.message
     assert "not ready" in message and "\n" not in message and len(message) < 1400
     assert "Rehearsal-Admin-Pw-1" not in str(caught.value)
+
+
+def test_the_1_7_rename_leaves_the_old_claims_beside_new_empty_ones(kube_api, engine):
+    """The trap itself (upgrade-facts.md): 1.6.4 -> 1.7.5 with the same values renames every PVC; the old ones
+    stay (helm.sh/resource-policy: keep), the new ones are new, empty claims. Nothing fails."""
+    engine.install(chart("harbor-1.6.4"), "my-harbor", HARBOR_VALUES, create_namespace=True)
+    old = {c["metadata"]["name"]: c["metadata"]["uid"] for c in kube_api.store.list("v1", "PersistentVolumeClaim",
+                                                                                      "harbor")}
+    assert sorted(old) == ["my-harbor-harbor-chartmuseum", "my-harbor-harbor-jobservice", "my-harbor-harbor-registry"]
+    upgraded = engine.upgrade(chart("harbor-1.7.5"), "my-harbor", HARBOR_VALUES)
+    assert upgraded["status"] == "deployed"
+    claims = {c["metadata"]["name"]: c["metadata"]["uid"] for c in kube_api.store.list("v1", "PersistentVolumeClaim",
+                                                                                         "harbor")}
+    assert sorted(claims) == sorted([*old, "my-harbor-chartmuseum", "my-harbor-jobservice", "my-harbor-registry"])
+    assert all(claims[name] == uid for name, uid in old.items())  # kept, untouched
+    assert names(kube_api, "statefulset", "harbor") == ["my-harbor-database", "my-harbor-redis", "my-harbor-trivy"]
