@@ -12,7 +12,7 @@ import pytest
 from helm_python import _native
 
 from runbook import helm, kube
-from runbook.errors import BadInput, NotFound
+from runbook.errors import BadInput, Conflict, NotFound
 
 CHARTS = Path(__file__).resolve().parent.parent / "fixtures" / "charts"
 HARBOR_VALUES = {"expose": {"type": "clusterIP", "tls": {"enabled": False}},
@@ -88,9 +88,10 @@ def test_install_of_the_velero_chart_serves_its_crds_and_makes_the_node_agent(ku
 
 def test_installing_a_release_twice_is_an_error_naming_it(engine):
     engine.install(chart("harbor-1.18.4"), "my-harbor", HARBOR_VALUES, create_namespace=True)
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(Conflict) as caught:
         engine.install(chart("harbor-1.18.4"), "my-harbor", HARBOR_VALUES)
     assert "release 'my-harbor' in namespace harbor" in caught.value.message and "\n" not in caught.value.message
+    assert "upgrade the release" in caught.value.fix
 
 
 def test_a_missing_release_is_not_found(engine):
