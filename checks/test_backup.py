@@ -15,10 +15,12 @@ from checks.facts import (
     pod_volumes,
     pod_volumes_by_pvc,
     pvbs_by_pod_volume,
+    pvbs_by_pvc,
     require_backup_name,
     tarball_index,
     undeclared_opt_out,
     volume_left_out_fix,
+    zero_byte_volume_backup,
 )
 from checks.verdict import establishes, expect, fail, live, needs
 
@@ -92,7 +94,8 @@ def test_volume_backed_up(ctx: CheckContext, volume, record_fact):
     if volume.volume in excluded_volumes(ctx, pod):
         record_fact("excluded", "volumes.exclude")
         return  # deliberately excluded
-    pvbs = pvbs_by_pod_volume(ctx).get((volume.pod, volume.volume), [])
+    # by PVC first: a PVC shared by replicas is backed up once, from one pod; a pod recreated since has a new name
+    pvbs = pvbs_by_pvc(ctx).get(volume.pvc) or pvbs_by_pod_volume(ctx).get((volume.pod, volume.volume), [])
     if not pvbs:
         from runbook.velero import pod_volume_opt_in
 
@@ -105,15 +108,20 @@ def test_volume_backed_up(ctx: CheckContext, volume, record_fact):
              f"pod {volume.pod} backup.velero.io/backup-volumes={','.join(opt_in) or '(none)'}; PodVolumeBackups of "
              f"this backup: {sorted(_describe(p) for p in pod_volume_backups(ctx)) or 'none'}",
              volume_left_out_fix(ctx, volume, pod, backup(ctx)))
-    pvb = pvbs[0]
+    pvb = next((p for p in pvbs if (p.get("status") or {}).get("phase") == "Completed"), pvbs[0])
     status = pvb.get("status") or {}
     total = (status.get("progress") or {}).get("totalBytes", 0)
     record_fact("snapshot_id", status.get("snapshotID", ""))
     record_fact("bytes", total)
+    if (pvb.get("spec") or {}).get("pod", {}).get("name") != volume.pod:
+        record_fact("backed_up_from", _describe(pvb))  # a shared PVC, or a pod recreated since the backup
     if empty_volume_backup(pvb):
         record_fact("empty_volume", "true")  # nothing to carry: Velero took no snapshot of an empty volume
         return
-    expect(status.get("phase") == "Completed" and status.get("snapshotID") and total > 0,
+    if zero_byte_volume_backup(pvb):
+        record_fact("empty_volume", "true (a snapshot of 0 bytes)")  # kopia, or restic with lost+found
+        return
+    expect(status.get("phase") == "Completed" and status.get("snapshotID"),
            f"{volume}: PodVolumeBackup {pvb['metadata']['name']} did not complete with data",
            f"phase={status.get('phase')} snapshotID={status.get('snapshotID')!r} totalBytes={total} "
            f"message={status.get('message', '')!r}",

@@ -388,7 +388,8 @@ def backup_plants(migration_box: Sandbox) -> Iterator[BackupPlants]:
                   if v.get("persistentVolumeClaim")}
         if not claims:
             continue
-        value = ",".join(claims.values() if item is registry_pod else claims.keys())
+        trap = item["metadata"]["name"].startswith("my-harbor-registry-")  # both replicas: one shared PVC
+        value = ",".join(claims.values() if trap else claims.keys())
         kubectl(box, "source", "-n", NAMESPACE, "annotate", "pod", item["metadata"]["name"], f"{OPT_IN}={value}",
                 "--overwrite")
         annotated.append(item["metadata"]["name"])
@@ -560,6 +561,14 @@ def test_clean_migration_passes_every_check(migrated: Migration, tmp_path: Path)
     # one test per object, parametrized from the live clusters and the golden inventory
     assert any("test_volume_backed_up[harbor/my-harbor-database-0:database-data]" in n for n in names), names
     assert any("test_artifact_pulls_with_verified_digests[seed-1/repo-1@sha256:" in n for n in names), names
+    # what real clusters have and the sandbox now has too (fidelity-audit.md S2-S4, S7): each passed above
+    assert any("test_artifact_pulls_with_verified_digests[seed-1/multi-arch@sha256:" in n for n in names), names
+    registry_volumes = [n for n in names if "test_volume_backed_up[harbor/my-harbor-registry-" in n]
+    assert len(registry_volumes) == 2, registry_volumes  # two replicas, one RWX PVC backed up once
+    assert any("test_volume_backed_up[harbor/my-harbor-jobservice-" in n for n in names), names  # an empty volume
+    root_ca = get(migrated.sandbox, "target", "configmap", "kube-root-ca.crt", "-n", NAMESPACE)  # the target's own
+    assert root_ca["data"]["ca.crt"] != get(migrated.sandbox, "source", "configmap", "kube-root-ca.crt", "-n",
+                                            NAMESPACE)["data"]["ca.crt"]
     assert f"seatrial: backup {migrated.backup}, restore {migrated.restore}" in done.stdout
     assert "warning" not in done.stdout.splitlines()[-1], done.stdout[-3000:]
     properties = {p.get("name"): p.get("value") for p in ET.parse(junit).getroot().iter("property")}

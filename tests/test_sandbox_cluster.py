@@ -20,7 +20,7 @@ from fixtures.sandbox.harbor_release import install_release, render_release
 from fixtures.tools import require_tool
 from runbook.secrets import Secret
 
-HARBOR_PODS = 8  # core, portal, registry, jobservice, nginx, database-0, redis-0, trivy-0
+HARBOR_PODS = 9  # core, portal, registry x2 (one RWX PVC), jobservice, nginx, database-0, redis-0, trivy-0
 HARBOR_PVCS = {"my-harbor-registry", "my-harbor-jobservice", "database-data-my-harbor-database-0",
                "data-my-harbor-redis-0", "data-my-harbor-trivy-0"}
 
@@ -118,7 +118,7 @@ def test_harbor_release_runs_on_bound_local_volumes(kubectl: Kubectl, cluster: S
     assert {"name": "database-data", "persistentVolumeClaim": {"claimName": "database-data-my-harbor-database-0"}} \
         in database["spec"]["volumes"]
     registry = kubectl.json("get", "deployment", "my-harbor-registry", "-n", "harbor")
-    assert registry["status"]["readyReplicas"] == 1
+    assert registry["status"]["readyReplicas"] == 2
     assert registry["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
     keep = kubectl.json("get", "pvc", "my-harbor-registry", "-n", "harbor")["metadata"]["annotations"]
     assert keep["helm.sh/resource-policy"] == "keep"
@@ -302,12 +302,12 @@ def test_template_changes_roll_the_pods(kubectl: Kubectl, cluster: SandboxCluste
     def rolled() -> list[dict] | None:
         pods = kubectl.json("get", "pods", "-n", "harbor")["items"]
         annotated = [p for p in pods if (p["metadata"].get("annotations") or {}).get("backup.velero.io/backup-volumes")]
-        done = len(pods) == HARBOR_PODS and len(annotated) == 2 and all(p["status"]["phase"] == "Running" for p in pods)
+        done = len(pods) == HARBOR_PODS and len(annotated) == 3 and all(p["status"]["phase"] == "Running" for p in pods)
         return pods if done else None
 
     pods = wait_for("the registry and database pods to roll", rolled)
     registry = [p["metadata"]["name"] for p in pods if p["metadata"]["name"].startswith("my-harbor-registry-")]
-    assert len(registry) == 1 and registry[0] not in before
+    assert len(registry) == 2 and not set(registry) & before  # both replicas rolled
     database = next(p for p in pods if p["metadata"]["name"] == "my-harbor-database-0")
     assert database["metadata"]["annotations"]["backup.velero.io/backup-volumes"] == "database-data"
     assert {p["metadata"]["name"] for p in pods if "registry" not in p["metadata"]["name"]} == \
