@@ -135,6 +135,15 @@ def test_pvc_restored_and_bound(ctx: CheckContext, pvc):
     phase = (target.get("status") or {}).get("phase")
     expect(phase == "Bound", f"PVC {ns}/{name} is not Bound on the target", f"phase={phase}",
            f"kubectl -n {ns} describe pvc {name}  (a missing StorageClass? map it in volumes.storage_class_mapping)")
+    source_class = pvc["spec"].get("storageClassName")
+    wanted_class = ctx.config.volumes.storage_class_mapping.get(source_class, source_class)
+    expect(not source_class or target["spec"].get("storageClassName") == wanted_class,
+           f"PVC {ns}/{name} has StorageClass {target['spec'].get('storageClassName')!r} on the target, not "
+           f"{wanted_class!r}" + (f" (volumes.storage_class_mapping maps {source_class!r} to it)"
+                                  if wanted_class != source_class else ""),
+           f"source {source_class!r}, mapping {ctx.config.volumes.storage_class_mapping or '{}'}",
+           f"the restore step creates ConfigMap {ctx.config.velero.namespace}/seatrial-change-storage-class (Velero's "
+           "change-storage-class); reset-target and restore again with seatrial")
     pv = pvs_by_name(ctx, "target").get(target["spec"].get("volumeName", ""))
     claim = (pv or {}).get("spec", {}).get("claimRef") or {}
     expect(pv is not None and claim.get("name") == name and claim.get("namespace") == ns
