@@ -7,6 +7,7 @@ The views and indexes (by name, by PVC, by pod volume, by backup name) are built
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from checks.context import CheckContext
@@ -21,6 +22,63 @@ def empty_volume_backup(pvb: dict) -> bool:
     status = pvb.get("status") or {}
     return status.get("phase") == "Completed" and not status.get("snapshotID") \
         and status.get("message") == EMPTY_VOLUME_MESSAGE
+def zero_byte_volume_backup(pvb: dict) -> bool:
+    """A Completed PodVolumeBackup with a snapshot of 0 bytes: an empty volume as kopia (always) and restic (a
+    volume holding only `lost+found` or empty files) report it. Not a failure (fidelity-audit.md D3)."""
+    status = pvb.get("status") or {}
+    return status.get("phase") == "Completed" and bool(status.get("snapshotID")) \
+        and not (status.get("progress") or {}).get("totalBytes")
+
+
+# Objects a cluster makes by itself in every namespace (root-CA publisher, ServiceAccount controller,
+# OpenShift's and Istio's CA injectors): a restore into a fresh namespace finds them there already, with
+# the target's own data, and skips or merges them (velero#6818). That is not a lost object.
+CLUSTER_MADE = frozenset({("ConfigMap", "kube-root-ca.crt"), ("ConfigMap", "openshift-service-ca.crt"),
+                          ("ConfigMap", "istio-ca-root-cert"), ("ServiceAccount", "default")})
+# Kinds whose skipped or failed restore leaves a volume empty or a workload or its configuration behind.
+RESTORE_CRITICAL_KINDS = frozenset({"PersistentVolumeClaim", "Pod", "StatefulSet", "Deployment", "ReplicaSet",
+                                    "DaemonSet", "Secret", "ConfigMap"})
+_RESOURCE_ENTRY = re.compile(r"(?:(?P<namespace>[^/]*)/)?(?P<name>[^/()]+)\((?P<action>[a-z]+)\)")
+
+
+@dataclass(frozen=True)
+class RestoredItem:
+    """One entry of `restore-<r>-resource-list.json.gz`: what the restore did with one object."""
+
+    kind: str
+    namespace: str
+    name: str
+    action: str  # created | updated | skipped | failed
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {where}{self.name}({self.action})"
+
+    @property
+    def lost(self) -> bool:
+        """Skipped or failed, of a kind that matters, and not one the cluster makes itself."""
+        return self.action in ("skipped", "failed") and self.kind in RESTORE_CRITICAL_KINDS \
+            and (self.kind, self.name) not in CLUSTER_MADE
+
+
+def restored_items(resource_list: dict) -> list[RestoredItem]:
+    """`{"<group/version>/<Kind>": ["ns/name(action)", ...]}` (pkg/restore/request.go) as items."""
+    found = []
+    for key, entries in (resource_list or {}).items():
+        kind = key.rsplit("/", 1)[-1]
+        for entry in entries or []:
+            match = _RESOURCE_ENTRY.fullmatch(entry)
+            if match:
+                found.append(RestoredItem(kind, match["namespace"] or "", match["name"], match["action"]))
+    return found
+
+
+def cluster_made_warning(line: str) -> bool:
+    """A restore warning about an object the cluster makes itself (`could not restore, ConfigMap
+    "kube-root-ca.crt" already exists...`)."""
+    return any(f'{kind} "{name}"' in line or f"{kind}:{name}" in line for kind, name in CLUSTER_MADE)
+
+
 # Kinds whose objects must travel in the backup tarball (pods and replica sets are recreated by
 # their owners; events and endpoints are derived).
 TRAVELLING_KINDS = (
@@ -196,6 +254,25 @@ def pvbs_by_pod_volume(ctx: CheckContext, side: str = "source") -> dict[tuple[st
     """(pod name, volume name) -> this backup's PodVolumeBackups of it (built once)."""
     return ctx.memo(("pvbs-by-pod-volume", side, require_backup_name(ctx)),
                     lambda: _by_pod_volume(pod_volume_backups(ctx, side)))
+
+
+def pvbs_by_pvc(ctx: CheckContext, side: str = "source") -> dict[str, list[dict]]:
+    """PVC name -> this backup's PodVolumeBackups of it (built once), by the label `velero.io/pvc-uid` (a PVC's
+    uid) or else the annotation `velero.io/pvc-name` of a PVB of a pod in the namespace (backupper.go). Velero
+    backs up a PVC shared by several pods once, from one of them; a pod recreated after the backup has another
+    name: matching by PVC judges both right (fidelity-audit.md D2)."""
+    def build() -> dict[str, list[dict]]:
+        by_uid, index = pvcs_by_uid(ctx, side), {}
+        for pvb in pod_volume_backups(ctx, side):
+            meta = pvb["metadata"]
+            claim = by_uid.get((meta.get("labels") or {}).get("velero.io/pvc-uid"))
+            name = claim["metadata"]["name"] if claim else (meta.get("annotations") or {}).get("velero.io/pvc-name")
+            if name and ((pvb.get("spec") or {}).get("pod") or {}).get("namespace", ctx.namespace(side)) \
+                    == ctx.namespace(side):
+                index.setdefault(name, []).append(pvb)
+        return index
+
+    return ctx.memo(("pvbs-by-pvc", side, require_backup_name(ctx)), build)
 
 
 def pod_volume_restores(ctx: CheckContext) -> list[dict]:

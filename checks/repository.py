@@ -1,6 +1,8 @@
 """Reading the backup repository from outside Velero, as reference/velero-facts.md section e describes:
 `restic snapshots --tag backup=<name>` on the BackupRepository's resticIdentifier, through runbook.restic
-(the repository password and the S3 keys go in the environment, never on the command line)."""
+(the repository password and the S3 keys go in the environment, never on the command line); for kopia the
+levels of runbook.kopia: (1) the password opens `kopia.repository`, (2) index and pack blobs written in the
+PodVolumeBackup's time window, (3) the snapshot manifests through the real kopia CLI when it is on PATH."""
 
 from __future__ import annotations
 
@@ -15,15 +17,15 @@ RESTIC_TIMEOUT_S = 300
 RESTIC_CACHE = "restic-cache"  # under run_dir: seatrial's own restic cache, never Velero's or the user's
 
 
-def repository_password(ctx: CheckContext) -> Secret:
+def repository_password(ctx: CheckContext, side: str = "source") -> Secret:
     if ctx.config.velero.repository_password is not None:
         return ctx.config.velero.repository_password
     ns = ctx.config.velero.namespace
-    secret = next((s for s in ctx.objects("source", "v1", "Secret", ns)
+    secret = next((s for s in ctx.objects(side, "v1", "Secret", ns)
                    if s["metadata"]["name"] == "velero-repo-credentials"), None)
     encoded = ((secret or {}).get("data") or {}).get("repository-password")
     if encoded is None:
-        raise NotFound(f"source: secret {ns}/velero-repo-credentials (key repository-password) is absent: the "
+        raise NotFound(f"{side}: secret {ns}/velero-repo-credentials (key repository-password) is absent: the "
                        "repository password is unknown", fix="set velero.repository_password_env, or check Velero's "
                        "installation on the source")
     return Secret(base64.b64decode(encoded).decode(), "repository-password")
@@ -80,3 +82,51 @@ def kopia_repository_has_data(ctx: CheckContext, volume_namespace: str) -> bool:
     """One S3 LIST per namespace per session, whatever the number of PodVolumeBackups asking."""
     return ctx.memo(("kopia-has-data", volume_namespace),
                     lambda: ctx.bucket.repo_has_data("kopia", volume_namespace))
+
+
+# -- kopia ----------------------------------------------------------------------------------------------
+
+def kopia_format(ctx: CheckContext, volume_namespace: str, side: str = "source"):
+    """Level 1: `kopia.repository` opened with `side`'s repository password (runbook.kopia.KopiaFormat);
+    NotFound when the repository does not exist, WrongPassword when the password does not open it."""
+    from runbook.kopia import FORMAT_BLOB, open_format
+
+    where = ctx.bucket.layout.kopia_repo(volume_namespace) + FORMAT_BLOB
+    return ctx.memo(("kopia-format", side, volume_namespace), lambda: open_format(
+        ctx.bucket.kopia_format_blob(volume_namespace), repository_password(ctx, side), where=where))
+
+
+def kopia_window(ctx: CheckContext, volume_namespace: str, pvb: dict):
+    """Level 2: (writes, window text) for the blobs of the namespace's repository written during the PVB."""
+    from runbook.kopia import parse_time, writes_in_window
+
+    status = pvb.get("status") or {}
+    start, end = parse_time(status.get("startTimestamp")), parse_time(status.get("completionTimestamp"))
+    if start is None or end is None:
+        return None, f"startTimestamp={status.get('startTimestamp')!r} completionTimestamp=" \
+                     f"{status.get('completionTimestamp')!r}"
+    blobs = ctx.memo(("kopia-blobs", volume_namespace), lambda: ctx.bucket.kopia_blobs(volume_namespace))
+    return writes_in_window(blobs, start, end), f"{status['startTimestamp']}..{status['completionTimestamp']}"
+
+
+def kopia_cli_snapshots(ctx: CheckContext, volume_namespace: str, backup_name: str) -> tuple[str, set[str]] | None:
+    """Level 3: (repository, ids) of the snapshots tagged backup:<name>, through the real kopia CLI; None
+    when no `kopia` is on PATH."""
+    import shutil
+
+    from runbook.kopia import KopiaCli
+
+    if shutil.which("kopia") is None:
+        return None
+    storage = ctx.config.storage
+
+    def listed() -> tuple[str, set[str]]:
+        cli = KopiaCli(storage.bucket, ctx.bucket.layout.kopia_repo(volume_namespace), storage.endpoint,
+                       repository_password(ctx), storage.access_key, storage.secret_key, region=storage.region or "",
+                       verify=storage.verify, timeout=RESTIC_TIMEOUT_S)
+        try:
+            return cli.name, cli.snapshot_ids(backup_name)
+        finally:
+            cli.close()
+
+    return ctx.memo(("kopia-snapshots", backup_name, volume_namespace), listed)

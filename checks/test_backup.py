@@ -15,10 +15,12 @@ from checks.facts import (
     pod_volumes,
     pod_volumes_by_pvc,
     pvbs_by_pod_volume,
+    pvbs_by_pvc,
     require_backup_name,
     tarball_index,
     undeclared_opt_out,
     volume_left_out_fix,
+    zero_byte_volume_backup,
 )
 from checks.verdict import establishes, expect, fail, live, needs
 
@@ -92,7 +94,8 @@ def test_volume_backed_up(ctx: CheckContext, volume, record_fact):
     if volume.volume in excluded_volumes(ctx, pod):
         record_fact("excluded", "volumes.exclude")
         return  # deliberately excluded
-    pvbs = pvbs_by_pod_volume(ctx).get((volume.pod, volume.volume), [])
+    # by PVC first: a PVC shared by replicas is backed up once, from one pod; a pod recreated since has a new name
+    pvbs = pvbs_by_pvc(ctx).get(volume.pvc) or pvbs_by_pod_volume(ctx).get((volume.pod, volume.volume), [])
     if not pvbs:
         from runbook.velero import pod_volume_opt_in
 
@@ -105,15 +108,20 @@ def test_volume_backed_up(ctx: CheckContext, volume, record_fact):
              f"pod {volume.pod} backup.velero.io/backup-volumes={','.join(opt_in) or '(none)'}; PodVolumeBackups of "
              f"this backup: {sorted(_describe(p) for p in pod_volume_backups(ctx)) or 'none'}",
              volume_left_out_fix(ctx, volume, pod, backup(ctx)))
-    pvb = pvbs[0]
+    pvb = next((p for p in pvbs if (p.get("status") or {}).get("phase") == "Completed"), pvbs[0])
     status = pvb.get("status") or {}
     total = (status.get("progress") or {}).get("totalBytes", 0)
     record_fact("snapshot_id", status.get("snapshotID", ""))
     record_fact("bytes", total)
+    if (pvb.get("spec") or {}).get("pod", {}).get("name") != volume.pod:
+        record_fact("backed_up_from", _describe(pvb))  # a shared PVC, or a pod recreated since the backup
     if empty_volume_backup(pvb):
         record_fact("empty_volume", "true")  # nothing to carry: Velero took no snapshot of an empty volume
         return
-    expect(status.get("phase") == "Completed" and status.get("snapshotID") and total > 0,
+    if zero_byte_volume_backup(pvb):
+        record_fact("empty_volume", "true (a snapshot of 0 bytes)")  # kopia, or restic with lost+found
+        return
+    expect(status.get("phase") == "Completed" and status.get("snapshotID"),
            f"{volume}: PodVolumeBackup {pvb['metadata']['name']} did not complete with data",
            f"phase={status.get('phase')} snapshotID={status.get('snapshotID')!r} totalBytes={total} "
            f"message={status.get('message', '')!r}",
@@ -227,16 +235,9 @@ def test_snapshot_in_repository(ctx: CheckContext, pvb, record_fact):
            f"bucket's {require_backup_name(ctx)}-podvolumebackups.json.gz: the target will restore no data for it",
            f"recorded snapshot: {recorded.get(pvb['metadata']['name'], '(absent)')!r}, {len(recorded)} records",
            "back up again (the side file is written at the end of the backup)")
-    if ctx.config.velero.uploader != "restic":
-        from checks.repository import kopia_repository_has_data
-
-        # kopia: the repository is not opened here (no kopia client); what is verified is said.
-        record_fact("verified", "kopia: the PVB is recorded in the bucket and the repository prefix holds data; "
-                                "the snapshot manifest itself was not opened (no kopia client)")
-        expect(kopia_repository_has_data(ctx, ns), f"the kopia repository of namespace {ns} is empty, so "
-               f"snapshot {snapshot!r} of PodVolumeBackup {pvb['metadata']['name']} cannot be in it",
-               f"no objects under {ctx.bucket.layout.kopia_repo(ns)}", "check node-agent logs: the data never reached "
-               "the bucket; back up again")
+    # each PodVolumeBackup says which uploader wrote it (the server's --uploader-type), whatever the configuration
+    if ((pvb.get("spec") or {}).get("uploaderType") or ctx.config.velero.uploader) == "kopia":
+        _snapshot_in_kopia_repository(ctx, pvb, ns, snapshot, record_fact)
         return
     from checks.repository import restic_snapshots
 
@@ -247,6 +248,46 @@ def test_snapshot_in_repository(ctx: CheckContext, pvb, record_fact):
            f"{snapshot!r}, which is not in the restic repository", f"{len(snapshots)} snapshot(s) tagged "
            f"backup={name} in {repository}: {sorted(s[:8] for s in snapshots)}",
            "the volume's data is gone from the repository (forgotten or pruned): back up again")
+
+
+def _snapshot_in_kopia_repository(ctx: CheckContext, pvb: dict, ns: str, snapshot: str, record_fact) -> None:
+    """The kopia levels of checks.repository, as far as they can run here; the fact `verified` says which ran."""
+    from checks.repository import kopia_cli_snapshots, kopia_format, kopia_window
+    from runbook.errors import NotFound
+    from runbook.kopia import WrongPassword
+
+    name, what = require_backup_name(ctx), f"PodVolumeBackup {pvb['metadata']['name']} ({_describe(pvb)})"
+    root = ctx.bucket.layout.kopia_repo(ns)
+    try:
+        fmt = kopia_format(ctx, ns)
+    except NotFound:
+        fail(f"{what}: the kopia repository of namespace {ns} has no kopia.repository, so snapshot {snapshot!r} "
+             "cannot be in it", f"no {root}kopia.repository in the bucket",
+             "check the BSL's bucket/prefix and the node-agent logs; back up again")
+    except WrongPassword as exc:
+        fail(f"{what}: the repository password does not open the kopia repository of namespace {ns}",
+             str(exc), exc.fix or "")
+    levels = [f"1: the repository password opens {root}kopia.repository ({fmt.encryption}, {fmt.hash})"]
+    writes, window = kopia_window(ctx, ns, pvb)
+    zero = not ((pvb.get("status") or {}).get("progress") or {}).get("totalBytes")
+    expect(writes is not None and bool(writes.index) and (zero or bool(writes.packs)),
+           f"{what}: nothing was written into the kopia repository of namespace {ns} during the backup of this "
+           f"volume, so snapshot {snapshot!r} cannot be from it",
+           f"window {window}: index blobs {list(writes.index) if writes else '?'}, pack blobs "
+           f"{list(writes.packs)[:5] if writes else '?'} under {root}",
+           "check that both clusters' BSLs and the node-agent use this bucket and prefix; back up again")
+    levels.append(f"2: {len(writes.index)} index and {len(writes.packs)} pack blob(s) written in {window}")
+    listed = kopia_cli_snapshots(ctx, ns, name)
+    if listed is None:
+        levels.append("3: not run (no kopia on PATH): the snapshot manifest itself was not opened")
+    else:
+        repository, ids = listed
+        expect(snapshot in ids, f"{what} names snapshot {snapshot!r}, which kopia does not list in {repository}",
+               f"{len(ids)} snapshot(s) tagged backup:{name}: {sorted(ids)[:5]}",
+               "the volume's data is gone from the repository (deleted or maintained away): back up again")
+        levels.append(f"3: kopia snapshot list --tags backup:{name} in {repository} lists it")
+    record_fact("kopia_levels", ",".join(level[0] for level in levels if "not run" not in level))
+    record_fact("verified", "kopia level " + "; level ".join(levels))
 
 
 @needs("backup")

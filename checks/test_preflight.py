@@ -6,7 +6,7 @@ import base64
 import hashlib
 
 from checks.context import CheckContext
-from checks.facts import VELERO_V1, pod_by_name, pod_volumes, pvc_by_name, pvcs, pvs_by_name
+from checks.facts import VELERO_V1, pod_by_name, pod_volumes, pods, pvc_by_name, pvcs, pvs_by_name
 from checks.verdict import establishes, expect, fail, live
 
 SIDES = ("source", "target")
@@ -20,16 +20,66 @@ def _named(objects: list[dict], name: str) -> dict | None:
     return next((o for o in objects if o["metadata"]["name"] == name), None)
 
 
-@live("side", lambda ctx: SIDES)
-def test_velero_server_ready(ctx: CheckContext, side: str):
+def _server(ctx: CheckContext, side: str) -> dict:
+    """The Velero server's Deployment, found by name, by what it runs or by its labels (runbook.velero)."""
+    __tracebackhide__ = True
+    from runbook.velero import velero_server
+
     ns = ctx.config.velero.namespace
-    deployment = _named(_velero(ctx, side, "apps/v1", "Deployment"), "velero")
+    deployments = _velero(ctx, side, "apps/v1", "Deployment")
+    deployment = velero_server(deployments)
     if deployment is None:
-        fail(f"{side}: no Deployment velero in namespace {ns}", "absent",
-             f"install Velero on the {side} cluster (velero install ... --use-node-agent)")
+        fail(f"{side}: no Velero server in namespace {ns} (no Deployment velero, none running `/velero server` or "
+             "labelled component=velero / app.kubernetes.io/name=velero)",
+             f"Deployments: {sorted(d['metadata']['name'] for d in deployments) or 'none'}",
+             f"install Velero on the {side} cluster (velero install ... --use-node-agent, or the Helm chart), or "
+             "set velero.namespace to where it runs")
+    return deployment
+
+
+@live("side", lambda ctx: SIDES)
+def test_velero_server_ready(ctx: CheckContext, side: str, record_fact):
+    ns = ctx.config.velero.namespace
+    deployment = _server(ctx, side)
+    name = deployment["metadata"]["name"]
+    record_fact("deployment", name)
     ready = (deployment.get("status") or {}).get("readyReplicas") or 0
-    expect(ready >= 1, f"{side}: Deployment {ns}/velero has no ready replica", f"readyReplicas={ready}",
-           f"kubectl --context {ctx.cluster(side).context} -n {ns} describe deployment velero")
+    expect(ready >= 1, f"{side}: Deployment {ns}/{name} (the Velero server) has no ready replica",
+           f"readyReplicas={ready}",
+           f"kubectl --context {ctx.cluster(side).context} -n {ns} describe deployment {name}")
+
+
+@live("side", lambda ctx: SIDES)
+def test_uploader_supported_by_the_server(ctx: CheckContext, side: str, record_fact):
+    """Velero v1.17+ backs up with kopia only (ValidateUploaderType); each PodVolumeBackup records the uploader the
+    server used (--uploader-type), which is what the checks follow, so the configuration must say the same."""
+    from runbook.velero import RESTIC_LAST_BACKUP_VERSION, server_uploader, server_version
+
+    deployment = _server(ctx, side)
+    version, uploader = server_version(deployment), server_uploader(deployment)
+    shown = "v" + ".".join(map(str, version)) if version else "unknown (image tag is not a version)"
+    record_fact("velero_version", shown)
+    record_fact("uploader", uploader)
+    configured = ctx.config.velero.uploader
+    if side == "source":
+        expect(not (configured == "restic" and version and version[:2] > RESTIC_LAST_BACKUP_VERSION),
+               f"source: Velero {shown} cannot back up with restic (v1.17 and later accept only kopia), but "
+               "velero.uploader is restic", f"image {_image(deployment)}, --uploader-type={uploader}",
+               "set velero.uploader: kopia (and install Velero with --uploader-type=kopia)")
+        expect(uploader == configured,
+               f"source: the Velero server uploads with {uploader}, the configuration says {configured}",
+               f"Deployment {deployment['metadata']['name']}: --uploader-type={uploader} ({shown})",
+               f"set velero.uploader: {uploader} in seatrial.yaml (or reinstall Velero with "
+               f"--uploader-type={configured})")
+    else:
+        expect(not (configured == "restic" and version and version[:2] >= (1, 19)),
+               f"target: Velero {shown} cannot restore restic backups (removed after v1.18)",
+               f"image {_image(deployment)}", "restore with a Velero v1.16-v1.18 on the target")
+
+
+def _image(deployment: dict) -> str:
+    containers = (((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+    return containers[0].get("image", "?") if containers else "?"
 
 
 @live("side", lambda ctx: SIDES)
@@ -45,6 +95,35 @@ def test_node_agent_ready(ctx: CheckContext, side: str):
            f"{side}: node-agent is not ready on every node (a pod on a node without it makes the backup "
            "PartiallyFailed)", f"numberReady={ready} desiredNumberScheduled={desired}",
            f"kubectl --context {ctx.cluster(side).context} -n {ns} get pods -l name=node-agent -o wide")
+
+
+def _nodes_with_volumes(ctx: CheckContext) -> list[str]:
+    return sorted({p["spec"]["nodeName"] for p in pods(ctx, "source") if (p.get("spec") or {}).get("nodeName")
+                   and any(v.get("persistentVolumeClaim") for v in p["spec"].get("volumes") or [])})
+
+
+@live("node", _nodes_with_volumes, allow_empty=True, empty="node running a pod with a PVC")
+def test_node_agent_on_the_nodes_of_the_volumes(ctx: CheckContext, node: str):
+    """Velero backs up a pod's volumes through the node-agent on the pod's node (nodeagent.IsRunningInNode): a
+    DaemonSet kept off a node (nodeSelector, taints) is "ready" everywhere it runs, and the backup still fails."""
+    from runbook.velero import NODE_AGENT_POD_LABEL
+
+    key, value = NODE_AGENT_POD_LABEL
+    all_agents = [p for p in ctx.objects("source", "v1", "Pod", ctx.config.velero.namespace)
+                  if (p["metadata"].get("labels") or {}).get(key) == value]
+    agents = [p for p in all_agents if (p.get("spec") or {}).get("nodeName") == node
+              and (p.get("status") or {}).get("phase") == "Running"]
+    if not agents:
+        here = sorted(p["metadata"]["name"] for p in pods(ctx, "source")
+                      if (p.get("spec") or {}).get("nodeName") == node
+                      and any(v.get("persistentVolumeClaim") for v in p["spec"].get("volumes") or []))
+        running_on = sorted({(p.get("spec") or {}).get("nodeName") for p in all_agents})
+        fail(f"source: no running node-agent on node {node}, where {', '.join(here)} keep volumes to back up: the "
+             "backup would end PartiallyFailed without their data",
+             f"node-agent pods run on: {running_on or 'no node'}",
+             f"let the node-agent DaemonSet run on {node} (its nodeSelector, affinity and tolerations of the node's "
+             f"taints): kubectl --context {ctx.cluster('source').context} -n {ctx.config.velero.namespace} get "
+             "daemonset node-agent -o yaml")
 
 
 def _location(ctx: CheckContext, side: str) -> dict | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from checks.context import CheckContext
 from checks.facts import (
+    cluster_made_warning,
     empty_volume_backup,
     pod_volume_backups,
     pod_volume_restores,
@@ -15,6 +16,7 @@ from checks.facts import (
     require_backup_name,
     require_restore_name,
     restore,
+    restored_items,
 )
 from checks.verdict import establishes, expect, fail, live, needs
 
@@ -54,22 +56,25 @@ def test_restore_completed(ctx: CheckContext, record_fact):
            f"errors={status.get('errors')}", f"velero restore logs {name}")
 
 
-# The cluster puts these into every new namespace with its own data (kube-controller-manager's root-CA
-# publisher and ServiceAccount controller; some distributions add a CA ConfigMap), so every real restore into
-# a fresh namespace warns that they exist (velero#6818). They hold no user data.
-CLUSTER_GENERATED = ('ConfigMap "kube-root-ca.crt"', 'ConfigMap "openshift-service-ca.crt"',
-                     'ConfigMap "istio-ca-root-cert"', 'ServiceAccount "default"')
-
-
 @needs("restore")
-def test_restore_created_everything(ctx: CheckContext):
+def test_restore_created_everything(ctx: CheckContext, record_fact):
+    """Judged from `restore-<r>-resource-list.json.gz`: a PVC, pod, workload, Secret or ConfigMap of the source
+    that the restore skipped (it existed already) or failed. Objects the cluster makes in every new namespace
+    (`kube-root-ca.crt`, ServiceAccount `default`) are skipped or merged on every real restore: not a failure."""
     obj = _restore_or_fail(ctx)
     name = obj["metadata"]["name"]
-    existing = [w for w in _restore_warnings(ctx, name)
-                if "already exists" in w and not any(generated in w for generated in CLUSTER_GENERATED)]
-    expect(not existing,
-           f"Restore {name} found objects that already existed on the target and skipped them: their volume "
-           "data was NOT restored", f"{len(existing)} 'already exists' warning(s), e.g. {existing[:3]}",
+    existing = [w for w in _restore_warnings(ctx, name) if "already exists" in w and not cluster_made_warning(w)]
+    listed = ctx.memo(("restore-resource-list", name), lambda: ctx.bucket.restore_resource_list(name))
+    if listed is None:  # no resource list (damaged bucket): the warnings are all there is
+        record_fact("judged_from", "restore warnings (the resource list is missing)")
+        lost: list[str] = existing
+    else:
+        record_fact("judged_from", ctx.bucket.layout.restore_resource_list(name))
+        lost = [str(item) for item in restored_items(listed) if item.lost]
+    expect(not lost,
+           f"Restore {name} skipped or failed {len(lost)} object(s) of the source: where the object already "
+           "exists on the target, the restore skipped them and their volume data was NOT restored",
+           f"{lost[:5]}; 'already exists' warning(s): {existing[:3] or 'none'}",
            "run `seatrial reset-target` (deletes the target namespace) and restore again into an absent namespace")
 
 
@@ -130,6 +135,15 @@ def test_pvc_restored_and_bound(ctx: CheckContext, pvc):
     phase = (target.get("status") or {}).get("phase")
     expect(phase == "Bound", f"PVC {ns}/{name} is not Bound on the target", f"phase={phase}",
            f"kubectl -n {ns} describe pvc {name}  (a missing StorageClass? map it in volumes.storage_class_mapping)")
+    source_class = pvc["spec"].get("storageClassName")
+    wanted_class = ctx.config.volumes.storage_class_mapping.get(source_class, source_class)
+    expect(not source_class or target["spec"].get("storageClassName") == wanted_class,
+           f"PVC {ns}/{name} has StorageClass {target['spec'].get('storageClassName')!r} on the target, not "
+           f"{wanted_class!r}" + (f" (volumes.storage_class_mapping maps {source_class!r} to it)"
+                                  if wanted_class != source_class else ""),
+           f"source {source_class!r}, mapping {ctx.config.volumes.storage_class_mapping or '{}'}",
+           f"the restore step creates ConfigMap {ctx.config.velero.namespace}/seatrial-change-storage-class (Velero's "
+           "change-storage-class); reset-target and restore again with seatrial")
     pv = pvs_by_name(ctx, "target").get(target["spec"].get("volumeName", ""))
     claim = (pv or {}).get("spec", {}).get("claimRef") or {}
     expect(pv is not None and claim.get("name") == name and claim.get("namespace") == ns

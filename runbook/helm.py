@@ -183,6 +183,8 @@ def _error(error: helm_python.HelmError, what: str, fix: str) -> SeatrialError:
         return BadInput(message, fix=fix)
     if isinstance(error, helm_python.HelmNotFoundError) or "not found" in detail.lower():
         return NotFound(message, fix=fix)
+    if "cannot reuse a name that is still in use" in detail:
+        return Conflict(message, status=409, fix="upgrade the release instead, or choose another release name")
     if " is invalid: " in detail:
         return Invalid(message, status=422, fix=fix)
     if "conflict" in detail.lower():

@@ -98,7 +98,7 @@ class PulledManifest:
 class VerifiedArtifact:
     digest: str
     media_type: str
-    size: int  # Harbor's artifact size; for an index the sum over its children
+    size: int  # Harbor's artifact size; for an index its own length plus the sum over its children
     blobs_verified: int
     manifests_verified: int
 
@@ -660,7 +660,7 @@ class RegistryClient:
         """Pull a manifest (and, for an index, every child) and verify every blob it names."""
         manifest = self.pull_manifest(repo, reference)
         if manifest.is_index:
-            size = 0
+            size = len(manifest.body)  # Harbor: the index manifest's own length plus every child's size
             blobs = manifests = 0
             for child in manifest.children:
                 verified = self.verify_artifact(repo, child.digest)

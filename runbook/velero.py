@@ -137,6 +137,23 @@ def restore_manifest(name: str, *, velero_namespace: str, backup_name: str,
     return _validated(restore)
 
 
+CHANGE_STORAGE_CLASS_CONFIGMAP = "seatrial-change-storage-class"
+
+
+def change_storage_class_configmap(velero_namespace: str, mapping: dict[str, str],
+                                   name: str = CHANGE_STORAGE_CLASS_CONFIGMAP) -> dict:
+    """Velero's change-storage-class RestoreItemAction configuration: the restore rewrites the
+    storageClassName of PVs, PVCs and StatefulSet claim templates from each key to its value."""
+    _check_name("ConfigMap name", name)
+    _check_name("velero namespace", velero_namespace)
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": velero_namespace,
+                         "labels": {"velero.io/plugin-config": "",
+                                    "velero.io/change-storage-class": "RestoreItemAction",
+                                    "app.kubernetes.io/managed-by": "seatrial"}},
+            "data": dict(mapping)}
+
+
 def resource_modifier_configmap(name: str, velero_namespace: str, rules: list[dict]) -> dict:
     """The ConfigMap a Restore's spec.resourceModifier points at: exactly one data key holding
     `version: v1` rules YAML (Velero rejects the ConfigMap otherwise)."""
@@ -470,3 +487,67 @@ def restic_repo_identifier(s3_url: str, bucket: str, prefix: str, namespace: str
         raise BadInput(f"bucket {bucket!r} contains '/'", fix="put the part after '/' in the prefix instead")
     parts = [bucket, *([prefix.strip("/")] if prefix.strip("/") else []), "restic", namespace]
     return f"s3:{s3_url.rstrip('/')}/{'/'.join(parts)}"
+
+
+# -- the Velero server as installed: found by what it runs, its uploader and version ----------------
+
+NODE_AGENT_POD_LABEL = ("name", "node-agent")
+RESTIC_LAST_BACKUP_VERSION = (1, 16)  # v1.17's ValidateUploaderType accepts only kopia (pkg/uploader/types.go)
+_IMAGE_VERSION = re.compile(r":v?(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def _runs_velero_server(deployment: dict) -> bool:
+    spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    for container in spec.get("containers") or []:
+        words = [*(container.get("command") or []), *(container.get("args") or [])]
+        if any(w.endswith("/velero") or w == "velero" for w in words[:1]) and "server" in words[1:3]:
+            return True
+    return False
+
+
+def velero_server(deployments: list[dict]) -> dict | None:
+    """The Deployment that runs `/velero server`: `velero` by name first (velero install), else the one whose
+    pod template runs the server or whose labels say so (the Helm chart names it after the release)."""
+    named = next((d for d in deployments if d["metadata"]["name"] == "velero"), None)
+    if named is not None:
+        return named
+    running = [d for d in deployments if _runs_velero_server(d)]
+    if running:
+        return running[0]
+    for deployment in deployments:
+        labels = deployment["metadata"].get("labels") or {}
+        if labels.get("component") == "velero" or labels.get("app.kubernetes.io/name") == "velero":
+            return deployment  # the node-agent is a DaemonSet, never among these
+    return None
+
+
+def server_flag(deployment: dict, flag: str) -> str | None:
+    """The value of `--<flag>=v` or `--<flag> v` on the server container, None when not given."""
+    spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    for container in spec.get("containers") or []:
+        words = [*(container.get("command") or []), *(container.get("args") or [])]
+        for index, word in enumerate(words):
+            if word.startswith(f"--{flag}="):
+                return word.split("=", 1)[1]
+            if word == f"--{flag}" and index + 1 < len(words):
+                return words[index + 1]
+    return None
+
+
+def server_version(deployment: dict) -> tuple[int, int, int] | None:
+    """(major, minor, patch) from the server image's tag (`velero/velero:v1.16.2`), None when not a version."""
+    spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    for container in spec.get("containers") or []:
+        match = _IMAGE_VERSION.search(container.get("image") or "")
+        if match:
+            return int(match[1]), int(match[2]), int(match[3] or 0)
+    return None
+
+
+def server_uploader(deployment: dict) -> str:
+    """`--uploader-type`, else the server's default: restic up to v1.16 (config.go@v1.16.2), kopia after."""
+    flag = server_flag(deployment, "uploader-type")
+    if flag:
+        return flag
+    version = server_version(deployment)
+    return "restic" if version is not None and version[:2] <= RESTIC_LAST_BACKUP_VERSION else "kopia"

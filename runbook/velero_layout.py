@@ -285,6 +285,10 @@ class BackupStore:
     def restore_results(self, name: str) -> dict | None:
         return self._side(self.layout.restore_results(name), {})
 
+    def restore_resource_list(self, name: str) -> dict | None:
+        """`{"<group/version>/<Kind>": ["ns/name(created|updated|skipped|failed)", ...]}`; None when missing."""
+        return self._side(self.layout.restore_resource_list(name), {})
+
     def missing_restore_keys(self, name: str) -> list[str]:
         present = set(self._keys(self.layout.restore_dir(name)))
         return [key for key in self.layout.restore_required_keys(name) if key not in present]
@@ -303,6 +307,21 @@ class BackupStore:
         page = call(lambda: self.client.list_objects_v2(Bucket=self.bucket, Prefix=base, MaxKeys=1),
                     f"LIST {base}", self.where)
         return bool(page.get("Contents"))
+
+    def kopia_blobs(self, namespace: str) -> list:
+        """Every blob directly under the namespace's kopia repository root, with its LastModified (one LIST,
+        paginated; kopia keeps its blobs flat: `kopia.repository`, `xn*`, `p*`, `q*`, ...)."""
+        from runbook.kopia import RepositoryBlob
+
+        base = self.layout.kopia_repo(namespace)
+        return [RepositoryBlob(obj["Key"][len(base):], obj["LastModified"], int(obj.get("Size") or 0))
+                for page in self._pages(base, Delimiter="/") for obj in page.get("Contents") or []]
+
+    def kopia_format_blob(self, namespace: str) -> bytes:
+        """`<prefix>/kopia/<ns>/kopia.repository` (a few hundred bytes); NotFound when the repository is absent."""
+        body = self._get(self.layout.kopia_repo(namespace) + "kopia.repository")
+        with body:
+            return body.read(1 << 20)
 
     # -- any gzipped JSON file ------------------------------------------------------------------------
     def read_gz_json(self, key: str) -> Any:

@@ -208,6 +208,25 @@ def preflight_plants(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefl
         kubectl(box, "target", "delete", "storageclass", "rook-ceph-block")
         # 7. a pod that is not Running (its claim cannot bind): Velero would skip its volumes
         apply(box, "source", claim("stuck-data", "no-such-class"), pod("stuck-0", "stuck-data"))
+        # 8. the target's Velero installed by the Helm chart as release velero-prod: no Deployment named velero
+        server = _without_status(get(box, "target", "deployment", "velero", "-n", VELERO_NS))
+        server["metadata"]["name"] = "velero-prod"
+        server["metadata"]["labels"] = {**server["metadata"].get("labels", {}), "app.kubernetes.io/name": "velero"}
+        apply(box, "target", server)
+        kubectl(box, "target", "-n", VELERO_NS, "delete", "deployment", "velero")
+        # 9. the source's Velero is v1.17 (kopia only) while the configuration says restic
+        kubectl(box, "source", "-n", VELERO_NS, "patch", "deployment", "velero", "--type=json", "-p", json.dumps(
+            [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "velero/velero:v1.17.2"}]))
+        # 10. the node-agent kept off node-1 (a nodeSelector), where Trivy's and Redis' pods keep volumes
+        kubectl(box, "source", "-n", VELERO_NS, "patch", "daemonset", "node-agent", "--type=merge", "-p",
+                json.dumps({"spec": {"template": {"spec": {"nodeSelector": {"kubernetes.io/hostname": "node-2"}}}}}))
+        wait_for("the node-agent gone from node-1", lambda: not [
+            p for p in get(box, "source", "pods", "-n", VELERO_NS, "-l", "name=node-agent")["items"]
+            if p["spec"].get("nodeName") == "node-1"] and (get(box, "source", "daemonset", "node-agent", "-n",
+                                                               VELERO_NS).get("status") or {}).get("numberReady") == 1)
+        wait_for("target Velero server velero-prod ready", lambda: (get(box, "target", "deployment", "velero-prod",
+                                                                        "-n", VELERO_NS).get("status") or {}).get(
+            "readyReplicas") == 1)
         wait_for("source BSL Unavailable and target BSL revalidated", lambda: (
             phase_of(box, "source", "backupstoragelocation", "default") == "Unavailable"
             and (get(box, "target", "backupstoragelocation", "default", "-n", VELERO_NS).get("status") or {}).get(
@@ -215,7 +234,7 @@ def preflight_plants(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefl
         wait_for("the stuck pod Pending", lambda: (get(box, "source", "pod", "stuck-0", "-n", NAMESPACE).get(
             "status") or {}).get("phase") == "Pending", timeout=15)
         checked = check(config, "preflight")
-        # 8. (annotate) a volume opted out by an annotation the configuration does not declare
+        # 11. (annotate) a volume opted out by an annotation the configuration does not declare
         jobservice = next(p["metadata"]["name"] for p in get(box, "source", "pods", "-n", NAMESPACE)["items"]
                           if p["metadata"]["name"].startswith("my-harbor-jobservice-"))
         kubectl(box, "source", "-n", NAMESPACE, "annotate", "pod", jobservice,
@@ -280,6 +299,24 @@ def test_annotate_flags_an_opt_out_the_configuration_does_not_declare(preflight_
     assert preflight_plants.annotated.failing() == [f"test_volume_covered[harbor/{pod_name}:job-logs]"]
 
 
+def test_preflight_finds_a_velero_server_not_named_velero(preflight_plants: PreflightPlants) -> None:
+    preflight_plants.checked.passed("test_velero_server_ready[target]")  # velero-prod, by its labels and command
+    preflight_plants.checked.passed("test_uploader_supported_by_the_server[target]")
+
+
+def test_preflight_refuses_restic_on_velero_1_17(preflight_plants: PreflightPlants) -> None:
+    preflight_plants.checked.failed("test_uploader_supported_by_the_server[source]", "Velero v1.17.2 cannot back up "
+                                    "with restic", "velero/velero:v1.17.2", "set velero.uploader: kopia")
+
+
+def test_preflight_flags_a_node_without_node_agent(preflight_plants: PreflightPlants) -> None:
+    preflight_plants.checked.failed("test_node_agent_on_the_nodes_of_the_volumes[node-1]",
+                                    "no running node-agent on node node-1", "my-harbor-trivy-0",
+                                    "node-agent pods run on: ['node-2']", "nodeSelector")
+    preflight_plants.checked.passed("test_node_agent_on_the_nodes_of_the_volumes[node-2]")
+    preflight_plants.checked.passed("test_node_agent_ready[source]")  # ready everywhere it runs: not enough
+
+
 def test_preflight_plants_leave_the_other_checks_green(preflight_plants: PreflightPlants) -> None:
     checked = preflight_plants.checked
     assert checked.exit_code == 1
@@ -298,7 +335,9 @@ def migration_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]
     require_tool("docker-registry")
     require_tool("restic")
     require_tool("kubectl")
-    box = Sandbox(tmp_path_factory.mktemp("migration")).start()
+    # the target has another StorageClass than the source: volumes.storage_class_mapping must be applied
+    box = Sandbox(tmp_path_factory.mktemp("migration"), target_storage_classes=("ceph-ssd",),
+                  storage_class_mapping={"rook-ceph-block": "ceph-ssd"}).start()
     try:
         yield box
     finally:
@@ -388,7 +427,8 @@ def backup_plants(migration_box: Sandbox) -> Iterator[BackupPlants]:
                   if v.get("persistentVolumeClaim")}
         if not claims:
             continue
-        value = ",".join(claims.values() if item is registry_pod else claims.keys())
+        trap = item["metadata"]["name"].startswith("my-harbor-registry-")  # both replicas: one shared PVC
+        value = ",".join(claims.values() if trap else claims.keys())
         kubectl(box, "source", "-n", NAMESPACE, "annotate", "pod", item["metadata"]["name"], f"{OPT_IN}={value}",
                 "--overwrite")
         annotated.append(item["metadata"]["name"])
@@ -485,9 +525,11 @@ def test_a_volume_opted_out_by_hand_gets_the_exclusion_fix(migration_box: Sandbo
     volume someone opted out with the exclusion annotation is told to remove it, never to add the opt-in one."""
     box = migration_box
     pods = get(box, "source", "pods", "-n", NAMESPACE)["items"]
-    registry_pod = next(p["metadata"]["name"] for p in pods if p["metadata"]["name"].startswith("my-harbor-registry-"))
-    kubectl(box, "source", "-n", NAMESPACE, "annotate", "pod", registry_pod,
-            "backup.velero.io/backup-volumes-excludes=registry-data", "--overwrite")
+    replicas = sorted(p["metadata"]["name"] for p in pods if p["metadata"]["name"].startswith("my-harbor-registry-"))
+    registry_pod = replicas[0]
+    for replica in replicas:  # both: they share one PVC, which Velero would back up from the other
+        kubectl(box, "source", "-n", NAMESPACE, "annotate", "pod", replica,
+                "backup.velero.io/backup-volumes-excludes=registry-data", "--overwrite")
     name = f"opted-out-{secrets.token_hex(3)}"
     try:
         apply(box, "source", {"apiVersion": "velero.io/v1", "kind": "Backup",
@@ -498,8 +540,9 @@ def test_a_volume_opted_out_by_hand_gets_the_exclusion_fix(migration_box: Sandbo
             "Completed", "PartiallyFailed", "Failed"), timeout=120)
         checked = check(load_config(box.config_path), "backup", f"--seatrial-backup={name}")
     finally:
-        kubectl(box, "source", "-n", NAMESPACE, "annotate", "pod", registry_pod,
-                "backup.velero.io/backup-volumes-excludes-")
+        for replica in replicas:
+            kubectl(box, "source", "-n", NAMESPACE, "annotate", "pod", replica,
+                    "backup.velero.io/backup-volumes-excludes-")
     message = checked.failed(f"test_volume_backed_up[harbor/{registry_pod}:registry-data]", "opts it out",
                              "volumes.exclude does not list it", "backup.velero.io/backup-volumes-excludes-",
                              "'my-harbor-registry:registry-data' in volumes.exclude")
@@ -560,6 +603,14 @@ def test_clean_migration_passes_every_check(migrated: Migration, tmp_path: Path)
     # one test per object, parametrized from the live clusters and the golden inventory
     assert any("test_volume_backed_up[harbor/my-harbor-database-0:database-data]" in n for n in names), names
     assert any("test_artifact_pulls_with_verified_digests[seed-1/repo-1@sha256:" in n for n in names), names
+    # what real clusters have and the sandbox now has too (fidelity-audit.md S2-S4, S7): each passed above
+    assert any("test_artifact_pulls_with_verified_digests[seed-1/multi-arch@sha256:" in n for n in names), names
+    registry_volumes = [n for n in names if "test_volume_backed_up[harbor/my-harbor-registry-" in n]
+    assert len(registry_volumes) == 2, registry_volumes  # two replicas, one RWX PVC backed up once
+    assert any("test_volume_backed_up[harbor/my-harbor-jobservice-" in n for n in names), names  # an empty volume
+    root_ca = get(migrated.sandbox, "target", "configmap", "kube-root-ca.crt", "-n", NAMESPACE)  # the target's own
+    assert root_ca["data"]["ca.crt"] != get(migrated.sandbox, "source", "configmap", "kube-root-ca.crt", "-n",
+                                            NAMESPACE)["data"]["ca.crt"]
     assert f"seatrial: backup {migrated.backup}, restore {migrated.restore}" in done.stdout
     assert "warning" not in done.stdout.splitlines()[-1], done.stdout[-3000:]
     properties = {p.get("name"): p.get("value") for p in ET.parse(junit).getroot().iter("property")}
@@ -722,7 +773,7 @@ def restore_plants(migrated: Migration) -> Iterator[RestorePlants]:
         "Completed", "PartiallyFailed", "Failed", "FailedValidation"), timeout=120)
     apply(box, "source", claim("late-data", "rook-ceph-block"))
     apply(box, "target", claim("late-data", "no-such-class"), pod("stuck-0", "late-data"),
-          claim("leftover-cache", "rook-ceph-block"))
+          claim("leftover-cache", "ceph-ssd"))
     kubectl(box, "target", "-n", NAMESPACE, "patch", "service", "my-harbor", "--type=merge",
             "-p", json.dumps({"spec": {"loadBalancerIP": SOURCE_LB_IP}}))
     # a PodVolumeBackup the target's backup sync lost (the restore would not have restored that volume)

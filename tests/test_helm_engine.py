@@ -12,7 +12,7 @@ import pytest
 from helm_python import _native
 
 from runbook import helm, kube
-from runbook.errors import BadInput, NotFound
+from runbook.errors import BadInput, Conflict, NotFound
 
 CHARTS = Path(__file__).resolve().parent.parent / "fixtures" / "charts"
 HARBOR_VALUES = {"expose": {"type": "clusterIP", "tls": {"enabled": False}},
@@ -88,9 +88,10 @@ def test_install_of_the_velero_chart_serves_its_crds_and_makes_the_node_agent(ku
 
 def test_installing_a_release_twice_is_an_error_naming_it(engine):
     engine.install(chart("harbor-1.18.4"), "my-harbor", HARBOR_VALUES, create_namespace=True)
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(Conflict) as caught:
         engine.install(chart("harbor-1.18.4"), "my-harbor", HARBOR_VALUES)
     assert "release 'my-harbor' in namespace harbor" in caught.value.message and "\n" not in caught.value.message
+    assert "upgrade the release" in caught.value.fix
 
 
 def test_a_missing_release_is_not_found(engine):
@@ -183,3 +184,19 @@ def test_a_wait_that_times_out_names_what_is_not_ready_on_one_line(engine):
     message = caught.value.message
     assert "not ready" in message and "\n" not in message and len(message) < 1400
     assert "Rehearsal-Admin-Pw-1" not in str(caught.value)
+
+
+def test_the_1_7_rename_leaves_the_old_claims_beside_new_empty_ones(kube_api, engine):
+    """The trap itself (upgrade-facts.md): 1.6.4 -> 1.7.5 with the same values renames every PVC; the old ones
+    stay (helm.sh/resource-policy: keep), the new ones are new, empty claims. Nothing fails."""
+    engine.install(chart("harbor-1.6.4"), "my-harbor", HARBOR_VALUES, create_namespace=True)
+    old = {c["metadata"]["name"]: c["metadata"]["uid"] for c in kube_api.store.list("v1", "PersistentVolumeClaim",
+                                                                                      "harbor")}
+    assert sorted(old) == ["my-harbor-harbor-chartmuseum", "my-harbor-harbor-jobservice", "my-harbor-harbor-registry"]
+    upgraded = engine.upgrade(chart("harbor-1.7.5"), "my-harbor", HARBOR_VALUES)
+    assert upgraded["status"] == "deployed"
+    claims = {c["metadata"]["name"]: c["metadata"]["uid"] for c in kube_api.store.list("v1", "PersistentVolumeClaim",
+                                                                                         "harbor")}
+    assert sorted(claims) == sorted([*old, "my-harbor-chartmuseum", "my-harbor-jobservice", "my-harbor-registry"])
+    assert all(claims[name] == uid for name, uid in old.items())  # kept, untouched
+    assert names(kube_api, "statefulset", "harbor") == ["my-harbor-database", "my-harbor-redis", "my-harbor-trivy"]

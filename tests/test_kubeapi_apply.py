@@ -135,6 +135,8 @@ def test_a_crd_applied_by_a_client_is_served_at_once(kube_api):
                                   "schema": {"openAPIV3Schema": {"type": "object", "properties": {
                                       "spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}}}}]}}
     assert apply(kube_api, json.dumps(crd)).returncode == 0
+    established = kube_api.kubectl("wait", "--for=condition=established", "crd/widgets.example.com", "--timeout=10s")
+    assert established.returncode == 0, established.stderr
     widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "default"},
               "spec": {"size": 3}}
     created = apply(kube_api, json.dumps(widget))
@@ -161,3 +163,17 @@ def test_a_watch_list_ends_its_initial_events_with_a_bookmark(kube_api):
     assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
     assert int(events[1]["object"]["metadata"]["resourceVersion"]) >= int(
         events[0]["object"]["metadata"]["resourceVersion"])
+
+
+def test_managed_fields_a_client_writes_are_taken_as_given(kube_api):
+    """Helm 4 moves a client-side-apply manager to server-side apply with a JSON patch of managedFields."""
+    patched = kube_api.kubectl("create", "configmap", "settings", "--from-literal=a=1")
+    assert patched.returncode == 0, patched.stderr
+    entry = {"manager": "helm", "operation": "Apply", "apiVersion": "v1", "fieldsType": "FieldsV1",
+             "fieldsV1": {"f:data": {"f:a": {}}}}
+    moved = kube_api.kubectl("patch", "configmap", "settings", "--type=json", "-p",
+                             json.dumps([{"op": "replace", "path": "/metadata/managedFields", "value": [entry]}]))
+    assert moved.returncode == 0, moved.stderr
+    assert owners(kube_api) == {("helm", "Apply"): {".data.a"}}
+    refused = apply(kube_api, configmap_yaml(a="2"))
+    assert 'Apply failed with 1 conflict: conflict with "helm": .data.a' in refused.stderr

@@ -99,8 +99,12 @@ class Box:
         return HarborClient(url, "admin", self.sandbox.admin_password)
 
     def registry_pod(self) -> str:
+        return self.registry_pods()[0]
+
+    def registry_pods(self) -> list[str]:
+        """Both replicas: they share one RWX PVC, which Velero backs up from either."""
         pods = json.loads(self.kubectl("source", "get", "pods", "-n", NAMESPACE, "-o", "json"))["items"]
-        return next(p["metadata"]["name"] for p in pods if p["metadata"]["name"].startswith("my-harbor-registry-"))
+        return sorted(p["metadata"]["name"] for p in pods if p["metadata"]["name"].startswith("my-harbor-registry-"))
 
     def report(self) -> str:
         return (self.config.run_dir / "report.md").read_text()
@@ -192,8 +196,9 @@ def test_annotate_removes_an_exclusion_the_configuration_does_not_name(box: Box)
 def test_planted_exclusion_stops_at_backup_checks_and_keep_frozen_keeps_the_source_read_only(box: Box) -> None:
     box.needs("annotated")
     pod = box.registry_pod()
-    box.kubectl("source", "-n", NAMESPACE, "annotate", "pod", pod, f"{EXCLUDES}=registry-data", "--overwrite")
-    box.seen["registry_pod"] = pod
+    for replica in box.registry_pods():  # on one replica only, the other would carry the shared PVC
+        box.kubectl("source", "-n", NAMESPACE, "annotate", "pod", replica, f"{EXCLUDES}=registry-data", "--overwrite")
+    box.seen["registry_pods"] = box.registry_pods()
 
     done = box.cli("run", "--from", "backup", "--keep-frozen", label="run --from backup --keep-frozen (fails)")
     text = out(done)
@@ -224,7 +229,8 @@ def test_failed_backup_thaws_the_source_and_the_retry_gets_a_new_name(box: Box) 
 
 def test_after_the_fix_a_run_killed_during_the_backup_resumes_and_finishes_green(box: Box) -> None:
     box.needs("thawed")
-    box.kubectl("source", "-n", NAMESPACE, "annotate", "pod", str(box.seen["registry_pod"]), f"{EXCLUDES}-")
+    for replica in box.seen["registry_pods"]:
+        box.kubectl("source", "-n", NAMESPACE, "annotate", "pod", replica, f"{EXCLUDES}-")
     started = time.monotonic()
     killed = subprocess.Popen([sys.executable, "-m", "runbook.cli", "-c", str(box.config.path), "run"], cwd=ROOT,
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -44,7 +44,7 @@ def client(sandbox: Sandbox, context: str) -> kubernetes.client.CoreV1Api:
 
 def test_source_release_runs_on_bound_volumes(sandbox: Sandbox):
     pods = kubectl_json(sandbox, "source", "get", "pods", "-n", "harbor")["items"]
-    assert len(pods) == 8 and {p["status"]["phase"] for p in pods} == {"Running"}
+    assert len(pods) == 9 and {p["status"]["phase"] for p in pods} == {"Running"}  # the registry runs two replicas
     claims = kubectl_json(sandbox, "source", "get", "pvc", "-n", "harbor")["items"]
     assert len(claims) == 5 and {c["status"]["phase"] for c in claims} == {"Bound"}
     service = kubectl_json(sandbox, "source", "get", "service", "my-harbor", "-n", "harbor")
@@ -85,7 +85,8 @@ def test_the_static_load_balancer_ip_is_not_honoured_on_target(sandbox: Sandbox)
 
 
 def test_source_harbor_serves_every_seeded_artifact(sandbox: Sandbox):
-    assert len(sandbox.pushed) == 2 * 2 * 2
+    assert len(sandbox.pushed) == 2 * 2 * 2 + 1  # and one multi-arch index
+    assert sum(a.repository == "multi-arch" for a in sandbox.pushed) == 1
     with RegistryClient(sandbox.source_harbor_url, "admin", sandbox.admin_password) as registry:
         for artifact in sandbox.pushed:
             verified = registry.verify_artifact(artifact.full_repository, artifact.digest)

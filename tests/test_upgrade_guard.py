@@ -116,6 +116,13 @@ def test_a_skipped_postgres_major_names_the_chart_to_step_through():
     assert not found(plan("1.13.5", "1.15.2"), "postgres_major_reachable")  # 14 -> 15: known to the entrypoint
 
 
+def test_a_harbor_db_image_by_digest_is_a_warning_not_a_pass():
+    pinned = {"database": {"internal": {"image": {"repository": "goharbor/harbor-db", "tag": "latest@sha256:00"}}}}
+    result = plan("1.18.4", "1.19.1", pinned)
+    assert found(result, "postgres_major_reachable", WARN), [f for f in result.findings
+                                                              if f.check == "postgres_major_reachable"]
+
+
 # -- 4. values keys the new chart ignores ---------------------------------------------------------------------
 
 def test_a_moved_values_key_is_named_with_the_key_that_replaced_it():

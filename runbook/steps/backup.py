@@ -4,6 +4,7 @@ progress (items, and bytes of the PodVolumeBackups). The checks decide whether i
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from runbook.errors import BadInput, SeatrialError
 from runbook.steps.context import StepContext
@@ -73,6 +74,27 @@ def plan(ctx: StepContext) -> list[str]:
             f"every {FREEZE_READING_EVERY_S:g}s: a writable moment fails the backup's checks"]
 
 
+@dataclass(frozen=True)
+class BackupSeen:
+    """One round of the backup wait: one GET of the Backup and, while it runs, one LIST of its
+    PodVolumeBackups; true once the Backup is terminal. The progress line comes from the same reads."""
+
+    obj: dict
+    pvbs: list[dict]
+
+    def __bool__(self) -> bool:
+        return is_terminal((self.obj.get("status") or {}).get("phase"))
+
+    def describe(self) -> str:
+        status = self.obj.get("status") or {}
+        items = status.get("progress") or {}
+        done = sum(((p.get("status") or {}).get("progress") or {}).get("bytesDone", 0) for p in self.pvbs)
+        total = sum(((p.get("status") or {}).get("progress") or {}).get("totalBytes", 0) for p in self.pvbs)
+        return (f"  backup {self.obj['metadata']['name']}: {status.get('phase', 'New')}, items "
+                f"{items.get('itemsBackedUp', 0)}/{items.get('totalItems', '?')}, volumes {len(self.pvbs)}, "
+                f"bytes {done}/{total}")
+
+
 def apply(ctx: StepContext) -> dict:
     cfg = ctx.config
     if ctx.dry_run:
@@ -89,25 +111,17 @@ def apply(ctx: StepContext) -> dict:
 
     readings = FreezeReadings(ctx)
 
-    def probe():
+    def probe() -> BackupSeen:
         readings.take()  # before the phase: every reading is from inside the backup's window
         obj = ctx.source.get(API_VERSION, "Backup", name, cfg.velero.namespace)
-        return obj if is_terminal((obj.get("status") or {}).get("phase")) else None
-
-    def progress(_value) -> str:
-        obj = ctx.source.get_or_none(API_VERSION, "Backup", name, cfg.velero.namespace) or {}
-        status = obj.get("status") or {}
-        items = status.get("progress") or {}
-        pvbs = [p for p in ctx.source.list(API_VERSION, "PodVolumeBackup", cfg.velero.namespace,
-                                           label_selector=f"velero.io/backup-name={name}")]
-        done = sum(((p.get("status") or {}).get("progress") or {}).get("bytesDone", 0) for p in pvbs)
-        total = sum(((p.get("status") or {}).get("progress") or {}).get("totalBytes", 0) for p in pvbs)
-        return (f"  backup {name}: {status.get('phase', 'New')}, items {items.get('itemsBackedUp', 0)}/"
-                f"{items.get('totalItems', '?')}, volumes {len(pvbs)}, bytes {done}/{total}")
+        if is_terminal((obj.get("status") or {}).get("phase")):
+            return BackupSeen(obj, [])
+        return BackupSeen(obj, ctx.source.list(API_VERSION, "PodVolumeBackup", cfg.velero.namespace,
+                                               label_selector=f"velero.io/backup-name={name}"))
 
     try:
         final = wait_until(probe, timeout=cfg.velero.timeout_seconds, interval=1.0, what=f"Backup {name} to finish",
-                           progress=progress, on_progress=ctx.say)
+                           progress=BackupSeen.describe, on_progress=ctx.say).obj
     finally:
         readings.save()
     writable = [r["at"] for r in readings.readings if r.get("read_only") is False]

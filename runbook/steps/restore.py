@@ -11,7 +11,14 @@ from runbook.identity import refuse_if_target_is_source
 from runbook.steps.context import StepContext
 from runbook.steps.fixup import MODIFIER_CONFIGMAP, modifier_rules
 from runbook.steps.names import new_name
-from runbook.velero import API_VERSION, RestoreStatus, is_terminal, resource_modifier_configmap, restore_manifest
+from runbook.velero import (
+    API_VERSION,
+    RestoreStatus,
+    change_storage_class_configmap,
+    is_terminal,
+    resource_modifier_configmap,
+    restore_manifest,
+)
 from runbook.wait import wait_until
 
 if TYPE_CHECKING:
@@ -37,6 +44,11 @@ def plan(ctx: StepContext) -> list[str]:
     restore = ctx.journal.name("restore") or ctx.journal.name("planned_restore") or "(chosen by preflight)"
     lines = [f"wait (up to {SYNC_TIMEOUT}s) until Backup {backup} has synced to target {cfg.target.context}",
              f"refuse if namespace {cfg.target.namespace} exists on target (unless confirmed)"]
+    lines.append(f"wait until the target lists as many PodVolumeBackups of {backup} as the bucket's "
+                 f"{backup}-podvolumebackups.json.gz holds")
+    if cfg.volumes.storage_class_mapping:
+        lines.append(f"create ConfigMap {cfg.velero.namespace}/seatrial-change-storage-class on target (Velero's "
+                     f"change-storage-class: {cfg.volumes.storage_class_mapping})")
     if cfg.fixup.mode == "resource-modifier" and cfg.fixup.services:
         lines.append(f"create ConfigMap {cfg.velero.namespace}/{MODIFIER_CONFIGMAP} on target (resource modifiers: "
                      f"{', '.join(cfg.fixup.services)})")
@@ -63,14 +75,12 @@ def apply(ctx: StepContext) -> dict:
                    interval=2.0, what=f"Backup {backup} to sync to the target",
                    progress=lambda _v: f"  waiting for backup sync of {backup} to {cfg.target.context}",
                    on_progress=ctx.say)
+        _wait_for_pod_volume_backups(ctx, backup)
+        if cfg.volumes.storage_class_mapping:
+            _apply_configmap(ctx, change_storage_class_configmap(vns, cfg.volumes.storage_class_mapping))
         modifier = None
         if cfg.fixup.mode == "resource-modifier" and cfg.fixup.services:
-            configmap = resource_modifier_configmap(MODIFIER_CONFIGMAP, vns, modifier_rules(cfg))
-            current = ctx.target.get_or_none("v1", "ConfigMap", MODIFIER_CONFIGMAP, vns)
-            if current is None:
-                ctx.target.create(configmap)
-            elif current.get("data") != configmap["data"]:
-                ctx.target.replace({**current, "data": configmap["data"]})
+            _apply_configmap(ctx, resource_modifier_configmap(MODIFIER_CONFIGMAP, vns, modifier_rules(cfg)))
             modifier = MODIFIER_CONFIGMAP
         ctx.target.create(restore_manifest(name, velero_namespace=vns, backup_name=backup, included_namespaces=[
             cfg.source.namespace], namespace_mapping={cfg.source.namespace: ns} if ns != cfg.source.namespace
@@ -95,6 +105,33 @@ def apply(ctx: StepContext) -> dict:
             "items": items.get("itemsRestored"), "total_items": items.get("totalItems"), "volumes": len(pvrs),
             "bytes": restored_bytes, "started": status.get("startTimestamp"),
             "completed": status.get("completionTimestamp")}
+
+
+def _apply_configmap(ctx: StepContext, configmap: dict) -> None:
+    meta = configmap["metadata"]
+    current = ctx.target.get_or_none("v1", "ConfigMap", meta["name"], meta["namespace"])
+    if current is None:
+        ctx.target.create(configmap)
+    elif current.get("data") != configmap["data"] or \
+            (current["metadata"].get("labels") or {}) != (meta.get("labels") or {}):
+        ctx.target.replace({**current, "metadata": {**current["metadata"], "labels": meta.get("labels")},
+                            "data": configmap["data"]})
+
+
+def _wait_for_pod_volume_backups(ctx: StepContext, backup: str) -> None:
+    """Velero's backup sync creates the Backup first, then reads `<backup>-podvolumebackups.json.gz` and creates
+    the PodVolumeBackups one by one (backup_sync_controller.go); a restore made in between finds fewer of them
+    and restores those volumes EMPTY. So: wait until the target lists as many as the bucket's file holds."""
+    vns = ctx.config.velero.namespace
+    wanted = len(ctx.bucket.pod_volume_backups(backup) or [])
+    if not wanted:
+        return
+    selector = f"velero.io/backup-name={backup}"  # seatrial's names fit a label (at most 63 characters)
+    wait_until(lambda: len(ctx.target.list(API_VERSION, "PodVolumeBackup", vns, label_selector=selector)) >= wanted,
+               timeout=SYNC_TIMEOUT, interval=1.0,
+               what=f"the {wanted} PodVolumeBackups of {backup} to sync to the target",
+               progress=lambda _v: f"  waiting for the {wanted} PodVolumeBackups of {backup} to sync",
+               on_progress=ctx.say)
 
 
 @dataclass(frozen=True)

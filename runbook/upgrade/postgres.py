@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from runbook.upgrade.findings import FAIL, Finding, ok
+from runbook.upgrade.findings import FAIL, WARN, Finding, ok
 from runbook.upgrade.objects import WORKLOAD_KINDS, images, of_kind, ref
 
 # Harbor releases -> (the major their entrypoint upgrades from, their own major), make/photon/db/Dockerfile
@@ -60,8 +60,21 @@ def steps(old: tuple[int, int, int], new: tuple[int, int, int]) -> list[str]:
     return path
 
 
+def _unversioned(manifests: list[dict]) -> str | None:
+    for workload in of_kind(manifests, *WORKLOAD_KINDS):
+        for image in images(workload):
+            if "harbor-db" in image and not IMAGE.search(image):
+                return image
+    return None
+
+
 def check(old: list[dict], new: list[dict]) -> list[Finding]:
     before, after = harbor_db(old), harbor_db(new)
+    unknown = _unversioned(old) or _unversioned(new)
+    if unknown:
+        return [Finding("postgres_major_reachable", "harbor-db", WARN, "the harbor-db image carries no Harbor "
+                        "version: the PostgreSQL majors cannot be compared", unknown, "compare the two images' "
+                        "PostgreSQL majors by hand (docker-entrypoint.sh upgrades from one major only)")]
     if before is None or after is None:
         return [ok("postgres_major_reachable", "harbor-db", "no internal database in both renders: nothing to judge")]
     (_, old_image, old_version), (workload, new_image, new_version) = before, after
