@@ -31,6 +31,7 @@ class Cause:
     what: str
     observed: str
     fix: str
+    dependency_fault: bool = False  # the fact could not be read for a dependency's fault: the session exits 3
 
     def not_judged(self) -> str:
         return NOT_JUDGED + self.what
@@ -69,7 +70,7 @@ def cause_of(ctx: CheckContext, key: str) -> Cause | None:
             return spec.probe(ctx)
         except SeatrialError as exc:
             return Cause(key, f"could not find out whether {spec.about}", " ".join(exc.message.split()),
-                         exc.fix or "see the message")
+                         exc.fix or "see the message", dependency_fault=exc.exit_code == 3)
 
     return ctx.memo(("cause", key), evaluate)
 

@@ -95,6 +95,8 @@ def pytest_generate_tests(metafunc):
         try:
             values = list(mark.kwargs["factory"](context(metafunc.config)))
         except SeatrialError as exc:
+            if exc.exit_code == 3:
+                _record_dependency_fault(metafunc.config, exc)
             values = [Unavailable(f"the {what} list to check could not be read", exc.message,
                                   exc.fix or "see the message")]
         if not values:
@@ -112,8 +114,34 @@ def pytest_runtest_call(item):
     try:
         return (yield)
     except SeatrialError as exc:
+        if exc.exit_code == 3:  # a dependency fault: the session exits 3, the check is not judged
+            _record_dependency_fault(item.config, exc)
+            raise pytest.fail.Exception(message(f"{item.name} not judged: a dependency failed while it read",
+                                                exc.message, exc.fix or "see the message"), pytrace=False) from None
         raise pytest.fail.Exception(message(f"{item.name} could not read what it checks", exc.message,
                                             exc.fix or "see the message"), pytrace=False) from None
+
+
+DEPENDENCY_FAULTS = pytest.StashKey[list]()
+
+
+def _record_dependency_fault(config, exc: SeatrialError) -> None:
+    config.stash.setdefault(DEPENDENCY_FAULTS, []).append(" ".join(exc.message.split()))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    """A dependency fault met by any check (5xx, 401/403, an answer outside its protocol, after the clients'
+    retries) makes the session exit 3, as an unreachable one does: a fault is never a check's verdict."""
+    if session.config.stash.get(DEPENDENCY_FAULTS, None) and exitstatus in (0, 1):
+        session.exitstatus = 3
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    faults = config.stash.get(DEPENDENCY_FAULTS, None)
+    if faults:
+        terminalreporter.write_line(redact(f"seatrial: a dependency fault left {len(faults)} check(s) not judged "
+                                           f"(exit 3): {faults[0][:400]}"), red=True, bold=True)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -172,6 +200,8 @@ def pytest_collection_modifyitems(session, config, items):
     failed = {key: cause for key in sorted(needed) if (cause := cause_of(ctx_, key)) is not None}
     if not failed:
         return
+    config.stash.setdefault(DEPENDENCY_FAULTS, []).extend(
+        f"{cause.what}: {cause.observed}" for cause in failed.values() if cause.dependency_fault)
     reported: set[str] = set()
     for item in items:
         own = next((failed[key] for key in _keys(item, "seatrial_establishes") if key in failed), None)

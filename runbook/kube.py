@@ -46,7 +46,9 @@ from runbook.secrets import redact
 REQUEST_TIMEOUT = (5.0, 60.0)  # (connect, read) seconds
 # Retry a refused or dropped connection twice, briefly; never re-send after the server may have read a
 # request (read=0), so a POST is never applied twice.
-RETRIES = urllib3.util.Retry(total=2, connect=2, read=0, status=0, other=0, backoff_factor=0.1)
+# 429/5xx answers are left to runbook.retry (bounded, Retry-After honoured, said on the progress line).
+RETRIES = urllib3.util.Retry(total=2, connect=2, read=0, status=0, other=0, backoff_factor=0.1,
+                             respect_retry_after_header=False, raise_on_status=False)
 PATCH_CONTENT_TYPES = {
     "merge": "application/merge-patch+json",
     "strategic": "application/strategic-merge-patch+json",

@@ -114,8 +114,8 @@ def check_bucket(client: Any, bucket: str, endpoint: str) -> None:
         raise NotFound(f"bucket {bucket!r} does not exist at {endpoint}", status=404,
                        fix=f"create it (mc mb <alias>/{bucket}, or aws --endpoint-url {endpoint} s3 mb s3://{bucket}) "
                            "or correct storage.bucket") from None
-    except Forbidden:
-        raise Forbidden(f"access to bucket {bucket!r} at {endpoint} is denied", status=403,
+    except Forbidden as exc:
+        raise Forbidden(f"access to bucket {bucket!r} at {endpoint} is denied (HTTP {exc.status})", status=exc.status,
                         fix="check the keys in storage.credentials_file and the bucket policy for them") from None
 
 

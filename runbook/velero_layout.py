@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from runbook.errors import ApiError, BadInput, NotFound
+from runbook.errors import ApiError, BadInput, NotFound, ProtocolError
 from runbook.s3 import call, check_bucket
 
 VALID_TOP_LEVEL = frozenset({"backups", "restores", "restic", "kopia", "metadata", "plugins"})
@@ -342,7 +342,14 @@ class BackupStore:
         return empty if value is None else value
 
     def _get(self, key: str):
-        return call(lambda: self.client.get_object(Bucket=self.bucket, Key=key), f"GET {key}", self.where)["Body"]
+        answer = call(lambda: self.client.get_object(Bucket=self.bucket, Key=key), f"GET {key}", self.where)
+        if str(answer.get("ContentType") or "").startswith("text/html"):  # Velero never writes a web page
+            answer["Body"].close()
+            raise ProtocolError(f"GET {key} at {self.where}: the object store answered an HTML page "
+                                f"(Content-Type {answer['ContentType']}), not the object's bytes",
+                                status=200, fix="check that storage.endpoint is the object store itself, not a "
+                                                "proxy or login page, then resume")
+        return answer["Body"]
 
     def _exists(self, key: str) -> bool:
         try:

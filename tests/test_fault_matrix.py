@@ -1,0 +1,147 @@
+"""The fault matrix: a fault-injecting proxy (fixtures/faultproxy.py) in front of each dependency of a migrated
+sandbox -- the source API, the target API, S3, the target Harbor's API and its registry -- times each fault
+(down, 5xx, 429, 401/403, malformed), through the real CLI.
+
+Each cell asserts: the exit code (3 for a dependency fault; 0 when a 429 was ridden out by the retries),
+a message naming the dependency and what came back, never "corrupt" nor "internal error", nothing
+destructive (source and target PVCs unchanged, the source still read-only), and a green run of the same
+command once the fault is removed. The cells share one sandbox, migrated once through the proxies.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fixtures.faultproxy import FaultProxy
+from fixtures.kubeapi.kubeconfig import write_kubeconfig
+from fixtures.sandbox.environment import Sandbox
+from fixtures.tools import require_tool
+from runbook.harbor import HarborClient
+from runbook.kube import Cluster
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+NAMESPACE = "harbor"
+FAST_FAULTS = {"SEATRIAL_RETRY_ATTEMPTS": "3", "SEATRIAL_RETRY_BASE_S": "0.05", "SEATRIAL_DEPENDENCY_GRACE_S": "3"}
+
+
+@dataclass
+class Dependency:
+    proxy: str  # which proxy
+    paths: tuple[str, ...]  # the requests that get the fault
+    command: tuple[str, ...]  # a command that needs this dependency
+    named: tuple[str, ...]  # one of these names the dependency in the message
+
+
+DEPENDENCIES = {
+    "source-api": Dependency("source", ("/",), ("verify", "annotate"), ("'source'", "source")),
+    "target-api": Dependency("target", ("/",), ("verify", "fixup"), ("'target'", "target")),
+    "s3": Dependency("s3", ("/",), ("verify", "restore"), ("object store", "bucket")),
+    "harbor-api": Dependency("harbor", ("/api/",), ("step", "thaw-target"), ("Harbor",)),
+    "registry": Dependency("harbor", ("/v2/", "/service/"), ("verify", "verify-harbor"), ("registry", "/v2/")),
+}
+FAULT_WORDS = {"down": ("reach", "Connection", "connection", "aborted", "RemoteDisconnected"),
+               "5xx": ("503",), "401": ("401", "Unauthorized", "wrong username or password"),
+               "403": ("403", "Forbidden", "forbidden"),
+               "malformed": ("not JSON", "not a manifest", "not S3", "could not be parsed", "text/html", "<html>",
+                             "not its protocol")}
+
+
+class Matrix:
+    def __init__(self, sandbox: Sandbox, root: Path):
+        self.sandbox = sandbox
+        self.proxies = {
+            "source": FaultProxy(sandbox.source.url).start(),
+            "target": FaultProxy(sandbox.target.url).start(),
+            "s3": FaultProxy(sandbox.s3_endpoint).start(),
+            "harbor": FaultProxy(sandbox.target_harbor_url).start(),
+        }
+        kubeconfig = write_kubeconfig(root / "kubeconfig", {"source": self.proxies["source"].url,
+                                                             "target": self.proxies["target"].url})
+        data = yaml.safe_load(sandbox.config_path.read_text())
+        for side in ("source", "target"):
+            data[side]["kubeconfig"] = str(kubeconfig)
+        data["storage"]["endpoint"] = self.proxies["s3"].url
+        data["harbor"]["target_url"] = self.proxies["harbor"].url
+        data["run_dir"] = str(root / "run")
+        self.config = root / "seatrial.yaml"
+        self.config.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "runbook.cli", "-c", str(self.config), *args], cwd=ROOT,
+                              env={**os.environ, **FAST_FAULTS}, stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=600, check=False)
+
+    def state(self) -> tuple:
+        """What a destructive action would change: the PVCs on both sides and the source's freeze."""
+        claims = []
+        for context in ("source", "target"):
+            with Cluster(self.sandbox.kubeconfig, context) as cluster:
+                claims.append(sorted((p["metadata"]["name"], p["metadata"]["uid"])
+                                     for p in cluster.list("v1", "PersistentVolumeClaim", NAMESPACE)))
+        with HarborClient(self.sandbox.source_harbor_url, "admin", self.sandbox.admin_password) as harbor:
+            frozen = harbor.read_only()
+        return (*claims, frozen)
+
+    def stop(self) -> None:
+        for proxy in self.proxies.values():
+            proxy.stop()
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
+    for tool in ("docker-registry", "restic", "kubectl"):
+        require_tool(tool)
+    root = tmp_path_factory.mktemp("fault-matrix")
+    sandbox = Sandbox(root / "sandbox").start()
+    matrix = Matrix(sandbox, root)
+    try:
+        done = matrix.cli("run", "--yes")  # the whole migration, through the (healthy) proxies
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+        matrix.before = matrix.state()
+        assert matrix.before[0] and matrix.before[1] and matrix.before[2] is True, matrix.before
+        yield matrix
+    finally:
+        matrix.stop()
+        sandbox.stop()
+
+
+CELLS = [(dependency, fault) for dependency in DEPENDENCIES for fault in ("down", "5xx", "429", "401", "malformed")]
+CELLS += [("source-api", "403"), ("s3", "403"), ("harbor-api", "403"), ("registry", "403"), ("target-api", "403")]
+
+
+@pytest.mark.parametrize(("dependency", "fault"), CELLS, ids=[f"{d}-{f}" for d, f in CELLS])
+def test_fault_cell(matrix: Matrix, dependency: str, fault: str):
+    spec = DEPENDENCIES[dependency]
+    proxy = matrix.proxies[spec.proxy]
+    proxy.set(fault, paths=spec.paths, budget=2)
+    try:
+        done = matrix.cli(*spec.command)
+    finally:
+        faulted = proxy.faulted
+        proxy.set(None, paths=("/",))
+    text = done.stdout + done.stderr
+    assert faulted, f"the command never reached the faulty {dependency}:\n{text[-3000:]}"
+    assert "internal error" not in text and "Traceback" not in text, text[-3000:]
+    assert "corrupt" not in text.lower(), f"a {fault} fault was called corruption:\n{text[-3000:]}"
+    if fault == "429":
+        assert done.returncode == 0, f"a short 429 spell was not ridden out by the retries:\n{text[-3000:]}"
+        if spec.command[0] == "step":
+            assert "answered 429, Retry-After 1; retrying" in text, text[-3000:]
+    else:
+        assert done.returncode == 3, f"{dependency} {fault}: exit {done.returncode}, not 3:\n{text[-3000:]}"
+        assert any(word in text for word in spec.named), f"the message does not name {dependency}:\n{text[-3000:]}"
+        assert any(word in text for word in FAULT_WORDS[fault]), f"the message does not say {fault}:\n{text[-3000:]}"
+    assert matrix.state() == matrix.before, "a fault led to a destructive change"
+
+    healed = matrix.cli(*spec.command)
+    assert healed.returncode == 0, f"not green once the fault was removed:\n{(healed.stdout + healed.stderr)[-3000:]}"
