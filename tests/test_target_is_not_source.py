@@ -23,6 +23,7 @@ import yaml
 from fixtures.kubeapi.kubeconfig import write_kubeconfig
 from fixtures.sandbox.environment import Sandbox
 from fixtures.tools import require_tool
+from runbook.harbor import HarborClient
 from runbook.journal import Journal
 from runbook.kube import Cluster
 
@@ -155,3 +156,26 @@ def test_reset_target_refuses_a_namespace_that_seatrials_restore_did_not_make(sa
     with Cluster(sandbox.kubeconfig, "target") as target:
         assert target.get_or_none("v1", "Namespace", NAMESPACE) is None
     assert len(_source_pvcs(sandbox)) >= 4
+
+
+def test_a_backup_step_that_gives_up_keeps_the_source_frozen_while_its_backup_runs(sandbox: Sandbox, tmp_path: Path):
+    """The wait times out (velero.timeout_seconds: 1) while Velero's Backup is still InProgress: thawing then
+    would let writes in during the backup, so the source stays read-only, and the run says why."""
+    config = _config_with(sandbox, tmp_path, {"source": sandbox.source.url, "target": sandbox.target.url},
+                          source="source", target="target")
+    data = yaml.safe_load(config.read_text())
+    data["velero"]["timeout_seconds"] = 1
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    done = _cli(config, "run", "--until", "annotate")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    done = _cli(config, "step", "backup")
+    text = done.stdout + done.stderr
+    assert done.returncode == 1, text
+    assert "gave up after 1s waiting for Backup" in text, text
+    assert "source Harbor stays read-only: Backup seatrial-" in text and "is still running (phase" in text, text
+    assert "is writable again" not in text
+    with HarborClient(sandbox.source_harbor_url, "admin", sandbox.admin_password) as harbor:
+        assert harbor.read_only() is True, "the source was thawed while its Backup was still running"
+    journal = json.loads(Journal(tmp_path / "run").path.read_text())
+    assert "kept frozen" in journal["harbor"]["source"]["state"], journal["harbor"]
