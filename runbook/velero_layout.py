@@ -359,13 +359,19 @@ class BackupStore:
         return True
 
     def _pages(self, base: str, **extra: Any) -> Iterator[dict]:
-        paginator = self.client.get_paginator("list_objects_v2")
-        pages = iter(paginator.paginate(Bucket=self.bucket, Prefix=base, **extra))
+        # One request per page, each retried on its own (runbook.retry): a paginator's generator cannot be
+        # resumed after an error, and a retried `next()` on it would end the listing early, silently.
+        token: str | None = None
         while True:
-            page = call(lambda: next(pages, None), f"LIST {base or '/'}", self.where)
-            if page is None:
-                return
+            arguments = {"Bucket": self.bucket, "Prefix": base, **extra}
+            if token:
+                arguments["ContinuationToken"] = token
+            page = call(lambda arguments=arguments: self.client.list_objects_v2(**arguments), f"LIST {base or '/'}",
+                        self.where)
             yield page
+            token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
+            if not token:
+                return
 
     def _keys(self, base: str) -> list[str]:
         return [obj["Key"] for page in self._pages(base) for obj in page.get("Contents") or []]
