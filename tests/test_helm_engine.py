@@ -200,3 +200,26 @@ def test_the_1_7_rename_leaves_the_old_claims_beside_new_empty_ones(kube_api, en
     assert sorted(claims) == sorted([*old, "my-harbor-chartmuseum", "my-harbor-jobservice", "my-harbor-registry"])
     assert all(claims[name] == uid for name, uid in old.items())  # kept, untouched
     assert names(kube_api, "statefulset", "harbor") == ["my-harbor-database", "my-harbor-redis", "my-harbor-trivy"]
+
+
+def test_the_velero_chart_with_its_hook_job_installs_and_upgrades_with_wait_in_the_sandbox(tmp_path):
+    """The chart's pre-install/pre-upgrade hook Job runs to completion (the sandbox's Job controller), the
+    Deployment and the node-agent DaemonSet, labelled alike by the chart, each keep their own pods."""
+    from fixtures.kubeapi.kubeconfig import write_kubeconfig
+    from fixtures.sandbox.cluster import SandboxCluster
+
+    values = {key: value for key, value in VELERO_VALUES.items() if key != "upgradeCRDs"}
+    cluster = SandboxCluster("target", tmp_path).start()
+    try:
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"target": cluster.url})
+        with helm.Helm(kubeconfig, "target", namespace="backup") as engine:
+            installed = engine.install(chart("velero-10.1.3"), "velero-b", values, create_namespace=True,
+                                       wait=True, timeout_s=120)
+            assert installed["status"] == "deployed"
+            upgraded = engine.upgrade(chart("velero-12.1.0"), "velero-b", values, wait=True, timeout_s=120)
+            assert (upgraded["status"], upgraded["chart_version"]) == ("deployed", "12.1.0")
+        agents = cluster.store.get("apps/v1", "DaemonSet", "node-agent", "backup")["status"]
+        assert agents["numberReady"] == agents["desiredNumberScheduled"] == len(cluster.nodes)
+        assert cluster.store.list("batch/v1", "Job", "backup") == []  # hook-succeeded: deleted
+    finally:
+        cluster.stop()
