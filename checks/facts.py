@@ -30,6 +30,26 @@ def zero_byte_volume_backup(pvb: dict) -> bool:
         and not (status.get("progress") or {}).get("totalBytes")
 
 
+_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$")
+_QUANTITY_FACTORS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60, "n": 1e-9,
+                     "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+
+
+def parse_quantity(value: object) -> float | None:
+    """A Kubernetes resource quantity (`1Gi`, `500M`, `1.5e9`, `100m`, `2Pi`) as a number; None when it is none."""
+    if value is None or value == "":
+        return 0.0
+    if isinstance(value, int | float):
+        return float(value)
+    match = _QUANTITY.match(str(value).strip())
+    if not match:
+        return None
+    number, exponent, suffix = match.groups()
+    if exponent:
+        return float(number + exponent)
+    return float(number) * _QUANTITY_FACTORS.get(suffix or "", 1)
+
+
 # Objects a cluster makes by itself in every namespace (root-CA publisher, ServiceAccount controller,
 # OpenShift's and Istio's CA injectors): a restore into a fresh namespace finds them there already, with
 # the target's own data, and skips or merges them (velero#6818). That is not a lost object.

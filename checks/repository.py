@@ -32,9 +32,9 @@ def repository_password(ctx: CheckContext, side: str = "source") -> Secret:
 
 
 def restic_repository(ctx: CheckContext, volume_namespace: str) -> str:
-    """The `-r` value: the source's BackupRepository `spec.resticIdentifier`, else derived from the BSL; either
-    way through seatrial's own address of the bucket (`storage.endpoint`): Velero's pods may reach it at an
-    address this machine cannot (an in-cluster name, a kind network address)."""
+    """The `-r` value as seatrial reaches it: the path of the source's BackupRepository `spec.resticIdentifier`
+    (else of the BSL's `resticRepoPrefix`, else Velero's layout), on the host of `storage.endpoint` -- Velero's
+    identifier names the bucket as the pods reach it (the BSL's s3Url), which often does not resolve here."""
     from runbook.velero import restic_repo_identifier
 
     velero, storage = ctx.config.velero, ctx.config.storage
@@ -43,6 +43,11 @@ def restic_repository(ctx: CheckContext, volume_namespace: str) -> str:
         if spec.get("volumeNamespace") == volume_namespace and spec.get("repositoryType") == "restic" \
                 and spec.get("backupStorageLocation") == velero.storage_location and spec.get("resticIdentifier"):
             return through_endpoint(spec["resticIdentifier"], storage.endpoint)
+    bsl = next((b for b in ctx.objects("source", VELERO_V1, "BackupStorageLocation", velero.namespace)
+                if b["metadata"]["name"] == velero.storage_location), {})
+    prefix = ((bsl.get("spec") or {}).get("config") or {}).get("resticRepoPrefix")
+    if prefix:  # Velero: config.resticRepoPrefix replaces the layout (pkg/repository/config/config.go)
+        return through_endpoint(f"{prefix.rstrip('/')}/{volume_namespace}", storage.endpoint)
     return restic_repo_identifier(storage.endpoint, storage.bucket, storage.prefix, volume_namespace)
 
 
@@ -71,7 +76,8 @@ def restic_snapshots(ctx: CheckContext, volume_namespace: str, backup_name: str)
     if isinstance(storage.verify, str):
         env["RESTIC_CACERT"] = storage.verify  # restic's --cacert, from the environment
     restic = Restic(restic_repository(ctx, volume_namespace), repository_password(ctx), env=env,
-                    timeout=RESTIC_TIMEOUT_S, cache_dir=ctx.config.run_dir / RESTIC_CACHE)
+                    timeout=RESTIC_TIMEOUT_S, cache_dir=ctx.config.run_dir / RESTIC_CACHE,
+                    options=("--insecure-tls",) if storage.insecure else ())
     ids: set[str] = set()
     for snapshot in restic.snapshots({"backup": backup_name}):
         ids.update(v for v in (snapshot.get("id"), snapshot.get("short_id")) if v)

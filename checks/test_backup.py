@@ -72,14 +72,24 @@ def _results(ctx: CheckContext, name: str, which: str) -> list[str]:
     return found
 
 
-@needs("backup")
-def test_every_item_backed_up(ctx: CheckContext):
+@needs("backup", "backup-tarball")
+def test_every_item_backed_up(ctx: CheckContext, record_fact):
+    """Every item of `<backup>-resource-list.json.gz` is in the tarball. (Velero sets progress.itemsBackedUp and
+    totalItems both to the number backed up at the end of every backup, so comparing those proves nothing.)"""
     obj = _backup_or_fail(ctx)
-    progress = (obj.get("status") or {}).get("progress") or {}
-    done, total = progress.get("itemsBackedUp"), progress.get("totalItems")
-    expect(total is not None and done == total,
-           f"Backup {obj['metadata']['name']} backed up fewer items than it found",
-           f"itemsBackedUp={done} totalItems={total}", f"velero backup logs {obj['metadata']['name']} | grep -i error")
+    name = obj["metadata"]["name"]
+    listed = ctx.memo(("resource-list", name), lambda: ctx.bucket.resource_list(name))
+    if listed is None:
+        record_fact("judged", "no: the resource list is missing (test_bucket_holds_full_layout names it)")
+        return
+    entries = {(entry.rsplit("/", 1)[0] if "/" in entry else "", entry.rsplit("/", 1)[-1])
+               for entries in listed.values() for entry in entries or []}
+    in_tarball = {(ns, item) for _, ns, item in tarball_index(ctx)}
+    missing = sorted(f"{ns}/{item}" if ns else item for ns, item in entries - in_tarball)
+    record_fact("items", len(entries))
+    expect(not missing, f"Backup {name} lists {len(missing)} item(s) in its resource list that its tarball lacks",
+           f"e.g. {missing[:5]} ({len(entries)} listed, {len(in_tarball)} in {name}.tar.gz)",
+           "the tarball is damaged or was rewritten: back up again")
 
 
 def _covered_volumes(ctx: CheckContext):
@@ -168,15 +178,20 @@ def test_bucket_holds_full_layout(ctx: CheckContext):
 
 
 def _travelling_objects(ctx: CheckContext) -> list[tuple[str, str, str]]:
+    """The source's objects the backup must hold: not those labelled `velero.io/exclude-from-backup=true` (Velero
+    skips them; Harbor's backup guide labels Redis so). One created after the backup is judged, and told so."""
     ns = ctx.config.source.namespace
     found = []
     for api_version, kind, group_resource in TRAVELLING_KINDS:
         for obj in ctx.objects("source", api_version, kind, ns):
+            meta = obj["metadata"]
             if kind == "Secret" and (obj.get("type") or "").startswith("kubernetes.io/service-account-token"):
                 continue
-            if kind == "ConfigMap" and obj["metadata"]["name"] == "kube-root-ca.crt":
+            if kind == "ConfigMap" and meta["name"] == "kube-root-ca.crt":
                 continue
-            found.append((group_resource, ns, obj["metadata"]["name"]))
+            if (meta.get("labels") or {}).get("velero.io/exclude-from-backup") == "true":
+                continue
+            found.append((group_resource, ns, meta["name"]))
     return found
 
 

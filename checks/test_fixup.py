@@ -5,6 +5,9 @@ from __future__ import annotations
 from checks.context import CheckContext
 from checks.verdict import expect, live
 
+ADDRESS_ANNOTATIONS = frozenset({"metallb.universe.tf/loadBalancerIPs", "metallb.io/loadBalancerIPs",
+                                 "io.cilium/lb-ipam-ips", "lbipam.cilium.io/ips"})
+
 
 def _load_balancers(ctx: CheckContext) -> list[dict]:
     return [s for s in ctx.objects("target", "v1", "Service", ctx.config.target.namespace)
@@ -31,6 +34,14 @@ def test_service_has_target_address(ctx: CheckContext, service):
         expect(not ip or ip != source_ip,
                f"Service {ns}/{name} still has the source's static loadBalancerIP, which does not fit the target",
                f"loadBalancerIP={ip}", f"add fixup.services.{name}.loadBalancerIP: <target address> and run fixup")
+    # MetalLB and Cilium take a static address from an annotation too; it travels unchanged with the Service
+    configured = set((wanted.annotations or {}) if wanted is not None else {})
+    for key in ADDRESS_ANNOTATIONS - configured:
+        value = (service["metadata"].get("annotations") or {}).get(key)
+        expect(not value or value != (source.get("metadata", {}).get("annotations") or {}).get(key),
+               f"Service {ns}/{name} still carries the source's address in annotation {key}, which does not fit "
+               "the target", f"{key}={value}",
+               f"add fixup.services.{name}.annotations: {{{key}: <target address>}} and run fixup")
     ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
     expect(bool(ingress), f"Service {ns}/{name} got no load-balancer address on the target",
            f"status.loadBalancer={service.get('status', {}).get('loadBalancer')}",

@@ -303,3 +303,25 @@ def test_static_load_balancer_ip_has_a_fixup(ctx: CheckContext, service):
            "load balancer for the source's address (taken, or outside its pool)",
            f"loadBalancerIP={ip}; fixup.services has {sorted(ctx.config.fixup.services) or 'nothing'}",
            f"add fixup.services.{name}.loadBalancerIP: <a target address> to the configuration (before the restore)")
+
+
+@live("side", lambda ctx: SIDES)
+def test_repository_password_opens_the_kopia_repository(ctx: CheckContext, side: str, record_fact):
+    """Before the restore: each side's repository password opens the source namespace's kopia repository, when
+    there is one (kopia level 1, runbook.kopia): a wrong target password otherwise shows only as failed restores."""
+    from checks.repository import kopia_format
+    from runbook.errors import NotFound
+    from runbook.kopia import WrongPassword
+
+    ns = ctx.config.source.namespace
+    try:
+        fmt = kopia_format(ctx, ns, side)
+    except NotFound:
+        record_fact("kopia", f"no kopia repository for namespace {ns} in the bucket yet")
+        return
+    except WrongPassword as exc:
+        fail(f"{side}: the repository password does not open the kopia repository of namespace {ns}: "
+             + ("the backup could not write to it" if side == "source" else "the restore could not read it"),
+             str(exc), exc.fix or "")
+    record_fact("kopia", f"the {side} password opens {ctx.bucket.layout.kopia_repo(ns)}kopia.repository "
+                         f"({fmt.encryption}, kopia {fmt.build_version or '?'})")

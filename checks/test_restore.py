@@ -6,6 +6,7 @@ from checks.context import CheckContext
 from checks.facts import (
     cluster_made_warning,
     empty_volume_backup,
+    parse_quantity,
     pod_volume_backups,
     pod_volume_restores,
     pods,
@@ -113,16 +114,6 @@ def _source_pvcs(ctx: CheckContext) -> list[dict]:
     return pvcs(ctx, "source")
 
 
-def _quantity(value: str | None) -> float:
-    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
-    if not value:
-        return 0.0
-    for suffix, factor in units.items():
-        if value.endswith(suffix):
-            return float(value[: -len(suffix)]) * factor
-    return float(value)
-
-
 @live("pvc", _source_pvcs, ids=lambda p: f"{p['metadata']['namespace']}/{p['metadata']['name']}", allow_empty=True,
       empty="PVC")
 def test_pvc_restored_and_bound(ctx: CheckContext, pvc):
@@ -150,9 +141,12 @@ def test_pvc_restored_and_bound(ctx: CheckContext, pvc):
            and claim.get("uid") in (None, target["metadata"].get("uid")),
            f"PV of PVC {ns}/{name} is not bound back to it", f"volumeName={target['spec'].get('volumeName')} "
            f"claimRef={claim}", f"kubectl get pv {target['spec'].get('volumeName')} -o yaml")
-    wanted = _quantity((pvc.get("status") or {}).get("capacity", {}).get("storage")
-                       or pvc["spec"].get("resources", {}).get("requests", {}).get("storage"))
-    got = _quantity((target.get("status") or {}).get("capacity", {}).get("storage"))
+    wanted_text = ((pvc.get("status") or {}).get("capacity", {}).get("storage")
+                   or pvc["spec"].get("resources", {}).get("requests", {}).get("storage"))
+    got_text = (target.get("status") or {}).get("capacity", {}).get("storage")
+    wanted, got = parse_quantity(wanted_text), parse_quantity(got_text)
+    expect(wanted is not None and got is not None, f"PVC {ns}/{name}: a capacity is not a Kubernetes quantity",
+           f"source {wanted_text!r}, target {got_text!r}", f"kubectl -n {ns} get pvc {name} -o yaml")
     expect(got >= wanted, f"PVC {ns}/{name} is smaller on the target than on the source",
            f"target {got:.0f} bytes < source {wanted:.0f} bytes", "restore onto a StorageClass that honours the size")
 

@@ -4,17 +4,25 @@ serves every (sampled) manifest and blob with a verified digest, and accepts a c
 from __future__ import annotations
 
 import os
+import time
 
 from checks.context import CheckContext
 from checks.golden import golden_artifacts, golden_projects, sampled_artifacts, target_artifacts
 from checks.verdict import establishes, expect, fail, live, needs
 from runbook.errors import DigestMismatch, NotFound, SeatrialError
 
+HEALTH_SETTLE_S = 60  # Harbor probes its components every 10 s; right after a start they read "unknown status"
+
 
 def test_target_harbor_healthy(ctx: CheckContext):
-    health = ctx.target_harbor.health()
-    bad = {c["name"]: c.get("error", c.get("status")) for c in health.get("components", [])
-           if c.get("status") != "healthy"}
+    deadline = time.monotonic() + HEALTH_SETTLE_S
+    while True:
+        health = ctx.target_harbor.health()
+        bad = {c["name"]: c.get("error", c.get("status")) for c in health.get("components", [])
+               if c.get("status") != "healthy"}
+        if (health.get("status") == "healthy" and not bad) or time.monotonic() >= deadline:
+            break
+        time.sleep(5)
     expect(health.get("status") == "healthy" and not bad, f"target Harbor {ctx.config.harbor.target_url} is unhealthy",
            f"status={health.get('status')} unhealthy components: {bad}",
            f"kubectl -n {ctx.config.target.namespace} get pods; check the components named above")

@@ -40,7 +40,8 @@ def public_repository(repository: str) -> str:
 
 class Restic:
     def __init__(self, repository: str, password: Secret, *, env: dict[str, Secret | str] | None = None,
-                 binary: str = "restic", timeout: float = 600, cache_dir: Path | None = None):
+                 binary: str = "restic", timeout: float = 600, cache_dir: Path | None = None,
+                 options: tuple[str, ...] = ()):
         """`cache_dir`: restic's local cache (snapshots, index, tree packs), kept between runs so that a
         repeated read costs only what is new in the bucket; without it `--no-cache` (nothing kept)."""
         self.repository = repository
@@ -49,6 +50,7 @@ class Restic:
         self.binary = binary
         self.timeout = timeout
         self.cache_dir = cache_dir
+        self.options = tuple(options)  # global flags, e.g. --insecure-tls
 
     def __repr__(self) -> str:
         return f"Restic({public_repository(self.repository)})"
@@ -118,7 +120,7 @@ class Restic:
     def _run(self, args: list[str], *, what: str, cwd: Path | None = None,
              check: bool = True) -> subprocess.CompletedProcess[str]:
         cache = ["--cache-dir", str(self.cache_dir)] if self.cache_dir is not None else ["--no-cache"]
-        command = [self.binary, *cache, *args]
+        command = [self.binary, *self.options, *cache, *args]
         try:
             result = subprocess.run(command, env=self._env(), cwd=cwd, capture_output=True, text=True,
                                     timeout=self.timeout, check=False)

@@ -235,3 +235,27 @@ def test_a_failing_kopia_names_the_repository_and_hides_the_password(tmp_path, m
     assert "leaky-pw-93ab1" not in str(failed.value) and "s3://velero/p/kopia/harbor/" in str(failed.value)
     assert "--disable-tls-verification" in cli.connect_args() and "--disable-tls" not in cli.connect_args()
     assert time.monotonic() - started < 30
+
+
+def test_preflight_tries_each_sides_password_on_the_kopia_repository(s3_server, tmp_path):
+    """Level 1 before the restore: the target's password must open the repository the source wrote."""
+    from _pytest.outcomes import Failed
+
+    from checks.test_preflight import test_repository_password_opens_the_kopia_repository as check
+
+    client, bucket = s3_server.client(), s3_server.new_bucket()
+    facts: dict[str, str] = {}
+    empty = _Context(s3_server, bucket, tmp_path)
+    empty.config.source = SimpleNamespace(namespace=NS)
+    check(empty, "target", lambda key, value: facts.__setitem__(key, value))  # no repository yet: nothing to open
+    assert "no kopia repository" in facts["kopia"]
+    _velero_kopia_repository(client, bucket)
+    opened = _Context(s3_server, bucket, tmp_path)
+    opened.config.source = SimpleNamespace(namespace=NS)
+    check(opened, "target", lambda key, value: facts.__setitem__(key, value))
+    assert "opens velero/kopia/harbor/kopia.repository" in facts["kopia"]
+    wrong = _Context(s3_server, bucket, tmp_path, password="copied-wrongly-42")
+    wrong.config.source = SimpleNamespace(namespace=NS)
+    with pytest.raises(Failed, match="target: the repository password does not open the kopia repository") as failed:
+        check(wrong, "target", lambda key, value: None)
+    assert "copied-wrongly-42" not in str(failed.value) and "restore could not read it" in str(failed.value)

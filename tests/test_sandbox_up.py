@@ -62,7 +62,9 @@ def test_target_has_velero_and_no_harbor_yet(sandbox: Sandbox):
     source_bsl = kubectl_json(sandbox, "source", "get", "backupstoragelocation", "default", "-n", "velero")
     target_bsl = kubectl_json(sandbox, "target", "get", "backupstoragelocation", "default", "-n", "velero")
     assert source_bsl["spec"]["objectStorage"] == target_bsl["spec"]["objectStorage"]
-    assert target_bsl["spec"]["config"]["s3Url"] == sandbox.s3_endpoint
+    # the pods' name for the bucket (in-cluster DNS), not the address seatrial uses: as on real clusters
+    assert target_bsl["spec"]["config"]["s3Url"].startswith("http://minio.velero.svc.cluster.local:")
+    assert target_bsl["spec"]["config"]["s3Url"] != sandbox.s3_endpoint
     assert requests.get(f"{sandbox.target_harbor_url}/api/v2.0/health", timeout=5).status_code == 503
     assert requests.get(f"{sandbox.source_harbor_url}/api/v2.0/health", timeout=5).status_code == 200
 

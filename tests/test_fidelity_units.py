@@ -1,0 +1,112 @@
+"""Pure pieces of the fidelity fixes (fidelity-audit.md): what real Velero writes and installs, read right.
+The behaviour around them is tested through the sandbox in tests/test_checks_sandbox.py."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from checks.facts import RestoredItem, cluster_made_warning, restored_items
+from checks.repository import restic_repository
+from runbook.velero import server_uploader, server_version, velero_server
+
+
+def test_the_restore_resource_list_is_read_as_velero_writes_it():
+    # pkg/restore/request.go: "<group/version>/<Kind>" -> ["ns/name(action)"], cluster-scoped without "ns/"
+    items = restored_items({"v1/ConfigMap": ["harbor/kube-root-ca.crt(skipped)", "harbor/my-harbor-core(created)"],
+                            "v1/PersistentVolumeClaim": ["harbor/my-harbor-registry(skipped)"],
+                            "v1/ServiceAccount": ["harbor/default(updated)"],
+                            "v1/Namespace": ["harbor(created)"],
+                            "apps/v1/Deployment": ["harbor/my-harbor-core(failed)"]})
+    assert RestoredItem("Namespace", "", "harbor", "created") in items
+    lost = sorted(str(i) for i in items if i.lost)
+    assert lost == ["Deployment harbor/my-harbor-core(failed)",
+                    "PersistentVolumeClaim harbor/my-harbor-registry(skipped)"]
+
+
+def test_cluster_made_objects_are_known_by_their_warning():
+    assert cluster_made_warning('harbor: could not restore, ConfigMap "kube-root-ca.crt" already exists. Warning: '
+                                "the in-cluster version is different than the backed-up version")
+    assert not cluster_made_warning('harbor: could not restore, ConfigMap "my-harbor-core" already exists.')
+
+
+def _deployment(name: str, image: str, args: list[str], labels: dict | None = None, command=("/velero",)) -> dict:
+    return {"metadata": {"name": name, "labels": labels or {}},
+            "spec": {"template": {"spec": {"containers": [{"name": "velero", "image": image,
+                                                           "command": list(command), "args": args}]}}}}
+
+
+def test_the_velero_server_is_found_by_name_command_or_labels():
+    chart = _deployment("velero-prod", "velero/velero:v1.18.1", ["server", "--uploader-type=kopia"])
+    other = _deployment("minio", "minio/minio:latest", ["server", "/data"], command=("minio",))
+    assert velero_server([other, chart]) is chart  # the Helm chart names it after the release
+    labelled = _deployment("backup", "registry.local/velero:v1.16.2", [], labels={"app.kubernetes.io/name": "velero"},
+                           command=("/entrypoint",))
+    assert velero_server([other, labelled]) is labelled
+    named = _deployment("velero", "velero/velero:v1.16.2", ["server"])
+    assert velero_server([chart, named]) is named
+    assert velero_server([other]) is None
+
+
+@pytest.mark.parametrize(("image", "args", "version", "uploader"), [
+    ("velero/velero:v1.16.2", ["server"], (1, 16, 2), "restic"),  # the v1.16 server's own default
+    ("velero/velero:v1.16.2", ["server", "--uploader-type", "kopia"], (1, 16, 2), "kopia"),
+    ("velero/velero:v1.17.2", ["server"], (1, 17, 2), "kopia"),
+    ("harbor.local/mirror/velero@sha256:" + "a" * 64, ["server", "--uploader-type=restic"], None, "restic"),
+])
+def test_uploader_and_version_of_the_server(image, args, version, uploader):
+    deployment = _deployment("velero", image, args)
+    assert server_version(deployment) == version and server_uploader(deployment) == uploader
+
+
+def test_restic_repo_prefix_of_the_location_is_kept_on_seatrials_endpoint():
+    bsl = {"metadata": {"name": "default"},
+           "spec": {"config": {"s3Url": "http://minio.minio.svc:9000",
+                               "resticRepoPrefix": "s3:http://minio.minio.svc:9000/velero/custom/restic"}}}
+    config = SimpleNamespace(velero=SimpleNamespace(namespace="velero", storage_location="default"),
+                             storage=SimpleNamespace(endpoint="https://s3.example.org", bucket="velero",
+                                                     prefix="cluster-a"))
+    ctx = SimpleNamespace(config=config, objects=lambda side, api, kind, ns: [bsl] if kind == "BackupStorageLocation"
+                          else [])
+    assert restic_repository(ctx, "harbor") == "s3:https://s3.example.org/velero/custom/restic/harbor"
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("1Gi", 2**30), ("500M", 5e8), ("1.5e9", 1.5e9), ("100m", 0.1), ("2Pi", 2 * 2**50), ("1Ei", 2**60),
+    ("10k", 1e4), ("3", 3.0), (None, 0.0), ("1E3", 1000.0),
+])
+def test_kubernetes_quantities_are_parsed_fully(text, value):
+    from checks.facts import parse_quantity
+
+    assert parse_quantity(text) == pytest.approx(value)
+
+
+def test_a_quantity_that_is_none_is_said_not_guessed():
+    from checks.facts import parse_quantity
+
+    assert parse_quantity("12 gigs") is None and parse_quantity("Gi") is None
+
+
+def _service(annotations: dict, ip: str | None = None) -> dict:
+    return {"metadata": {"name": "my-harbor", "namespace": "harbor", "annotations": annotations},
+            "spec": {"type": "LoadBalancer", **({"loadBalancerIP": ip} if ip else {})},
+            "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.10"}]}}}
+
+
+def test_a_metallb_address_annotation_copied_from_the_source_is_flagged():
+    from _pytest.outcomes import Failed
+
+    from checks.test_fixup import test_service_has_target_address as check
+
+    key = "metallb.universe.tf/loadBalancerIPs"
+    source = _service({key: "192.0.2.10"})
+
+    def ctx(services: dict):
+        return SimpleNamespace(config=SimpleNamespace(fixup=SimpleNamespace(services=services),
+                                                      source=SimpleNamespace(namespace="harbor")),
+                               objects=lambda side, api, kind, ns: [source])
+
+    with pytest.raises(Failed, match="still carries the source's address in annotation metallb"):
+        check(ctx({}), _service({key: "192.0.2.10"}))
+    check(ctx({}), _service({key: "198.51.100.10"}))  # changed for the target: fine
