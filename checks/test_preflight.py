@@ -131,12 +131,18 @@ def _location(ctx: CheckContext, side: str) -> dict | None:
 
 
 @live("side", lambda ctx: SIDES)
-def test_storage_location_available(ctx: CheckContext, side: str):
+def test_storage_location_available(ctx: CheckContext, side: str, record_fact):
     name = ctx.config.velero.storage_location
     location = _location(ctx, side)
     if location is None:
         fail(f"{side}: BackupStorageLocation {name} does not exist", "absent",
              f"create it on {side} with the same bucket and prefix (velero backup-location create {name} ...)")
+    access = (location.get("spec") or {}).get("accessMode") or "ReadWrite"
+    record_fact("access_mode", access)
+    if side == "target" and access != "ReadOnly":  # a warning: Velero's migration guide, not a requirement
+        record_fact("warning", f"target BackupStorageLocation {name} is {access}: Velero's migration guide asks for "
+                               "ReadOnly on the restoring cluster, so that its GC and deletions cannot remove the "
+                               f"source's backups (velero backup-location set {name} --access-mode ReadOnly)")
     phase = (location.get("status") or {}).get("phase")
     message = (location.get("status") or {}).get("message", "")
     expect(phase == "Available", f"{side}: BackupStorageLocation {name} is not Available",

@@ -110,3 +110,45 @@ def test_a_metallb_address_annotation_copied_from_the_source_is_flagged():
     with pytest.raises(Failed, match="still carries the source's address in annotation metallb"):
         check(ctx({}), _service({key: "192.0.2.10"}))
     check(ctx({}), _service({key: "198.51.100.10"}))  # changed for the target: fine
+
+
+def test_annotation_values_stay_strings_through_velero_resource_modifiers():
+    """E8: Velero's addQuotes turns `true`, `null`, numbers and `{`/`[` values into JSON; seatrial quotes them and the
+    sandbox's modifier (Velero's rule, json_patch.go since v1.14) keeps them strings, as the API server needs."""
+    from fixtures.sandbox.velero.modifiers import from_configmap
+    from runbook.steps.fixup import modifier_rules
+    from runbook.velero import resource_modifier_configmap
+
+    annotations = {"service.beta.kubernetes.io/aws-load-balancer-internal": "true", "example.com/port": "8080",
+                   "example.com/empty": "null", "example.com/json": "{not json", "example.com/name": "harbor"}
+    fix = SimpleNamespace(load_balancer_ip="198.51.100.10", annotations=annotations)
+    cfg = SimpleNamespace(fixup=SimpleNamespace(services={"my-harbor": fix}),
+                          source=SimpleNamespace(namespace="harbor"))
+    modifiers = from_configmap(resource_modifier_configmap("seatrial-fixup", "velero", modifier_rules(cfg)))
+    helm = {"meta.helm.sh/release-name": "my-harbor"}  # Helm annotates what it installs: the map exists
+    service = {"apiVersion": "v1", "kind": "Service",
+               "metadata": {"name": "my-harbor", "namespace": "harbor", "annotations": dict(helm)},
+               "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}}
+    assert modifiers.apply(service, "services", "harbor") == []
+    assert service["metadata"]["annotations"] == {**helm, **annotations}
+    assert service["spec"]["loadBalancerIP"] == "198.51.100.10"
+
+
+def test_a_target_location_that_is_not_read_only_is_a_warning_not_a_failure():
+    """F2: Velero's migration guide wants the restoring cluster's BSL ReadOnly (GC and deletions skip it)."""
+    from checks.test_preflight import test_storage_location_available as check
+
+    def ctx(access: str | None):
+        bsl = {"metadata": {"name": "default"}, "spec": {**({"accessMode": access} if access else {})},
+               "status": {"phase": "Available"}}
+        config = SimpleNamespace(velero=SimpleNamespace(storage_location="default", namespace="velero"))
+        return SimpleNamespace(config=config, objects=lambda side, api, kind, ns: [bsl])
+
+    facts: dict[str, str] = {}
+    check(ctx(None), "target", facts.__setitem__)
+    assert facts["access_mode"] == "ReadWrite" and "--access-mode ReadOnly" in facts["warning"]
+    facts.clear()
+    check(ctx("ReadOnly"), "target", facts.__setitem__)
+    assert "warning" not in facts
+    check(ctx(None), "source", facts.__setitem__)
+    assert "warning" not in facts

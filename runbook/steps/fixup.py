@@ -6,6 +6,9 @@ so the Services are created right; `patch` patches them on the target after the 
 
 from __future__ import annotations
 
+import json
+import re
+
 from runbook.config import Config
 from runbook.steps.context import StepContext
 
@@ -21,11 +24,22 @@ def modifier_rules(cfg: Config) -> list[dict]:
             patches.append({"operation": "add", "path": "/spec/loadBalancerIP", "value": fix.load_balancer_ip})
         for key, value in sorted((fix.annotations or {}).items()):
             patches.append({"operation": "add", "path": "/metadata/annotations/" + key.replace("~", "~0").replace(
-                "/", "~1"), "value": value})
+                "/", "~1"), "value": _as_string(value)})
         if patches:
             rules.append({"conditions": {"groupResource": "services", "resourceNameRegex": f"^{name}$",
                                          "namespaces": [cfg.source.namespace]}, "patches": patches})
     return rules
+
+
+_UNQUOTED_BY_VELERO = re.compile(r"^(true|false|null|-?\d+(\.\d+)?([eE][-+]?\d+)?)$|^[{\[]", re.IGNORECASE)
+
+
+def _as_string(value: object) -> str:
+    """An annotation value as Velero's resource modifier keeps it a string: addQuotes passes `true`, `null`,
+    numbers and `{`/`[` values through as JSON (json_patch.go), so an annotation `"true"` would become a boolean and
+    the Service would be refused; since v1.14 a value in double quotes is the string inside them."""
+    text = str(value)
+    return json.dumps(text) if _UNQUOTED_BY_VELERO.match(text) else text
 
 
 def _patches(cfg: Config) -> dict[str, dict]:
