@@ -329,6 +329,14 @@ class RegistryClient:
                 timeout=self.timeout,
             )
         except requests.RequestException as exc:
+            failed = urlsplit(getattr(getattr(exc, "request", None), "url", None) or url)
+            if failed.netloc and failed.netloc != urlsplit(url).netloc:  # a redirect was followed, and broke
+                raise Unreachable(
+                    f"{method} {urlsplit(url).path} on {self.base_url}: the registry redirected to its storage at "
+                    f"{failed.scheme}://{failed.netloc}, which is not reachable from here: {_describe(exc)}",
+                    fix="the registry's S3 storage hands out its own address (redirects on): reach that host from "
+                        "here, or run seatrial where it resolves; this says nothing about the blob's data",
+                ) from None
             raise Unreachable(
                 f"{method} {urlsplit(url).path} on {self.base_url} failed: {_describe(exc)}",
                 fix="check the registry URL, that it is up, and the TLS settings (CA bundle / insecure)",

@@ -152,3 +152,41 @@ def test_a_target_location_that_is_not_read_only_is_a_warning_not_a_failure():
     assert "warning" not in facts
     check(ctx(None), "source", facts.__setitem__)
     assert "warning" not in facts
+
+
+def test_a_blob_redirect_to_storage_that_is_not_reachable_is_named_as_such():
+    """I3: with S3 registry storage Harbor answers a blob GET with 307 to the storage's own address, which can be an
+    in-cluster name: that is a dependency problem named as the redirect, never "corrupt"."""
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from runbook.errors import DigestMismatch, Unreachable
+    from runbook.registry import RegistryClient
+    from runbook.secrets import Secret
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+
+    class Registry(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(307)
+            self.send_header("Location", f"http://127.0.0.1:{closed}/bucket/docker/registry/v2/blobs/data?X-Amz=1")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Registry)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = RegistryClient(f"http://127.0.0.1:{server.server_port}", "admin", Secret("redirect-pw-1", "p"),
+                                timeout=5)
+        with pytest.raises(Unreachable) as raised:
+            client.verify_blob("library/app", "sha256:" + "a" * 64, 10)
+    finally:
+        server.shutdown()
+    assert f"redirected to its storage at http://127.0.0.1:{closed}" in str(raised.value)
+    assert not isinstance(raised.value, DigestMismatch) and "corrupt" not in str(raised.value)
