@@ -13,11 +13,13 @@ from pathlib import Path
 import kubernetes
 import pytest
 
+from fixtures.installer import HARBOR_CHART_VERSION, vendored_chart
 from fixtures.kubeapi.kubeconfig import write_kubeconfig
 from fixtures.sandbox.cluster import BucketSettings, SandboxCluster
+from fixtures.sandbox.environment import SANDBOX_HARBOR_VALUES
 from fixtures.sandbox.harbor_lifecycle import HarborLifecycle
-from fixtures.sandbox.harbor_release import install_release, render_release
 from fixtures.tools import require_tool
+from runbook.helm import Helm, load_chart
 from runbook.secrets import Secret
 
 HARBOR_PODS = 9  # core, portal, registry x2 (one RWX PVC), jobservice, nginx, database-0, redis-0, trivy-0
@@ -72,8 +74,15 @@ def core(kubectl: Kubectl) -> kubernetes.client.CoreV1Api:
     return kubernetes.client.CoreV1Api(api)
 
 
-def with_release(cluster: SandboxCluster) -> None:
-    install_release(cluster.store, render_release())
+def with_release(kubectl: Kubectl, cluster: SandboxCluster) -> None:
+    """`helm install my-harbor` of the vendored Harbor chart with the sandbox's values (the real engine)."""
+    chart = load_chart(vendored_chart("harbor", HARBOR_CHART_VERSION))
+    try:
+        with Helm(kubectl.kubeconfig, kubectl.context, namespace="harbor") as helm:
+            helm.install(chart, "my-harbor", {**SANDBOX_HARBOR_VALUES, "harborAdminPassword": "Sb1-cluster-test"},
+                         create_namespace=True)
+    finally:
+        chart.close()
     wait_for("the Harbor pods to run", lambda: len(pods := cluster.store.list("v1", "Pod", "harbor")) == HARBOR_PODS
              and all(p["status"]["phase"] == "Running" for p in pods))
 
@@ -100,7 +109,7 @@ def test_velero_namespace_is_installed(kubectl: Kubectl, cluster: SandboxCluster
 
 
 def test_harbor_release_runs_on_bound_local_volumes(kubectl: Kubectl, cluster: SandboxCluster):
-    with_release(cluster)
+    with_release(kubectl, cluster)
     pods = kubectl.json("get", "pods", "-n", "harbor")["items"]
     assert len(pods) == HARBOR_PODS and {p["status"]["phase"] for p in pods} == {"Running"}
     assert all(c["ready"] for p in pods for c in p["status"]["containerStatuses"])
@@ -126,8 +135,9 @@ def test_harbor_release_runs_on_bound_local_volumes(kubectl: Kubectl, cluster: S
     assert release["type"] == "helm.sh/release.v1"
 
 
-def test_static_load_balancer_ip_only_inside_the_pool(core: kubernetes.client.CoreV1Api, cluster: SandboxCluster):
-    with_release(cluster)
+def test_static_load_balancer_ip_only_inside_the_pool(kubectl: Kubectl, core: kubernetes.client.CoreV1Api,
+                                                     cluster: SandboxCluster):
+    with_release(kubectl, cluster)
     lb = wait_for("the LoadBalancer ingress", lambda: core.read_namespaced_service("my-harbor", "harbor")
                   .status.load_balancer.ingress)
     assert [i.ip for i in lb] == ["192.0.2.10"]
@@ -159,7 +169,7 @@ def test_claim_with_missing_storage_class_stays_pending(core: kubernetes.client.
 
 
 def test_deleting_the_namespace_removes_claims_volumes_and_directories(kubectl: Kubectl, cluster: SandboxCluster):
-    with_release(cluster)
+    with_release(kubectl, cluster)
     pvs = kubectl.json("get", "pv")["items"]
     directories = [Path(pv["spec"]["local"]["path"]) for pv in pvs]
     assert len(directories) == len(HARBOR_PVCS) and all(d.is_dir() for d in directories)
@@ -262,18 +272,19 @@ def test_deployment_scales_and_reports_status(cluster: SandboxCluster, core: kub
 def test_harbor_lifecycle_attaches_to_the_release_volumes_and_detaches_with_the_namespace(
         kubectl: Kubectl, cluster: SandboxCluster):
     calls: list[tuple] = []
-    lifecycle = HarborLifecycle(cluster.store, lambda db, reg: calls.append(("attach", db, reg)),
+    lifecycle = HarborLifecycle(cluster.store, lambda db, reg, **started: calls.append(("attach", db, reg)),
                                 lambda: calls.append(("detach",)))
     cluster.add_controllers([lifecycle])
     time.sleep(0.3)
     assert calls == []  # no release, no Harbor
-    with_release(cluster)
+    with_release(kubectl, cluster)
     wait_for("attach", lambda: calls)
     database = kubectl.json("get", "pvc", "database-data-my-harbor-database-0", "-n", "harbor")
     registry = kubectl.json("get", "pvc", "my-harbor-registry", "-n", "harbor")
     paths = [Path(kubectl.json("get", "pv", c["spec"]["volumeName"])["spec"]["local"]["path"])
              for c in (database, registry)]
-    assert calls == [("attach", *paths)]
+    # the database lives in $PGDATA/pg<major> (Harbor 2.14's harbor-db: PostgreSQL 15), the registry at /storage
+    assert calls == [("attach", paths[0] / "pgdata" / "pg15", paths[1])]
     kubectl("delete", "namespace", "harbor")
     wait_for("detach", lambda: len(calls) == 2)
     assert calls[1] == ("detach",)
@@ -292,7 +303,7 @@ def test_claim_restored_with_a_copied_bound_status_is_bound_for_real(cluster: Sa
 
 
 def test_template_changes_roll_the_pods(kubectl: Kubectl, cluster: SandboxCluster):
-    with_release(cluster)
+    with_release(kubectl, cluster)
     before = {p["metadata"]["name"] for p in kubectl.json("get", "pods", "-n", "harbor")["items"]}
     opt_in = '{"spec":{"template":{"metadata":{"annotations":{"backup.velero.io/backup-volumes":"registry-data"}}}}}'
     kubectl("patch", "deployment", "my-harbor-registry", "-n", "harbor", "--type=merge", "-p", opt_in)
