@@ -20,6 +20,7 @@ from fixtures.tools import require_tool
 from runbook.config import load_config
 from runbook.harbor import HarborClient
 from runbook.journal import Journal
+from runbook.kube import Cluster
 
 pytestmark = pytest.mark.slow
 
@@ -82,3 +83,23 @@ def test_a_resumed_run_stops_when_a_finished_backup_relied_on_what_changed(sandb
     assert "all steps green" not in text
     with HarborClient(sandbox.source_harbor_url, "admin", sandbox.admin_password) as harbor:
         assert harbor.read_only() is False, "the stopped run repaired the freeze silently"
+
+
+def test_an_exclusion_added_after_the_backup_stops_a_resumed_run_naming_it(sandbox: Sandbox):
+    with HarborClient(sandbox.source_harbor_url, "admin", sandbox.admin_password) as harbor:
+        harbor.set_read_only(True)  # the freeze holds again: only the exclusion changes
+    with Cluster(sandbox.kubeconfig, "source") as source:
+        pod = next(p for p in source.list("v1", "Pod", "harbor") if p["metadata"]["name"].startswith(
+            "my-harbor-registry-"))
+        source.patch("v1", "Pod", pod["metadata"]["name"], "harbor", {"metadata": {"annotations": {
+            "backup.velero.io/backup-volumes-excludes": "registry-data"}}})
+    done = _cli(sandbox, "run", "--until", "backup")
+    text = done.stdout + done.stderr
+    assert done.returncode == 1, text
+    assert "== annotate: done before, but what it established has changed since" in text, text
+    assert "now failing: checks.test_annotate::test_volume_covered" in text and "registry-data" in text, text
+    assert "run --from annotate" in text, text
+    with Cluster(sandbox.kubeconfig, "source") as source:
+        annotations = source.get("v1", "Pod", pod["metadata"]["name"], "harbor")["metadata"].get("annotations") or {}
+    assert annotations.get("backup.velero.io/backup-volumes-excludes") == "registry-data", \
+        "the stopped run removed the exclusion silently"
