@@ -325,10 +325,14 @@ def test_source_read_only_during_backup(ctx: CheckContext):
         start = datetime.fromisoformat(started.replace("Z", "+00:00")).timestamp() if started else 0
         thawed = ctx.journal.step("freeze").get("thawed_at")
         end = datetime.fromisoformat(completed.replace("Z", "+00:00")).timestamp() if completed else float("inf")
-        expect(freeze["frozen_at"] <= start + 1 and (thawed is None or thawed >= end),
+        # frozen_at/thawed_at are this machine's clock, the window the cluster's: shift by the offset the backup
+        # step measured (whole seconds, so one more second of slack); without it, the clocks are taken as equal
+        offset = step.get("clock_offset_s") if step.get("backup") in (None, obj["metadata"]["name"]) else None
+        shift, slack = (offset, 2) if isinstance(offset, int | float) else (0.0, 1)
+        expect(freeze["frozen_at"] + shift <= start + slack and (thawed is None or thawed + shift >= end - slack + 1),
                "source Harbor was not read-only for the whole backup window: pushes during it are lost",
-               f"frozen at {freeze['frozen_at']}, backup {started}..{completed}, thawed at {thawed}",
-               "freeze, then back up again")
+               f"frozen at {freeze['frozen_at']}, backup {started}..{completed}, thawed at {thawed} (this machine's "
+               f"clock; the cluster's is {shift:+.0f} s from it)", "freeze, then back up again")
         return
     read_only = ctx.source_harbor.read_only()
     expect(read_only, "source Harbor is not read-only and no journal proves it was during the backup",

@@ -190,3 +190,33 @@ def test_a_blob_redirect_to_storage_that_is_not_reachable_is_named_as_such():
         server.shutdown()
     assert f"redirected to its storage at http://127.0.0.1:{closed}" in str(raised.value)
     assert not isinstance(raised.value, DigestMismatch) and "corrupt" not in str(raised.value)
+
+
+def test_the_freeze_is_compared_with_the_backup_window_on_the_clusters_clock():
+    """C4: the freeze time is this machine's clock, the backup window the cluster's; the backup step measures the
+    offset when it creates the Backup, so a laptop whose clock runs 90 s ahead is no false alarm."""
+    from datetime import UTC, datetime
+
+    from _pytest.outcomes import Failed
+
+    from checks.test_backup import test_source_read_only_during_backup as check
+
+    start = datetime(2026, 11, 28, 22, 0, 0, tzinfo=UTC).timestamp()
+    backup = {"metadata": {"name": "b1"}, "status": {"startTimestamp": "2026-11-28T22:00:00Z",
+                                                     "completionTimestamp": "2026-11-28T22:05:00Z"}}
+
+    def ctx(frozen_at: float, offset: float | None):
+        steps = {"freeze": {"frozen_at": frozen_at, "thawed_at": None},
+                 "backup": {"backup": "b1", "freeze_readings": [], "clock_offset_s": offset}}
+        memo: dict = {}
+        return SimpleNamespace(backup_name="b1", journal=SimpleNamespace(step=lambda name: steps.get(name, {})),
+                               config=SimpleNamespace(velero=SimpleNamespace(namespace="velero")),
+                               objects=lambda side, api, kind, ns: [backup],
+                               memo=lambda key, compute: memo.setdefault(key, compute()))
+
+    ahead = 90.0  # this machine's clock runs 90 s ahead: it froze 30 s before the backup started
+    check(ctx(start - 30 + ahead, -ahead))
+    with pytest.raises(Failed, match="was not read-only for the whole backup window"):
+        check(ctx(start + 30 + ahead, -ahead))  # froze 30 s after the backup started: a real gap
+    with pytest.raises(Failed):
+        check(ctx(start - 30 + ahead, None))  # without the offset the skew alone looks like a gap

@@ -95,6 +95,18 @@ class BackupSeen:
                 f"bytes {done}/{total}")
 
 
+def _clock_offset(created: dict | None, local: float) -> float | None:
+    """The cluster's clock minus this machine's (seconds; whole-second precision), from the Backup's
+    creationTimestamp: the checks compare this machine's freeze time with Velero's timestamps."""
+    from datetime import datetime
+
+    stamp = ((created or {}).get("metadata") or {}).get("creationTimestamp")
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() - local if stamp else None
+    except ValueError:
+        return None
+
+
 def apply(ctx: StepContext) -> dict:
     cfg = ctx.config
     if ctx.dry_run:
@@ -103,8 +115,11 @@ def apply(ctx: StepContext) -> dict:
     manifest = backup_manifest(name, velero_namespace=cfg.velero.namespace, included_namespaces=[cfg.source.namespace],
                                default_volumes_to_fs_backup=True, storage_location=cfg.velero.storage_location,
                                labels={"app.kubernetes.io/managed-by": "seatrial"})
+    clock_offset = None
     if ctx.source.get_or_none(API_VERSION, "Backup", name, cfg.velero.namespace) is None:
-        ctx.source.create(manifest)
+        before = time.time()
+        created = ctx.source.create(manifest)
+        clock_offset = _clock_offset(created, (before + time.time()) / 2)
         ctx.journal.record_name("backup", name)
         ctx.say(f"  created Backup {cfg.velero.namespace}/{name}")
     ctx.journal.record_name("backup", name)
@@ -132,6 +147,6 @@ def apply(ctx: StepContext) -> dict:
     pvbs = ctx.source.list(API_VERSION, "PodVolumeBackup", cfg.velero.namespace,
                            label_selector=f"velero.io/backup-name={name}")
     total_bytes = sum(((p.get("status") or {}).get("progress") or {}).get("totalBytes", 0) for p in pvbs)
-    return {"backup": name, "phase": status.phase, "freeze_readings": readings.readings,
+    return {"backup": name, "phase": status.phase, "freeze_readings": readings.readings, "clock_offset_s": clock_offset,
             "items": status.items_backed_up, "total_items": status.total_items,
             "volumes": len(pvbs), "bytes": total_bytes, "started": status.started, "completed": status.completed}
