@@ -142,6 +142,8 @@ def test_fault_cell(matrix: Matrix, dependency: str, fault: str):
         assert any(word in text for word in spec.named), f"the message does not name {dependency}:\n{text[-3000:]}"
         assert any(word in text for word in FAULT_WORDS[fault]), f"the message does not say {fault}:\n{text[-3000:]}"
     assert matrix.state() == matrix.before, "a fault led to a destructive change"
+    for secret in (matrix.sandbox.admin_password, matrix.sandbox.access_key, matrix.sandbox.secret_key):
+        assert secret.reveal() not in text, f"a secret value is in the output of a {fault} fault"
 
     healed = matrix.cli(*spec.command)
     assert healed.returncode == 0, f"not green once the fault was removed:\n{(healed.stdout + healed.stderr)[-3000:]}"

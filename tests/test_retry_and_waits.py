@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from runbook import retry
-from runbook.errors import ApiError, NotFound, ProtocolError, Unauthorized, Unreachable
+from runbook.errors import ApiError, NotFound, ProtocolError, ReadOnlyRefused, Unauthorized, Unreachable
 from runbook.harbor import HarborClient
 from runbook.secrets import Secret
 from runbook.wait import is_transient, wait_until
@@ -27,12 +27,16 @@ def scripted() -> Iterator[dict]:
             state["requests"] += 1
             script = state["script"]
             status, headers, body = script.pop(0) if len(script) > 1 else script[0]
-            self.send_response(status)
+            self.send_response_only(status)
+            if "Date" not in headers:
+                self.send_header("Date", self.date_time_string())
             for key, value in headers.items():
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        do_POST = do_GET  # noqa: N815
 
         def log_message(self, *args):
             pass
@@ -160,3 +164,19 @@ def test_a_non_transient_error_ends_a_wait_at_once():
     with pytest.raises(Unauthorized):
         wait_until(probe, timeout=60, interval=0.01, what="x", grace=30)
     assert len(calls) == 1
+
+
+def test_a_read_only_refusal_is_a_state_not_a_dependency_fault(scripted):
+    scripted["script"] = [(403, {"Content-Type": "application/json"},
+                           b'{"errors": [{"code": "DENIED", "message": "The system is in read only mode."}]}')]
+    harbor = HarborClient(scripted["url"], "admin", Secret("pw-retry-test", "harbor password"))
+    with pytest.raises(ReadOnlyRefused) as caught:
+        harbor.create_project("p")
+    assert caught.value.exit_code == 1
+
+
+def test_a_read_only_reading_carries_harbors_own_time(scripted):
+    scripted["script"] = [(200, {"Content-Type": "application/json", "Date": "Sat, 28 Nov 2026 23:02:45 GMT"},
+                           b'{"read_only": false}')]
+    harbor = HarborClient(scripted["url"], "admin", Secret("pw-retry-test", "harbor password"))
+    assert harbor.read_only_reading() == (False, "2026-11-28T23:02:45Z")
