@@ -3,6 +3,7 @@ JUnit test case per object, the ready fix values file, and bad input as one line
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -48,7 +49,8 @@ def test_seed_story_offline_fails_naming_each_volume_then_the_printed_fix_passes
     again = upgrade_plan(tmp_path, "--chart", str(CHARTS / "harbor-1.7.5.tgz"), "--values", str(fix),
                          "--from-chart", str(CHARTS / "harbor-1.6.4.tgz"))
     assert again.returncode == 0, again.stdout + again.stderr
-    assert not fix.exists()  # no stale fix beside a safe plan
+    assert fix.exists()  # it was one of this plan's inputs: never deleted
+    assert json.loads((out / "plan.json").read_text())["fix_file"] is None  # this plan computed no fix
     assert "failed" not in cases(out / "junit.xml").values()
     assert "WARNING rollout_cannot_hang[Deployment/my-harbor-harbor-registry]" in again.stdout
 

@@ -94,12 +94,11 @@ def write_outputs(plan: Plan, out: Path) -> dict[str, Path]:
     files = {"plan": out / PLAN_FILE, "report": out / REPORT_FILE}
     files["plan"].write_text(redact(json.dumps(plan.to_dict(), indent=2)))
     fix_text = plan.fix_values()
-    stale = out / FIX_FILE
     if fix_text:
-        stale.write_text(redact(fix_text))
-        files["fix"] = stale
-    elif stale.exists():
-        stale.unlink()  # a fix of an earlier plan must not be taken for this one's
+        files["fix"] = out / FIX_FILE
+        files["fix"].write_text(redact(fix_text))
+    # else: an earlier plan's fix file stays (it is often among this plan's own --values); plan.json says
+    # `fix_file: null` for this plan
     files["report"].write_text(redact(report(plan)))
     return files
 
