@@ -56,7 +56,6 @@ def assert_no_secret_outside_its_files(env: Path, texts: dict) -> None:
 
 @pytest.mark.slow
 def test_rehearse_env_kind_with_the_stand_ins_is_green_end_to_end(kind_standins, tmp_path):
-    pytest.importorskip("fixtures.installer", reason="the shared installer (fixtures/installer.py) is not here yet")
     done = subprocess.run([sys.executable, "-m", "fixtures.rehearse", "--env", "kind", "--dir", str(tmp_path / "env")],
                           capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=900)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
