@@ -73,6 +73,31 @@ def test_gitlab_job_plans_then_rehearses_with_junit_reports():
     assert "deploy/harbor/values.yaml" in rule["changes"]
 
 
+def sandbox_commands(path: Path) -> list[list[str]]:
+    data = yaml.safe_load(path.read_text())
+    scripts = [s.get("run", "") for s in data["jobs"]["rehearsal"]["steps"]] if "jobs" in data \
+        else data["rehearsal"]["script"] + data["rehearsal"]["after_script"]
+    found = []
+    for script in scripts:
+        for line in script.replace("\\\n", " ").splitlines():
+            words = shlex.split(line.split(" || ")[0])
+            if words[:3] == ["python", "-m", "fixtures.sandbox"]:
+                found.append(words[3:])
+    return found
+
+
+@pytest.mark.parametrize("path", [GITHUB, GITLAB], ids=lambda p: p.name)
+def test_their_sandbox_commands_are_accepted_by_the_sandbox(path):
+    commands = sandbox_commands(path)
+    assert [c[0] for c in commands] == ["up", "down"]
+    for command in commands:
+        done = subprocess.run([sys.executable, "-m", "fixtures.sandbox", *command, "--help"], capture_output=True,
+                              text=True, cwd=Path(__file__).resolve().parent.parent, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        for option in (word for word in command if word.startswith("--")):
+            assert option in done.stdout, (option, command)
+
+
 def _upgrade_snippet(path: Path) -> str:
     """The inline Python that writes the `upgrade:` section into the sandbox's seatrial.yaml."""
     data = yaml.safe_load(path.read_text())
@@ -105,3 +130,4 @@ def test_the_upgrade_section_they_write_is_a_valid_configuration(path, tmp_path)
     upgrade = load_config(tmp_path / "sandbox" / "seatrial.yaml", environ=workspace.environ).upgrade
     assert upgrade.chart == "harbor" and upgrade.version == "1.19.1"
     assert upgrade.values == (tmp_path / "deploy" / "harbor" / "values.yaml",)
+    assert upgrade.reuse_values  # the sandbox's own values (address, admin password) stay under the change
