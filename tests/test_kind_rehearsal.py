@@ -67,3 +67,18 @@ def test_rehearse_env_kind_with_the_stand_ins_is_green_end_to_end(kind_standins,
     assert kind_standins.running() == []
     assert_no_secret_outside_its_files(tmp_path / "env", {"output": done.stdout + done.stderr,
                                                           "calls.jsonl": kind_standins.commands()})
+
+
+@pytest.mark.slow
+def test_pytest_seatrial_env_kind_gives_the_rehearsal_the_kind_environment(kind_standins, tmp_path):
+    """`pytest --seatrial-rehearse --seatrial-env kind`: the same session as on the sandbox, on the kind path."""
+    junit = tmp_path / "rehearsal.xml"
+    done = subprocess.run([sys.executable, "-m", "pytest", "--seatrial-rehearse", "--seatrial-env", "kind", "-q",
+                           "-p", "no:cacheprovider", f"--junitxml={junit}", f"--basetemp={tmp_path / 'base'}"],
+                          capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=900)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout and "failed" not in done.stdout and "skipped" not in done.stdout
+    assert any(c.startswith("kind create cluster --name=seatrial-target") for c in kind_standins.commands())
+    assert kind_standins.commands()[-1] == "docker rm --force seatrial-s3"  # the session removed the environment
+    assert kind_standins.running() == []
+    assert "test_backup_completed" in junit.read_text()  # the checks' suites are in the session's JUnit
