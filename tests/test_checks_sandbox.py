@@ -36,6 +36,7 @@ from fixtures.sandbox.environment import Sandbox
 from fixtures.tools import require_tool
 from runbook.config import Config, load_config
 from runbook.harbor import HarborClient
+from runbook.helm import Helm
 from runbook.journal import Journal
 from runbook.report import write_report
 from runbook.runner import run, run_checks
@@ -622,6 +623,12 @@ def test_clean_migration_passes_every_check(migrated: Migration, tmp_path: Path)
     assert root_ca["data"]["ca.crt"] != get(migrated.sandbox, "source", "configmap", "kube-root-ca.crt", "-n",
                                             NAMESPACE)["data"]["ca.crt"]
     assert f"seatrial: backup {migrated.backup}, restore {migrated.restore}" in done.stdout
+    # the releases, as the real Helm engine reads them: Velero on both clusters, and Harbor on the target too
+    # (its release Secret travelled with the namespace)
+    for context, namespace, release in (("source", "velero", "velero"), ("target", "velero", "velero"),
+                                        ("source", NAMESPACE, "my-harbor"), ("target", NAMESPACE, "my-harbor")):
+        with Helm(migrated.sandbox.kubeconfig, context, namespace=namespace) as engine:
+            assert engine.status(release)["status"] == "deployed", (context, release)
     assert "warning" not in done.stdout.splitlines()[-1], done.stdout[-3000:]
     properties = {p.get("name"): p.get("value") for p in ET.parse(junit).getroot().iter("property")}
     assert properties["seatrial.backup"] == migrated.backup and properties["seatrial.restore"] == migrated.restore
