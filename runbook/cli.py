@@ -1,7 +1,8 @@
 """`seatrial`: the command line.
 
 Commands (each loads and validates the configuration first, except `rehearse`):
-    plan | run [--from STEP] [--until STEP] [--dry-run] [--yes] [--keep-frozen] | step NAME [--yes]
+    plan | run [--from STEP] [--until STEP] [--dry-run] [--yes] [--keep-frozen] [--rollback-on-failure]
+    | step NAME [--yes] [--rollback-on-failure]
     verify NAME | status | report [--project-size SIZE] | reset-target [--yes] | rehearse [--env sandbox|kind]
 
 Exit codes:
@@ -138,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     step = commands.add_parser("step", help="run one step and its checks")
     step.add_argument("name", choices=STEPS, metavar="NAME", help=", ".join(STEPS))
     step.add_argument("--yes", action="store_true", help="confirm destructive actions without asking")
+    for parser_ in (run, step):
+        parser_.add_argument("--rollback-on-failure", action="store_true",
+                             help="upgrade step: roll the release back when a rollout fails or is stuck "
+                                  "(as upgrade.rollback_on_failure)")
     verify = commands.add_parser("verify", help="run one step's checks only (read-only)")
     verify.add_argument("name", choices=STEPS, metavar="NAME", help=", ".join(STEPS))
     status = commands.add_parser("status", help="show the journal of the run directory (exit 1 if a step failed)")

@@ -17,7 +17,8 @@ from runbook.steps.context import StepContext
 
 def _context(args: argparse.Namespace, config: Config) -> StepContext:
     return StepContext(config, yes=getattr(args, "yes", False), dry_run=getattr(args, "dry_run", False),
-                       keep_frozen=getattr(args, "keep_frozen", False))
+                       keep_frozen=getattr(args, "keep_frozen", False),
+                       rollback_on_failure=getattr(args, "rollback_on_failure", False))
 
 
 def plan_command(args: argparse.Namespace, config: Config) -> int:

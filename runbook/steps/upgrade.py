@@ -21,7 +21,7 @@ def plan(ctx: StepContext) -> list[str]:
             f"helm upgrade {target.release} on context {target.context} (three-way merge, never replace), values: "
             f"{', '.join(str(p) for p in upgrade.values) or 'none'}",
             f"wait for every rollout (timeout {upgrade.timeout_seconds}s)"
-            + ("; roll back on failure" if upgrade.rollback_on_failure else "")]
+            + ("; roll back on failure" if upgrade.rollback_on_failure or ctx.rollback_on_failure else "")]
 
 
 def apply(ctx: StepContext) -> dict:
@@ -53,7 +53,8 @@ def apply(ctx: StepContext) -> dict:
     record(run_dir, before)
     with helm.Helm.for_cluster(target) as engine:
         upgrade_and_wait(engine, guarded, ctx.target, release=target.release, namespace=target.namespace,
-                         timeout=upgrade.timeout_seconds, rollback_on_failure=upgrade.rollback_on_failure,
+                         timeout=upgrade.timeout_seconds,
+                         rollback_on_failure=upgrade.rollback_on_failure or ctx.rollback_on_failure,
                          say=ctx.say)
     ctx.say(f"  upgraded {guarded.plan.deployed} -> {guarded.plan.new}; every rollout complete")
     return {"configured": True, "from": guarded.plan.deployed, "to": guarded.plan.new,
