@@ -338,3 +338,28 @@ def test_the_installer_seam_passes_kind_values(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "fixtures.installer", None)  # as in a checkout without it
     with pytest.raises(installer_seam.InstallerMissing, match="fixtures/installer.py"):
         installer_seam.install(request)
+
+
+def test_image_save_falls_back_without_platform_on_a_docker_before_28(tmp_path):
+    from fixtures.kind.images import save_archive
+    from fixtures.kind.tools import ToolFailed
+
+    class OldDocker:
+        calls: list[tuple] = []
+
+        def run(self, program, *args, **kwargs):
+            self.calls.append(args)
+            if any(a.startswith("--platform") for a in args):
+                raise ToolFailed("`docker image save` failed: unknown flag: --platform")
+            return ""
+
+    docker = OldDocker()
+    save_archive(docker, "velero/velero:v1.18.1", tmp_path / "v.tar")
+    assert docker.calls[-1] == ("image", "save", f"--output={tmp_path / 'v.tar'}", "velero/velero:v1.18.1")
+
+    class Broken(OldDocker):
+        def run(self, program, *args, **kwargs):
+            raise ToolFailed("`docker image save` failed: reference does not exist")
+
+    with pytest.raises(ToolFailed, match="reference does not exist"):
+        save_archive(Broken(), "velero/velero:v1.18.1", tmp_path / "v.tar")
