@@ -9,7 +9,6 @@ import sys
 import time
 
 from runbook.config import Config
-from runbook.errors import BadInput
 from runbook.runner import run, run_checks, run_step, step_module
 from runbook.steps import EXTRA_STEPS, STEP_ORDER
 from runbook.steps.context import StepContext
@@ -42,12 +41,6 @@ def run_command(args: argparse.Namespace, config: Config) -> int:
 def step_command(args: argparse.Namespace, config: Config) -> int:
     ctx = _context(args, config)
     with ctx.journal.lock():
-        if args.name == "backup" and ctx.journal.done("backup"):
-            done = ctx.journal.name("backup")
-            if not ctx.confirm(f"Backup {done} already passed its checks; take a second full backup?"):
-                raise BadInput(f"step backup: Backup {done} already passed; no second backup was taken",
-                               fix="`seatrial verify backup` re-checks it; `seatrial step backup --yes` takes "
-                                   "another full backup")
         return run_step(ctx, args.name, redo=True)
 
 

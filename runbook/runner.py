@@ -163,10 +163,20 @@ def run(ctx: StepContext, *, from_step: str | None = None, until_step: str | Non
     return code
 
 
+def _confirm_second_backup(ctx: StepContext) -> None:
+    """`step backup` or `run --from backup` after a passed backup would take a second full backup: ask first."""
+    done = ctx.journal.name("backup")
+    if not ctx.confirm(f"Backup {done} already passed its checks; take a second full backup?"):
+        raise BadInput(f"backup: Backup {done} already passed; no second backup was taken",
+                       fix="`seatrial verify backup` re-checks it; `--yes` takes another full backup")
+
+
 def run_step(ctx: StepContext, step: str, *, redo: bool = False) -> int:
     """Do one step (unless the journal says it passed and its checks still pass), then its checks."""
     journal = ctx.journal
     module = step_module(step)
+    if redo and step == "backup" and journal.done("backup"):
+        _confirm_second_backup(ctx)
     if journal.done(step) and not redo:
         result = reverify(ctx, step)
         if result.ok:
