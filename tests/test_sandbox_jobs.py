@@ -76,3 +76,30 @@ def test_harbor_db_entrypoint_upgrades_one_major_and_otherwise_starts_empty(tmp_
     assert empty.action == "initdb" and not any(empty.directory.iterdir()) and (jump / "pg13").is_dir()
     assert entrypoint_majors("v2.2.4").new == "96" and entrypoint_majors("2.3.5").old == "96"
     assert entrypoint_majors("2.15.2").new == "18"
+
+
+def test_a_deleted_workload_takes_its_pods_unless_orphaned(kubectl: Kubectl, tmp_path: Path):
+    ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent", "namespace": "default"},
+          "spec": {"selector": {"matchLabels": {"name": "agent"}}, "template": {
+              "metadata": {"labels": {"name": "agent"}},
+              "spec": {"containers": [{"name": "agent", "image": "velero/velero:v1.16.2"}]}}}}
+    (tmp_path / "ds.json").write_text(json.dumps(ds))
+
+    def agents() -> list[dict]:
+        return kubectl.json("get", "pods", "-n", "default", "-l", "name=agent")["items"]
+
+    kubectl("create", "-f", str(tmp_path / "ds.json"))
+    first = wait_for("two agents", lambda: len(items := agents()) == 2 and items)
+    kubectl("delete", "daemonset", "agent", "-n", "default", "--cascade=orphan")
+    def orphans() -> list[dict] | None:
+        items = agents()
+        return items if items and not any(p["metadata"].get("ownerReferences") for p in items) else None
+
+    kept = wait_for("the orphans to lose their owner", orphans)
+    assert {p["metadata"]["name"] for p in kept} == {p["metadata"]["name"] for p in first}  # the pods stayed
+    kubectl("create", "-f", str(tmp_path / "ds.json"))
+    adopted = wait_for("the new DaemonSet to count them", lambda: (kubectl.json(
+        "get", "daemonset", "agent", "-n", "default").get("status") or {}).get("numberReady") == 2)
+    assert adopted and {p["metadata"]["name"] for p in agents()} == {p["metadata"]["name"] for p in first}
+    kubectl("delete", "daemonset", "agent", "-n", "default")
+    wait_for("the pods to go with their DaemonSet", lambda: not agents())
