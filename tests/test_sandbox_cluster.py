@@ -165,7 +165,8 @@ def test_claim_with_missing_storage_class_stays_pending(core: kubernetes.client.
     cluster.store.create({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "ceph-fast"},
                           "provisioner": "sandbox.seatrial.io/local", "reclaimPolicy": "Delete"})
     wait_for("the claim to bind once its class exists",
-             lambda: core.read_namespaced_persistent_volume_claim("orphan", "default").status.phase == "Bound")
+             lambda: (c := core.read_namespaced_persistent_volume_claim("orphan", "default")).status
+             and c.status.phase == "Bound")
 
 
 def test_deleting_the_namespace_removes_claims_volumes_and_directories(kubectl: Kubectl, cluster: SandboxCluster):
@@ -207,8 +208,8 @@ def test_hostpath_annotation_and_prebound_volume(core: kubernetes.client.CoreV1A
         "prebound", "default")).status and c.status.phase == "Bound" and c)
     assert bound.status.capacity == {"storage": "2Gi"}
     core.delete_namespaced_persistent_volume_claim("prebound", "default")
-    wait_for("the Retain volume to be Released", lambda: core.read_persistent_volume("static-pv").status.phase
-             == "Released")
+    wait_for("the Retain volume to be Released", lambda: (pv := core.read_persistent_volume("static-pv")).status
+             and pv.status.phase == "Released")  # status is written after the claim's deletion is seen
     assert directory.is_dir()
 
 
