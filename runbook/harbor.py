@@ -222,11 +222,15 @@ class HarborClient:
         return self._paged("/projects", {"with_detail": "false"})
 
     def project(self, name: str) -> dict[str, Any] | None:
-        """The project, or None when it does not exist."""
+        """The project, or None when it does not exist. Harbor before 2.2 has no `X-Is-Resource-Name` and reads
+        the path as a project id (400/422 for a name): then the list filtered by name, matched exactly (the
+        filter is a substring match)."""
         try:
             return self._get(f"/projects/{_segment(name)}", headers={"X-Is-Resource-Name": "true"})
         except NotFound:
             return None
+        except Invalid:
+            return next((p for p in self._paged("/projects", {"name": name}) if p.get("name") == name), None)
 
     def create_project(self, name: str, public: bool = False) -> None:
         self._request("POST", "/projects", expected=(201,),

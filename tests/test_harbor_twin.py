@@ -285,3 +285,21 @@ def test_an_index_is_sized_as_its_own_length_plus_its_children(harbor_twin):
     artifact = harbor_twin.client().artifacts("multi", "app")[0]
     assert artifact["digest"] == digest == verified.digest
     assert artifact["size"] == len(index) + amd.size + arm.size == verified.size
+
+
+def test_a_project_is_found_by_name_on_harbor_before_2_2(tmp_path):
+    """Harbor 2.0 and 2.1 have no `X-Is-Resource-Name`: `GET /projects/{x}` takes an id and refuses a name (400).
+    The client then lists `GET /projects?name=` (a substring filter) and matches the name exactly."""
+    require_tool("docker-registry")
+    password = Secret("old-harbor-pw", "Harbor admin password")
+    with HarborFrontend(0, workdir=tmp_path / "w", admin_password=password) as frontend:
+        frontend.attach(tmp_path / "db", tmp_path / "registry", version="2.1.6")
+        client = frontend.client()
+        client.create_project("app-staging")
+        client.create_project("app")
+        by_name = requests.get(f"{frontend.url}{API}/projects/app", headers={"X-Is-Resource-Name": "true"},
+                               auth=("admin", password.reveal()), timeout=5)
+        assert by_name.status_code == 400, by_name.text
+        assert client.project("app")["name"] == "app"
+        assert client.project("app-staging")["name"] == "app-staging"
+        assert client.project("ap") is None
