@@ -134,6 +134,35 @@ def test_annotation_values_stay_strings_through_velero_resource_modifiers():
     assert service["spec"]["loadBalancerIP"] == "198.51.100.10"
 
 
+def test_annotations_reach_a_service_that_has_no_annotations_map():
+    """A Service without metadata.annotations: a JSON-patch `add` to /metadata/annotations/<key> fails there (RFC
+    6902 needs the parent), and Velero then does not restore the Service; seatrial's merge patch creates the map."""
+    from fixtures.sandbox.velero.modifiers import from_configmap
+    from runbook.steps.fixup import modifier_rules
+    from runbook.velero import resource_modifier_configmap
+
+    def bare_service() -> dict:
+        return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "my-harbor", "namespace": "harbor"},
+                "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}}
+
+    annotations = {"example.com/port": "8080", "metallb.universe.tf/loadBalancerIPs": "198.51.100.10"}
+    fix = SimpleNamespace(load_balancer_ip="198.51.100.10", annotations=annotations)
+    cfg = SimpleNamespace(fixup=SimpleNamespace(services={"my-harbor": fix}),
+                          source=SimpleNamespace(namespace="harbor"))
+    service = bare_service()
+    modifiers = from_configmap(resource_modifier_configmap("seatrial-fixup", "velero", modifier_rules(cfg)))
+    assert modifiers.apply(service, "services", "harbor") == []
+    assert service["metadata"]["annotations"] == annotations
+    assert service["spec"]["loadBalancerIP"] == "198.51.100.10"
+
+    # the sandbox's modifier refuses the JSON-patch form on the same Service, as Velero does
+    json_add = [{"conditions": {"groupResource": "services", "namespaces": ["harbor"]}, "patches": [
+        {"operation": "add", "path": "/metadata/annotations/example.com~1port", "value": "\"8080\""}]}]
+    service = bare_service()
+    errors = from_configmap(resource_modifier_configmap("rm", "velero", json_add)).apply(service, "services", "harbor")
+    assert errors and "annotations" not in service["metadata"]
+
+
 def test_a_target_location_that_is_not_read_only_is_a_warning_not_a_failure():
     """F2: Velero's migration guide wants the restoring cluster's BSL ReadOnly (GC and deletions skip it)."""
     from checks.test_preflight import test_storage_location_available as check

@@ -261,13 +261,17 @@ def test_deployment_scales_and_reports_status(cluster: SandboxCluster, core: kub
         "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
                  "template": {"metadata": {"labels": {"app": "web"}},
                               "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}})
-    wait_for("3 ready", lambda: apps.read_namespaced_deployment("web", "default").status.ready_replicas == 3)
+
+    def status():  # None until the controller has reconciled the Deployment once (late under load)
+        return apps.read_namespaced_deployment("web", "default").status
+
+    wait_for("3 ready", lambda: (s := status()) is not None and s.ready_replicas == 3)
     names = [p.metadata.name for p in core.list_namespaced_pod("default", label_selector="app=web").items]
     assert len(names) == 3 and all(n.startswith("web-") and len(n.split("-")) == 3 for n in names)
     apps.patch_namespaced_deployment("web", "default", {"spec": {"replicas": 1}})
     wait_for("scale down", lambda: len(core.list_namespaced_pod("default", label_selector="app=web").items) == 1
              or None)
-    wait_for("status", lambda: apps.read_namespaced_deployment("web", "default").status.replicas == 1)
+    wait_for("status", lambda: (s := status()) is not None and s.replicas == 1)
 
 
 def test_harbor_lifecycle_attaches_to_the_release_volumes_and_detaches_with_the_namespace(

@@ -7,7 +7,6 @@ so the Services are created right; `patch` patches them on the target after the 
 from __future__ import annotations
 
 import json
-import re
 
 from runbook.config import Config
 from runbook.steps.context import StepContext
@@ -16,30 +15,28 @@ MODIFIER_CONFIGMAP = "seatrial-fixup"
 
 
 def modifier_rules(cfg: Config) -> list[dict]:
-    """Velero resource-modifier rules; `add` because `replace` fails when the path is absent."""
+    """Velero resource-modifier rules. The address is a JSON-patch `add` (`replace` fails when the path is absent).
+    Annotations are a merge patch (Velero 1.13+): a JSON-patch `add` to /metadata/annotations/<key> fails on a
+    Service without the map, and Velero then does not restore that Service; a merge patch creates the map, keeps
+    the annotations already there, and its values stay strings (no addQuotes)."""
     rules = []
     for name, fix in sorted(cfg.fixup.services.items()):
-        patches = []
+        conditions = {"groupResource": "services", "resourceNameRegex": f"^{name}$",
+                      "namespaces": [cfg.source.namespace]}
         if fix.load_balancer_ip:
-            patches.append({"operation": "add", "path": "/spec/loadBalancerIP", "value": fix.load_balancer_ip})
-        for key, value in sorted((fix.annotations or {}).items()):
-            patches.append({"operation": "add", "path": "/metadata/annotations/" + key.replace("~", "~0").replace(
-                "/", "~1"), "value": _as_string(value)})
-        if patches:
-            rules.append({"conditions": {"groupResource": "services", "resourceNameRegex": f"^{name}$",
-                                         "namespaces": [cfg.source.namespace]}, "patches": patches})
+            rules.append({"conditions": conditions, "patches": [
+                {"operation": "add", "path": "/spec/loadBalancerIP", "value": fix.load_balancer_ip}]})
+        if fix.annotations:
+            annotations = {key: str(value) for key, value in sorted(fix.annotations.items())}
+            rules.append({"conditions": dict(conditions), "mergePatches": [
+                {"patchData": json.dumps({"metadata": {"annotations": annotations}})}]})
     return rules
 
 
-_UNQUOTED_BY_VELERO = re.compile(r"^(true|false|null|-?\d+(\.\d+)?([eE][-+]?\d+)?)$|^[{\[]", re.IGNORECASE)
-
-
-def _as_string(value: object) -> str:
-    """An annotation value as Velero's resource modifier keeps it a string: addQuotes passes `true`, `null`,
-    numbers and `{`/`[` values through as JSON (json_patch.go), so an annotation `"true"` would become a boolean and
-    the Service would be refused; since v1.14 a value in double quotes is the string inside them."""
-    text = str(value)
-    return json.dumps(text) if _UNQUOTED_BY_VELERO.match(text) else text
+def _describe(rule: dict) -> str:
+    if "patches" in rule:
+        return ", ".join(f"{p['operation']} {p['path']}={p['value']}" for p in rule["patches"])
+    return ", ".join(f"merge {p['patchData']}" for p in rule["mergePatches"])
 
 
 def _patches(cfg: Config) -> dict[str, dict]:
@@ -58,8 +55,7 @@ def _patches(cfg: Config) -> dict[str, dict]:
 def plan(ctx: StepContext) -> list[str]:
     cfg = ctx.config
     if cfg.fixup.mode == "resource-modifier":
-        rules = [f"{rule['conditions']['resourceNameRegex']}: " + ", ".join(
-            f"{p['operation']} {p['path']}={p['value']}" for p in rule["patches"]) for rule in modifier_rules(cfg)]
+        rules = [f"{rule['conditions']['resourceNameRegex']}: " + _describe(rule) for rule in modifier_rules(cfg)]
         return [f"nothing to patch: the restore applies the resource modifiers of ConfigMap {MODIFIER_CONFIGMAP} "
                 f"(Services {'; '.join(rules) or 'none'})"]
     return [f"patch Service {cfg.target.namespace}/{name} on target: {body}" for name, body in _patches(cfg).items()]
