@@ -248,9 +248,11 @@ class HarborClient:
         self._request("DELETE", f"/projects/{_segment(project)}/repositories/{repository_path(repo)}")
 
     def artifacts(self, project: str, repo: str) -> list[dict[str, Any]]:
-        """Artifacts of `repo` (name without the project), with their tags."""
+        """Artifacts of `repo` (name without the project), with their tags and, nested in each as `accessories`,
+        its signatures and SBOMs (the default listing leaves those out)."""
         return self._paged(f"/projects/{_segment(project)}/repositories/{repository_path(repo)}/artifacts",
-                           {"with_tag": "true", "with_label": "false", "with_scan_overview": "false"})
+                           {"with_tag": "true", "with_label": "false", "with_scan_overview": "false",
+                            "with_accessory": "true"})
 
     def delete_artifact(self, project: str, repo: str, reference: str) -> None:
         self._request("DELETE", f"/projects/{_segment(project)}/repositories/{repository_path(repo)}/artifacts/"

@@ -1,7 +1,9 @@
 """What a Harbor holds: projects -> repositories -> artifacts (digest, size, tags), and how two differ.
 
 Taken through the API with one call per page per list (projects, each project's repositories, each
-repository's artifacts with tags); never one GET per artifact. Compared by digest.
+repository's artifacts with tags and accessories); never one GET per artifact. Compared by digest.
+Accessories (cosign/notation signatures, SBOMs: manifests with an OCI `subject`) are left out of Harbor's
+default listing; they are inventoried as artifacts of their subject's repository with `subject` set.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Artifact:
     size: int
     tags: tuple[str, ...]
     media_type: str = ""
+    subject: str = ""  # an accessory's subject digest; "" for an ordinary artifact
 
 
 @dataclass
@@ -51,7 +54,7 @@ class Inventory:
         sorted by repository and digest."""
         return sorted([
             {"project": project.name, "repository": repo, "digest": a.digest, "size": a.size, "tags": list(a.tags),
-             "media_type": a.media_type}
+             "media_type": a.media_type, "subject": a.subject}
             for project in self.projects.values()
             for repo, artifacts in project.repositories.items()
             for a in artifacts.values()
@@ -62,7 +65,8 @@ class Inventory:
             "format": FORMAT_VERSION, "harbor_url": self.harbor_url, "taken_at": self.taken_at,
             "projects": {
                 p.name: {"public": p.public, "repositories": {
-                    repo: [{"digest": a.digest, "size": a.size, "tags": list(a.tags), "media_type": a.media_type}
+                    repo: [{"digest": a.digest, "size": a.size, "tags": list(a.tags), "media_type": a.media_type,
+                            **({"subject": a.subject} if a.subject else {})}
                            for a in artifacts.values()]
                     for repo, artifacts in p.repositories.items()}}
                 for p in self.projects.values()
@@ -84,7 +88,7 @@ class Inventory:
             for repo, artifacts in project.get("repositories", {}).items():
                 entry.repositories[repo] = {
                     a["digest"]: Artifact(a["digest"], int(a["size"]), tuple(a.get("tags") or ()),
-                                          a.get("media_type", ""))
+                                          a.get("media_type", ""), a.get("subject", ""))
                     for a in artifacts}
             inventory.projects[name] = entry
         return inventory
@@ -109,12 +113,15 @@ def take_inventory(client: HarborLister, projects: list[str] | None = None) -> I
         for repository in client.repositories(name):
             full = repository["name"]
             short = full[len(name) + 1:] if full.startswith(name + "/") else full
-            entry.repositories[full] = {
-                a["digest"]: Artifact(a["digest"], int(a.get("size") or 0),
-                                      tuple(sorted(t["name"] for t in a.get("tags") or [])),
-                                      a.get("manifest_media_type", ""))
-                for a in client.artifacts(name, short)
-            }
+            artifacts: dict[str, Artifact] = {}
+            for a in client.artifacts(name, short):
+                artifacts[a["digest"]] = Artifact(a["digest"], int(a.get("size") or 0),
+                                                  tuple(sorted(t["name"] for t in a.get("tags") or [])),
+                                                  a.get("manifest_media_type", ""))
+                for accessory in a.get("accessories") or []:
+                    artifacts.setdefault(accessory["digest"], Artifact(
+                        accessory["digest"], int(accessory.get("size") or 0), (), "", a["digest"]))
+            entry.repositories[full] = artifacts
         inventory.projects[name] = entry
     return inventory
 

@@ -303,3 +303,32 @@ def test_a_project_is_found_by_name_on_harbor_before_2_2(tmp_path):
         assert client.project("app")["name"] == "app"
         assert client.project("app-staging")["name"] == "app-staging"
         assert client.project("ap") is None
+
+
+def test_a_signature_is_an_accessory_hidden_from_the_default_listing(harbor_twin):
+    """A manifest with an OCI `subject` (cosign, notation, SBOM) is an accessory in Harbor: the default artifact
+    listing leaves it out (src/pkg/artifact/dao/dao.go); `with_accessory=true` nests it in its subject, and
+    `…/artifacts/{ref}/accessories` lists it. The inventory carries it and the registry client pulls it by digest."""
+    import random
+
+    from fixtures.sandbox.seed import SeededArtifact, push_signature
+    from runbook.inventory import take_inventory
+
+    harbor_twin.client().create_project("signed")
+    with harbor_twin.registry_client() as registry:
+        image = registry.push_image("signed/app", "v1", [os.urandom(4000)])
+        subject = SeededArtifact("signed", "app", "v1", image.digest, image.size, ())
+        signature = push_signature(registry, subject, random.Random(1))
+        verified = registry.verify_artifact("signed/app", signature)
+    base = f"{harbor_twin.url}{API}/projects/signed/repositories/app/artifacts"
+    default = requests.get(base, auth=_admin(harbor_twin), timeout=5).json()
+    assert [a["digest"] for a in default] == [image.digest] and default[0].get("accessories") is None
+    [listed] = requests.get(base, params={"with_accessory": "true"}, auth=_admin(harbor_twin), timeout=5).json()
+    [accessory] = listed["accessories"]
+    assert (accessory["digest"], accessory["type"], accessory["subject_artifact_digest"]) == (
+        signature, "signature.cosign", image.digest)
+    assert accessory["size"] == verified.size
+    endpoint = requests.get(f"{base}/{image.digest}/accessories", auth=_admin(harbor_twin), timeout=5)
+    assert [a["digest"] for a in endpoint.json()] == [signature] and endpoint.headers["X-Total-Count"] == "1"
+    records = take_inventory(harbor_twin.client()).artifact_records()
+    assert {(r["digest"], r["subject"]) for r in records} == {(image.digest, ""), (signature, image.digest)}
