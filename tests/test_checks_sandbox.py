@@ -869,6 +869,7 @@ class HarborPlants:
     deleted: str  # "<project>/<repo>@<digest>"
     corrupted: str  # "<project>/<repo>@<digest>"
     corrupted_blob: str
+    signature: str  # "<project>/<repo>@<digest>" of the cosign signature (an accessory) deleted on the target
 
 
 def _artifact_id(repository: str, digest: str) -> str:
@@ -878,11 +879,16 @@ def _artifact_id(repository: str, digest: str) -> str:
 @pytest.fixture(scope="module")
 def harbor_plants(migrated: Migration, restore_plants: RestorePlants) -> HarborPlants:
     """On the migrated target Harbor: one artifact deleted through the Harbor API, one layer blob of
-    another artifact overwritten in the registry's storage directory (same size, other bytes)."""
+    another artifact overwritten in the registry's storage directory (same size, other bytes), and the seeded
+    cosign signature (an accessory, hidden from Harbor's default listing) deleted through the Harbor API."""
     box, config = migrated.sandbox, migrated.config
-    deleted, corrupted = box.pushed[0], box.pushed[-1]
+    deleted, corrupted, signed = box.pushed[0], box.pushed[-1], box.pushed[2]
     assert deleted.full_repository != corrupted.full_repository
     harbor(box, "target").delete_artifact(deleted.project, deleted.repository, deleted.digest)
+    [subject] = [a for a in harbor(box, "target").artifacts(signed.project, signed.repository)
+                 if a["digest"] == signed.digest]
+    [signature] = [a["digest"] for a in subject.get("accessories") or []]
+    harbor(box, "target").delete_artifact(signed.project, signed.repository, signature)
     blob, size = corrupted.blobs[-1]
     registry_pvc = get(box, "target", "pvc", "my-harbor-registry", "-n", NAMESPACE)
     pv = get(box, "target", "pv", registry_pvc["spec"]["volumeName"])
@@ -893,7 +899,8 @@ def harbor_plants(migrated: Migration, restore_plants: RestorePlants) -> HarborP
     data.write_bytes(bytes(size))  # same length, other content
     checked = check(config, "verify-harbor")
     return HarborPlants(checked, f"{deleted.full_repository}@{deleted.digest}",
-                        f"{corrupted.full_repository}@{corrupted.digest}", blob)
+                        f"{corrupted.full_repository}@{corrupted.digest}", blob,
+                        f"{signed.full_repository}@{signature}")
 
 
 def test_verify_harbor_names_the_artifact_missing_on_target(harbor_plants: HarborPlants, migrated: Migration) -> None:
@@ -902,6 +909,16 @@ def test_verify_harbor_names_the_artifact_missing_on_target(harbor_plants: Harbo
         f"test_artifact_present[{_artifact_id(deleted.full_repository, deleted.digest)}]",
         f"artifact {harbor_plants.deleted} is missing on the target Harbor", "deleted on the target since the restore")
     assert "the database volume was not restored" not in message  # the others are there: the fix says what was seen
+
+
+def test_verify_harbor_names_the_signature_missing_on_target(harbor_plants: HarborPlants,
+                                                             migrated: Migration) -> None:
+    """H7: an accessory lost in the migration is named like any artifact (the golden inventory carries it)."""
+    repository, digest = harbor_plants.signature.split("@")
+    harbor_plants.checked.failed(f"test_artifact_present[{_artifact_id(repository, digest)}]",
+                                 f"artifact {harbor_plants.signature} is missing on the target Harbor")
+    signed = migrated.sandbox.pushed[2]
+    harbor_plants.checked.passed(f"test_artifact_present[{_artifact_id(signed.full_repository, signed.digest)}]")
 
 
 def test_verify_harbor_names_the_corrupted_blob(harbor_plants: HarborPlants, migrated: Migration) -> None:
