@@ -112,21 +112,32 @@ def parse_set(expression: str) -> dict:
 
 # --------------------------------------------------------------------------- secrets in values
 
-def masked(values: Any) -> Any:
-    """A copy of `values` fit to show a person: the value of every key that names a secret is the mask."""
+def _holds_secret(key: str, within_secret: bool) -> bool:
+    """Whether the value under `key` is secret: its key names a secret, or it sits inside one that does
+    (credentials.secretContents.cloud holds the S3 keys) and does not itself name a Secret (existingSecret)."""
+    return names_a_secret(key) or (within_secret and not SECRET_REFERENCE_KEY.search(key))
+
+
+def masked(values: Any, _within_secret: bool = False) -> Any:
+    """A copy of `values` fit to show a person: every string under a key that names a secret, at any depth
+    below it, is the mask."""
     if isinstance(values, dict):
-        return {k: (MASK if names_a_secret(str(k)) and isinstance(v, str) and v else masked(v))
-                for k, v in values.items()}
+        return {k: masked(v, _holds_secret(str(k), _within_secret)) for k, v in values.items()}
     if isinstance(values, list):
-        return [masked(v) for v in values]
+        return [masked(v, _within_secret) for v in values]
+    if _within_secret and isinstance(values, str) and values:
+        return MASK
     return values
 
 
 def register_secret_values(values: Any) -> None:
-    """Register every string under a key that names a secret, so runbook.secrets.redact scrubs it."""
-    for key, value in _walk(values):
-        if isinstance(value, str) and names_a_secret(key):
-            register(value)
+    """Register every string under a key that names a secret (at any depth below it), so
+    runbook.secrets.redact scrubs it. A multi-line one (an INI file, a PEM key) also line by line: YAML and
+    JSON print it indented or escaped, never whole."""
+    for value in _secret_strings(values):
+        register(value)
+        for line in value.splitlines() if "\n" in value else ():
+            register(line.strip())
 
 
 def register_manifest_secrets(objects: list[dict]) -> None:
@@ -146,15 +157,15 @@ def register_manifest_secrets(objects: list[dict]) -> None:
                     pass
 
 
-def _walk(values: Any, key: str = "") -> Iterator[tuple[str, Any]]:
+def _secret_strings(values: Any, within_secret: bool = False) -> Iterator[str]:
     if isinstance(values, dict):
         for k, v in values.items():
-            yield from _walk(v, str(k))
+            yield from _secret_strings(v, _holds_secret(str(k), within_secret))
     elif isinstance(values, list):
         for v in values:
-            yield from _walk(v, key)
-    else:
-        yield key, values
+            yield from _secret_strings(v, within_secret)
+    elif within_secret and isinstance(values, str):
+        yield values
 
 
 # --------------------------------------------------------------------------- errors

@@ -157,6 +157,22 @@ def test_masked_hides_secret_values_but_not_the_names_of_secrets():
     assert values["harborAdminPassword"] == "Harbor12345"  # a copy
 
 
+def test_masked_and_redact_reach_a_secret_nested_below_its_key():
+    """Velero's chart takes the S3 keys as credentials.secretContents.cloud (fixtures/installer.py): the
+    leaf's own key names nothing, the key above it does."""
+    from runbook.secrets import redact
+
+    ini = "[default]\naws_access_key_id=AKIANESTED4711\naws_secret_access_key=nested-secret-0815\n"
+    values = {"credentials": {"useSecret": True, "existingSecret": "", "secretContents": {"cloud": ini}},
+              "configuration": {"backupStorageLocation": [{"name": "default", "bucket": "velero"}]}}
+    shown = helm.masked(values)
+    assert shown["credentials"]["secretContents"] == {"cloud": MASK}
+    assert shown["credentials"]["useSecret"] is True and shown["configuration"] == values["configuration"]
+    helm.register_secret_values(values)
+    printed = redact(f"helm values: {values}\n{yaml.safe_dump(values)}")
+    assert "nested-secret-0815" not in printed and "AKIANESTED4711" not in printed
+
+
 # -- remote charts: a chart repository over HTTP, an OCI registry ---------------------------------
 @pytest.fixture
 def chart_repository(tmp_path):
