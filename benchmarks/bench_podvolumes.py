@@ -71,7 +71,7 @@ def main() -> int:
         (root / "bin").mkdir()
         log = counting_restic(root / "bin")
         os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}"
-        s3 = start_s3(root / "moto.log")
+        s3 = start_s3()
         clusters = []
         try:
             bucket = f"pv-{uuid.uuid4().hex[:8]}"

@@ -80,7 +80,7 @@ def source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     (tmp_path / "bin").mkdir()
     _stand_in(tmp_path / "bin", tmp_path / "restic.log")
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    s3 = start_s3(tmp_path / "moto.log")
+    s3 = start_s3()
     try:
         bucket = f"runs-{uuid.uuid4().hex[:8]}"
         boto3.client("s3", endpoint_url=s3.endpoint, region_name=REGION, aws_access_key_id=ACCESS_KEY.reveal(),

@@ -141,7 +141,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
     from fixtures.sandbox.environment import start_s3
 
     root = tmp_path_factory.mktemp("velero")
-    s3 = start_s3(root / "moto.log")
+    s3 = start_s3()
     clusters: list[SandboxCluster] = []
     try:
         bucket = f"velero-{uuid.uuid4().hex[:8]}"

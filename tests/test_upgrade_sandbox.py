@@ -17,14 +17,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CHARTS = ROOT / "fixtures" / "charts"
 
 
-def _chart_installed_sandbox() -> bool:
-    import inspect
-
-    from fixtures.sandbox.environment import Sandbox
-
-    return "harbor_chart_version" in inspect.signature(Sandbox.__init__).parameters
-
-
 def upgrade_config(sandbox, tmp_path: Path, upgrade: dict) -> Path:
     """The sandbox's own seatrial.yaml, pointed at the source cluster, where Harbor 1.6.4 runs with its data
     (the upgrade step works on `target`; `source` is never touched by it)."""
@@ -47,8 +39,6 @@ def seatrial(config: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_seed_story_refused_then_fixed_keeps_every_artifact(fresh_sandbox, tmp_path):
-    if not _chart_installed_sandbox():
-        pytest.skip("the sandbox does not install Harbor from a chosen chart version yet (fixtures/installer.py)")
     sandbox = fresh_sandbox(projects=1, repositories=1, artifacts=2, harbor_chart_version="1.6.4")
     recreate = tmp_path / "recreate.yaml"
     recreate.write_text("updateStrategy:\n  type: Recreate\n")
