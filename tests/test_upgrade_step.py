@@ -42,7 +42,17 @@ def chart(version: str) -> helm.Chart:
 
 @pytest.fixture
 def target(tmp_path):
-    with SandboxCluster("target", tmp_path / "cluster") as running:
+    yield from _sandbox(tmp_path)
+
+
+@pytest.fixture
+def rbd_target(tmp_path):
+    """Volumes any node attaches (Rook RBD's kind), so a RollingUpdate meets the Multi-Attach error."""
+    yield from _sandbox(tmp_path, network_classes=("rook-ceph-block",))
+
+
+def _sandbox(tmp_path, **options):
+    with SandboxCluster("target", tmp_path / "cluster", **options) as running:
         kubeconfig = write_kubeconfig(tmp_path / "kubeconfig-target", {"target": running.url})
         with Cluster(kubeconfig, "target", name="target") as cluster, \
                 helm.Helm(kubeconfig, "target", namespace=NS) as engine:
@@ -206,3 +216,35 @@ def test_rollback_on_failure_rolls_the_release_back(kube_api, tmp_path):
         assert "rolled back to revision 1" in failed.value.message
         history = engine.history(RELEASE)
         assert len(history) == 3 and engine.status(RELEASE)["chart_version"] == "1.18.4"
+
+
+def test_a_real_multi_attach_hang_is_named_and_rolled_back(rbd_target, tmp_path):
+    """The seed's hang, in the sandbox: 1.18.4 runs with the chart's default RollingUpdate; the upgrade's new
+    registry pod lands on the other node and cannot attach the ReadWriteOnce PVC the old pod holds."""
+    cluster, engine, kubeconfig = rbd_target
+    install(cluster, engine, "1.18.4")
+    before = pvc_objects(cluster, NS)
+    cfg = config(tmp_path, kubeconfig, {"chart": str(CHARTS / "harbor-1.19.1.tgz"), "reuse_values": True})
+    lines: list[str] = []
+    guarded = guard(cluster, cfg.upgrade, release=RELEASE, namespace=NS, run_dir=cfg.run_dir, say=lines.append)
+    assert guarded.plan.exit_code == 0, "\n".join(lines)
+    with pytest.raises(RolloutStuck) as raised:
+        upgrade_and_wait(engine, guarded, cluster, release=RELEASE, namespace=NS, timeout=120,
+                         rollback_on_failure=True, say=lines.append, stuck_after=1)
+    message, fix = raised.value.message, raised.value.fix
+    print(message, fix, sep="\n")
+    waiting = message.split(" is stuck: pod ", 1)[1].split(" ", 1)[0]
+    claim = message.split("ReadWriteOnce PVC ", 1)[1].split(" ", 1)[0]
+    assert claim in ("my-harbor-registry", "my-harbor-jobservice")
+    assert f"ContainerCreating: ReadWriteOnce PVC {claim} is still held by pod" in message
+    assert "RollingUpdate starts the new pod before the old one stops" in message
+    assert "rolled back to revision 1" in message
+    assert f"kubectl -n {NS} delete replicaset {claim}-" in fix and "updateStrategy.type: Recreate" in fix
+    events = [e for e in cluster.list("v1", "Event", NS) if e["involvedObject"]["name"] == waiting]
+    assert any(e["reason"] == "FailedAttachVolume" and "Multi-Attach error" in e["message"] for e in events)
+
+    assert engine.status(RELEASE)["chart_version"] == "1.18.4" and len(engine.history(RELEASE)) == 3
+    old = chart("1.18.4").render(guarded.values, release=RELEASE, namespace=NS)
+    wait_for_rollouts(cluster, NS, workloads(old), timeout=120, strategy=None, say=lines.append)
+    assert pvc_objects(cluster, NS) == before  # the rollback left every volume where it was
+    assert waiting not in {p["metadata"]["name"] for p in cluster.list("v1", "Pod", NS)}
