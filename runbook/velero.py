@@ -521,16 +521,24 @@ def velero_server(deployments: list[dict]) -> dict | None:
     return None
 
 
+def container_flag(container: dict, flag: str) -> str | None:
+    """The value of `--<flag>=v` or `--<flag> v` among a container's command and args; None when absent."""
+    words = [*(container.get("command") or []), *(container.get("args") or [])]
+    for index, word in enumerate(words):
+        if word.startswith(f"--{flag}="):
+            return word.split("=", 1)[1]
+        if word == f"--{flag}" and index + 1 < len(words):
+            return words[index + 1]
+    return None
+
+
 def server_flag(deployment: dict, flag: str) -> str | None:
     """The value of `--<flag>=v` or `--<flag> v` on the server container, None when not given."""
     spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
     for container in spec.get("containers") or []:
-        words = [*(container.get("command") or []), *(container.get("args") or [])]
-        for index, word in enumerate(words):
-            if word.startswith(f"--{flag}="):
-                return word.split("=", 1)[1]
-            if word == f"--{flag}" and index + 1 < len(words):
-                return words[index + 1]
+        value = container_flag(container, flag)
+        if value is not None:
+            return value
     return None
 
 
