@@ -64,6 +64,7 @@ class Matrix:
             "target": FaultProxy(sandbox.target.url).start(),
             "s3": FaultProxy(sandbox.s3_endpoint).start(),
             "harbor": FaultProxy(sandbox.target_harbor_url).start(),
+            "source-harbor": FaultProxy(sandbox.source_harbor_url).start(),
         }
         kubeconfig = write_kubeconfig(root / "kubeconfig", {"source": self.proxies["source"].url,
                                                              "target": self.proxies["target"].url})
@@ -72,6 +73,7 @@ class Matrix:
             data[side]["kubeconfig"] = str(kubeconfig)
         data["storage"]["endpoint"] = self.proxies["s3"].url
         data["harbor"]["target_url"] = self.proxies["harbor"].url
+        data["harbor"]["source_url"] = self.proxies["source-harbor"].url
         data["run_dir"] = str(root / "run")
         self.config = root / "seatrial.yaml"
         self.config.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -171,3 +173,195 @@ def test_a_5xx_spell_during_the_backup_wait_is_ridden_out(matrix: Matrix):
     assert "answered 503; retrying in" in text, text[-3000:]
     assert "to finish: retrying, the last answer was:" in text and "503" in text, text[-3000:]
     assert "backup: " in text and "checks green" in text, text[-3000:]
+
+
+# -- faults met in the middle of a step that changes things ------------------------------------------------------
+# These run after the cells above (same sandbox); the restore cell, last, replaces the target's restored namespace
+# and so re-takes `matrix.before`.
+
+def _clean(matrix: Matrix, text: str) -> None:
+    assert "internal error" not in text and "Traceback" not in text, text[-3000:]
+    assert "corrupt" not in text.lower(), f"a dependency fault was called corruption:\n{text[-3000:]}"
+    for secret in (matrix.sandbox.admin_password, matrix.sandbox.access_key, matrix.sandbox.secret_key):
+        assert secret.reveal() not in text, "a secret value is in the output of a fault"
+
+
+def _faulted_run(matrix: Matrix, proxy: str, fault: str, *args: str, paths: tuple[str, ...], budget: int | None = None,
+                 methods: tuple[str, ...] | None = None) -> tuple[int, str, int]:
+    """`seatrial <args>` with the fault on; (exit code, output, faulted requests); the fault is healed after."""
+    chosen = matrix.proxies[proxy]
+    chosen.set(fault, paths=paths, budget=budget, methods=methods)
+    try:
+        done = matrix.cli(*args)
+    finally:
+        faulted = chosen.faulted
+        chosen.set(None, paths=("/",))
+    text = done.stdout + done.stderr
+    _clean(matrix, text)
+    return done.returncode, text, faulted
+
+
+def _count(matrix: Matrix, context: str, kind: str) -> int:
+    with Cluster(matrix.sandbox.kubeconfig, context) as cluster:
+        return len(cluster.list("velero.io/v1", kind, "velero"))
+
+
+def test_a_source_api_fault_on_a_pod_patch_during_annotate(matrix: Matrix):
+    """annotate PATCHes a source pod whose exclusion changed: a 503 spell is ridden out (said), a 503 that persists
+    exits 3 naming the source, nothing else on the source changes, and the resume is green."""
+    from runbook.steps.annotate import EXCLUDES
+
+    with Cluster(matrix.sandbox.kubeconfig, "source") as cluster:
+        pod = next(p for p in cluster.list("v1", "Pod", NAMESPACE)
+                   if any(v.get("persistentVolumeClaim") for v in p["spec"].get("volumes") or []))
+        name = pod["metadata"]["name"]
+
+        def plant() -> None:  # a stray exclusion that annotate must remove: one PATCH
+            cluster.patch("v1", "Pod", name, NAMESPACE, {"metadata": {"annotations": {EXCLUDES: "stray-volume"}}})
+
+        def annotation() -> str | None:
+            return (cluster.get("v1", "Pod", name, NAMESPACE)["metadata"].get("annotations") or {}).get(EXCLUDES)
+
+        backups = _count(matrix, "source", "Backup")
+        pods = f"/api/v1/namespaces/{NAMESPACE}/pods/"
+        plant()
+        code, text, faulted = _faulted_run(matrix, "source", "5xx", "step", "annotate", paths=(pods,), budget=2,
+                                           methods=("PATCH",))
+        assert faulted == 2 and code == 0, f"exit {code}, {faulted} faulted PATCHes:\n{text[-3000:]}"
+        assert "answered 503; retrying in" in text, text[-3000:]
+        assert annotation() != "stray-volume", "the PATCH was not made after the spell"
+
+        plant()
+        code, text, faulted = _faulted_run(matrix, "source", "5xx", "step", "annotate", paths=(pods,),
+                                           methods=("PATCH",))
+        assert faulted >= 2, text[-3000:]
+        assert code == 3, f"a persistent 503 on a pod PATCH: exit {code}, not 3:\n{text[-3000:]}"
+        assert "source" in text and "503" in text, text[-3000:]
+        assert annotation() == "stray-volume", "the pod changed although every PATCH was refused"
+        assert matrix.state() == matrix.before and _count(matrix, "source", "Backup") == backups
+
+        healed = matrix.cli("step", "annotate")
+        assert healed.returncode == 0, (healed.stdout + healed.stderr)[-3000:]
+        assert annotation() != "stray-volume"
+
+
+def test_a_harbor_fault_when_freeze_sets_read_only(matrix: Matrix):
+    """freeze's PUT of read_only to the source Harbor: a 503 spell is ridden out (said) and the source ends
+    read-only; a 503 that persists exits 3 naming Harbor and the run stops there (no Backup is taken from a
+    writable source); the resume freezes it."""
+    url, password = matrix.sandbox.source_harbor_url, matrix.sandbox.admin_password
+    configurations = ("/api/v2.0/configurations",)
+
+    def frozen() -> bool:
+        with HarborClient(url, "admin", password) as harbor:
+            return harbor.read_only()
+
+    def thaw() -> None:
+        with HarborClient(url, "admin", password) as harbor:
+            harbor.set_read_only(False)
+
+    backups = _count(matrix, "source", "Backup")
+    thaw()
+    code, text, faulted = _faulted_run(matrix, "source-harbor", "5xx", "step", "freeze", paths=configurations,
+                                       budget=2, methods=("PUT",))
+    assert faulted == 2 and code == 0, f"exit {code}, {faulted} faulted PUTs:\n{text[-3000:]}"
+    assert "Harbor" in text and "answered 503; retrying in" in text, text[-3000:]
+    assert frozen(), "the source is writable after freeze passed"
+
+    thaw()
+    code, text, faulted = _faulted_run(matrix, "source-harbor", "5xx", "run", "--from", "freeze", "--yes",
+                                       paths=configurations, methods=("PUT",))
+    assert faulted >= 2, text[-3000:]
+    assert code == 3, f"a persistent 503 on the freeze: exit {code}, not 3:\n{text[-3000:]}"
+    assert "Harbor" in text and "503" in text, text[-3000:]
+    assert "== backup" not in text and _count(matrix, "source", "Backup") == backups, \
+        f"the run went on to the backup with the source writable:\n{text[-3000:]}"
+    assert not frozen()
+
+    healed = matrix.cli("step", "freeze")
+    assert healed.returncode == 0, (healed.stdout + healed.stderr)[-3000:]
+    assert matrix.state() == matrix.before
+
+
+def _watched(matrix: Matrix, *args: str, arm) -> tuple[int, str]:
+    """Run `seatrial <args>`, calling `arm(line)` on each output line (to set a fault at the right moment)."""
+    command = [sys.executable, "-m", "runbook.cli", "-c", str(matrix.config), *args]
+    seen: list[str] = []
+    with subprocess.Popen(command, cwd=ROOT, env={**os.environ, **FAST_FAULTS}, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as child:
+        assert child.stdout is not None
+        for line in child.stdout:
+            seen.append(line)
+            arm(line)
+        code = child.wait(timeout=600)
+    for proxy in matrix.proxies.values():
+        proxy.set(None, paths=("/",))
+    text = "".join(seen)
+    _clean(matrix, text)
+    return code, text
+
+
+def test_faults_during_the_restore(matrix: Matrix):
+    """A fresh restore (after reset-target) meets: S3 down while waiting for the backup to sync (exit 3, no Restore
+    made); then the target API failing the Restore's reads for good right after the Restore is made (the wait rides
+    it out for the grace, then exit 3, one Restore); the resume, through a short 503 spell, finds THAT Restore (no
+    second one) and finishes green. The source is never touched."""
+    reset = matrix.cli("reset-target", "--yes")
+    assert reset.returncode == 0, (reset.stdout + reset.stderr)[-3000:]
+    restores = _count(matrix, "target", "Restore")
+    backups = _count(matrix, "source", "Backup")
+    source_before = matrix.before[0]
+
+    code, text, faulted = _faulted_run(matrix, "s3", "down", "step", "restore", "--yes", paths=("/",))
+    assert faulted and code == 3, f"S3 down before the restore: exit {code}:\n{text[-3000:]}"
+    assert any(word in text for word in ("object store", "bucket")), text[-3000:]
+    assert _count(matrix, "target", "Restore") == restores, f"a Restore was made without the bucket:\n{text[-3000:]}"
+
+    target = matrix.proxies["target"]
+    restore_reads = ("/apis/velero.io/v1/namespaces/velero/restores/",)
+
+    def arm_for_good(line: str) -> None:
+        if "created Restore velero/" in line:
+            target.set("5xx", paths=restore_reads, methods=("GET",))
+
+    code, text = _watched(matrix, "step", "restore", "--yes", arm=arm_for_good)
+    assert code == 3, f"the target API failing for good during the restore wait: exit {code}:\n{text[-3000:]}"
+    assert "target" in text and "503" in text and "retrying, the last answer was:" in text, text[-3000:]
+    assert _count(matrix, "target", "Restore") == restores + 1, text[-3000:]
+
+    target.set("5xx", paths=restore_reads, budget=2, methods=("GET",))  # within one request's retries
+    code, text = _watched(matrix, "step", "restore", "--yes", arm=lambda _line: None)
+    assert code == 0, f"the resume did not ride out a 503 spell:\n{text[-4000:]}"
+    assert "answered 503; retrying in" in text and "created Restore" not in text, text[-3000:]
+    assert _count(matrix, "target", "Restore") == restores + 1, "the resume made a second Restore"
+    assert _count(matrix, "source", "Backup") == backups, "a Backup was made during the restore"
+
+    matrix.before = matrix.state()  # the target's claims are the new restore's now
+    assert matrix.before[0] == source_before, "the source's claims changed during the restore"
+    assert matrix.before[1] and matrix.before[2] is True, matrix.before
+
+
+def test_a_lost_answer_to_the_restore_create_makes_no_second_restore(matrix: Matrix):
+    """The target API makes the Restore but its answer is lost (the connection drops): exit 3 naming the target;
+    the resume finds the Restore by the name the journal planned and waits on it, never creating a second one."""
+    reset = matrix.cli("reset-target", "--yes")
+    assert reset.returncode == 0, (reset.stdout + reset.stderr)[-3000:]
+    restores = _count(matrix, "target", "Restore")
+    source_before = matrix.before[0]
+
+    code, text, faulted = _faulted_run(matrix, "target", "lost", "step", "restore", "--yes",
+                                       paths=("/apis/velero.io/v1/namespaces/velero/restores",), budget=1,
+                                       methods=("POST",))
+    assert faulted == 1 and code == 3, f"a lost answer to the Restore's create: exit {code}:\n{text[-3000:]}"
+    assert "target" in text, text[-3000:]
+    assert _count(matrix, "target", "Restore") == restores + 1, "the Restore was not made (the fault did not bite)"
+
+    resumed = matrix.cli("step", "restore", "--yes")
+    text = resumed.stdout + resumed.stderr
+    _clean(matrix, text)
+    assert resumed.returncode == 0, text[-4000:]
+    assert "created Restore" not in text, f"the resume created another Restore:\n{text[-3000:]}"
+    assert _count(matrix, "target", "Restore") == restores + 1, "the resume made a second Restore"
+
+    matrix.before = matrix.state()
+    assert matrix.before[0] == source_before, "the source's claims changed during the restore"
