@@ -83,8 +83,24 @@ def test_recreate_stops_the_old_pod_first_and_does_not_hang(kubectl: Kubectl, tm
     wait_for("the new registry pod to run", lambda: rolled_out(kubectl, "registry:2.8.3"))
 
 
-def test_a_cordoned_node_gets_no_new_pods(kubectl: Kubectl, tmp_path: Path):
+def test_the_scheduler_spreads_a_workloads_pods_and_a_cordoned_node_gets_none(kubectl: Kubectl, tmp_path: Path):
+    manifest = tmp_path / "web.yaml"
+
+    def deploy(name: str) -> None:
+        manifest.write_text(yaml.safe_dump(
+            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": NS},
+             "spec": {"replicas": 4, "selector": {"matchLabels": {"app": name}},
+                      "template": {"metadata": {"labels": {"app": name}},
+                                   "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}}))
+        kubectl("apply", "-f", str(manifest))
+
+    def nodes(name: str):
+        found = kubectl.json("get", "pods", "-n", NS, "-l", f"app={name}")["items"]
+        return len(found) == 4 and all(p["status"].get("phase") == "Running" for p in found) and sorted(
+            p["spec"]["nodeName"] for p in found)
+
+    deploy("spread")
+    assert wait_for("4 spread pods to run", lambda: nodes("spread")) == ["node-1", "node-1", "node-2", "node-2"]
     kubectl("cordon", "node-1")
-    apply(kubectl, tmp_path, "Recreate", "registry:2.8.1")
-    assert wait_for("the registry pod to run", lambda: rolled_out(kubectl, "registry:2.8.1"))["spec"]["nodeName"] \
-        == "node-2"
+    deploy("cordoned")
+    assert wait_for("4 pods to run beside the cordon", lambda: nodes("cordoned")) == ["node-2"] * 4

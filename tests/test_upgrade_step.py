@@ -239,6 +239,9 @@ def test_a_real_multi_attach_hang_is_named_and_rolled_back(rbd_target, tmp_path)
     assert f"ContainerCreating: ReadWriteOnce PVC {claim} is still held by pod" in message
     assert "RollingUpdate starts the new pod before the old one stops" in message
     assert "rolled back to revision 1" in message
+    volume = before[claim]["volumeName"]
+    assert f'event FailedAttachVolume: Multi-Attach error for volume "{volume}" Volume is already used by pod(s) ' \
+        f"{claim}-" in message
     assert f"kubectl -n {NS} delete replicaset {claim}-" in fix and "updateStrategy.type: Recreate" in fix
     events = [e for e in cluster.list("v1", "Event", NS) if e["involvedObject"]["name"] == waiting]
     assert any(e["reason"] == "FailedAttachVolume" and "Multi-Attach error" in e["message"] for e in events)

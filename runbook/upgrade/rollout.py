@@ -7,7 +7,7 @@ one never goes because the new one never gets ready). One LIST per kind per poll
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from runbook.upgrade.objects import name_of
 
@@ -143,4 +143,9 @@ def observe(cluster, namespace: str, workloads: list[tuple[str, str]], strategy_
             found = diagnose(obj, pods, pvcs, namespace, strategy_key) if obj else None
             if found:
                 stuck.append(found)
+    if stuck:  # what the attach/detach controller said, verbatim (one LIST, only when something is stuck)
+        said = {((e.get("involvedObject") or {}).get("name"), e.get("reason")): e.get("message", "")
+                for e in cluster.list("v1", "Event", namespace)}
+        stuck = [replace(s, cause=f"{s.cause}; event FailedAttachVolume: {said[(s.pod, 'FailedAttachVolume')]}")
+                 if (s.pod, "FailedAttachVolume") in said else s for s in stuck]
     return RolloutState(pending, stuck)
