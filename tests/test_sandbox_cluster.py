@@ -138,8 +138,8 @@ def test_harbor_release_runs_on_bound_local_volumes(kubectl: Kubectl, cluster: S
 def test_static_load_balancer_ip_only_inside_the_pool(kubectl: Kubectl, core: kubernetes.client.CoreV1Api,
                                                      cluster: SandboxCluster):
     with_release(kubectl, cluster)
-    lb = wait_for("the LoadBalancer ingress", lambda: core.read_namespaced_service("my-harbor", "harbor")
-                  .status.load_balancer.ingress)
+    lb = wait_for("the LoadBalancer ingress", lambda: (s := core.read_namespaced_service("my-harbor", "harbor").status)
+                  and s.load_balancer and s.load_balancer.ingress)  # no status until the controller has seen it
     assert [i.ip for i in lb] == ["192.0.2.10"]
     outside = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "outside"},
                "spec": {"type": "LoadBalancer", "loadBalancerIP": "198.51.100.10", "ports": [{"port": 80}]}}
@@ -147,7 +147,7 @@ def test_static_load_balancer_ip_only_inside_the_pool(kubectl: Kubectl, core: ku
     service = wait_for("a ClusterIP", lambda: (s := core.read_namespaced_service("outside", "harbor")).spec.cluster_ip
                        and s)
     assert service.spec.ports[0].node_port
-    time.sleep(0.6)  # several controller periods: a static IP outside the pool stays pending
+    cluster.settle()  # a static IP outside the pool stays pending
     assert not core.read_namespaced_service("outside", "harbor").status.load_balancer.ingress
 
 
@@ -159,7 +159,7 @@ def test_claim_with_missing_storage_class_stays_pending(core: kubernetes.client.
     events = wait_for("a ProvisioningFailed event", lambda: [
         e for e in core.list_namespaced_event("default").items if e.involved_object.name == "orphan"])
     assert events[0].reason == "ProvisioningFailed" and "ceph-fast" in events[0].message
-    time.sleep(0.6)
+    cluster.settle()
     pvc = core.read_namespaced_persistent_volume_claim("orphan", "default")
     assert pvc.status.phase == "Pending" and not pvc.spec.volume_name
     cluster.store.create({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "ceph-fast"},
@@ -232,7 +232,7 @@ def test_restored_pod_waits_for_its_volumes_then_is_adopted(core: kubernetes.cli
                  "resources": {"requests": {"storage": "1Gi"}}}})
     core.create_namespaced_pod("default", _restored_pod("0f1e2d3c-restore-uid"))
     pod = wait_for("scheduling", lambda: (p := core.read_namespaced_pod("my-app-0", "default")).spec.node_name and p)
-    time.sleep(0.6)
+    cluster.settle()
     pod = core.read_namespaced_pod("my-app-0", "default")
     assert pod.status.phase == "Pending" and pod.status.init_container_statuses[0].name == "restore-wait"
     pvc = core.read_namespaced_persistent_volume_claim("data-my-app-0", "default")
@@ -280,7 +280,7 @@ def test_harbor_lifecycle_attaches_to_the_release_volumes_and_detaches_with_the_
     lifecycle = HarborLifecycle(cluster.store, lambda db, reg, **started: calls.append(("attach", db, reg)),
                                 lambda: calls.append(("detach",)))
     cluster.add_controllers([lifecycle])
-    time.sleep(0.3)
+    cluster.settle()
     assert calls == []  # no release, no Harbor
     with_release(kubectl, cluster)
     wait_for("attach", lambda: calls)
