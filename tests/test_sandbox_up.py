@@ -76,12 +76,10 @@ def test_the_static_load_balancer_ip_is_not_honoured_on_target(sandbox: Sandbox)
         core.create_namespaced_service("lb-trap", {
             "apiVersion": "v1", "kind": "Service", "metadata": {"name": "my-harbor"},
             "spec": {"type": "LoadBalancer", "loadBalancerIP": "192.0.2.10", "ports": [{"port": 443}]}})
-        deadline = time.monotonic() + 5
-        while not core.read_namespaced_service("my-harbor", "lb-trap").spec.cluster_ip:
-            assert time.monotonic() < deadline, "no ClusterIP was assigned"
-            time.sleep(0.05)
-        time.sleep(0.6)
-        assert not core.read_namespaced_service("my-harbor", "lb-trap").status.load_balancer.ingress
+        sandbox.target.settle()  # every controller has seen the Service: what it would assign, it has
+        service = core.read_namespaced_service("my-harbor", "lb-trap")
+        assert service.spec.cluster_ip, "no ClusterIP was assigned"
+        assert not (service.status and service.status.load_balancer and service.status.load_balancer.ingress)
     finally:
         core.delete_namespace("lb-trap")
 
@@ -159,9 +157,9 @@ def test_fresh_sandbox_with_another_storage_class_on_target(fresh_sandbox):
         "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "my-harbor-registry"},
         "spec": {"storageClassName": "rook-ceph-block", "accessModes": ["ReadWriteOnce"],
                  "resources": {"requests": {"storage": "5Gi"}}}})
-    time.sleep(1.0)
+    damaged.target.settle()  # the binder has seen the claim: a volume it could make, it has made
     claim = core.read_namespaced_persistent_volume_claim("my-harbor-registry", "harbor")
-    assert claim.status.phase == "Pending" and not claim.spec.volume_name
+    assert claim.status and claim.status.phase == "Pending" and not claim.spec.volume_name
     reasons = [e.reason for e in core.list_namespaced_event("harbor").items]
     assert "ProvisioningFailed" in reasons
     # deleting the source namespace takes the Harbor twin down and the volume directories away
