@@ -239,17 +239,18 @@ def _backup_still_running(ctx: StepContext) -> str | None:
     """Why the Backup this run started may still be running (None when it has finished or never started)."""
     from runbook.velero import API_VERSION, is_terminal
 
-    name = ctx.journal.name("backup")
-    if not name:
-        return None
-    try:
-        obj = ctx.source.get_or_none(API_VERSION, "Backup", name, ctx.config.velero.namespace)
-    except SeatrialError as exc:
-        return f"Backup {name} may still be running (its phase cannot be read: {exc.message[:200]})"
-    phase = ((obj or {}).get("status") or {}).get("phase")
-    if obj is None or is_terminal(phase):
-        return None
-    return f"Backup {name} is still running (phase {phase or 'New'})"
+    # the planned name too: a create whose answer was lost (a dropped connection) made a Backup the journal
+    # has not recorded yet, and thawing then would let writes in during it
+    names = dict.fromkeys(n for n in (ctx.journal.name("planned_backup"), ctx.journal.name("backup")) if n)
+    for name in names:
+        try:
+            obj = ctx.source.get_or_none(API_VERSION, "Backup", name, ctx.config.velero.namespace)
+        except SeatrialError as exc:
+            return f"Backup {name} may still be running (its phase cannot be read: {exc.message[:200]})"
+        phase = ((obj or {}).get("status") or {}).get("phase")
+        if obj is not None and not is_terminal(phase):
+            return f"Backup {name} is still running (phase {phase or 'New'})"
+    return None
 
 
 # The steps whose result is built from the earlier steps' facts: once one of them has finished, a change to

@@ -365,3 +365,25 @@ def test_a_lost_answer_to_the_restore_create_makes_no_second_restore(matrix: Mat
 
     matrix.before = matrix.state()
     assert matrix.before[0] == source_before, "the source's claims changed during the restore"
+
+
+def test_a_lost_answer_to_the_backup_create_keeps_the_source_frozen(matrix: Matrix):
+    """The source API makes the Backup but its answer is lost: exit 3, and the source is NOT thawed while that
+    Backup (known to the journal only by its planned name) runs; the resume finds it (no second Backup)."""
+    backups = _count(matrix, "source", "Backup")
+    code, text, faulted = _faulted_run(matrix, "source", "lost", "step", "backup", "--yes",
+                                       paths=("/apis/velero.io/v1/namespaces/velero/backups",), budget=1,
+                                       methods=("POST",))
+    assert faulted == 1 and code == 3, f"a lost answer to the Backup's create: exit {code}:\n{text[-3000:]}"
+    assert _count(matrix, "source", "Backup") == backups + 1, "the Backup was not made (the fault did not bite)"
+    assert "stays read-only" in text and "writable again" not in text, \
+        f"the source was thawed while the Backup may be running:\n{text[-3000:]}"
+    assert matrix.state() == matrix.before
+
+    resumed = matrix.cli("step", "backup", "--yes")
+    text = resumed.stdout + resumed.stderr
+    _clean(matrix, text)
+    assert resumed.returncode == 0, text[-4000:]
+    assert "created Backup" not in text, f"the resume created another Backup:\n{text[-3000:]}"
+    assert _count(matrix, "source", "Backup") == backups + 1, "the resume made a second Backup"
+    assert matrix.state() == matrix.before
