@@ -420,6 +420,7 @@ def test_restore_waits_with_a_pending_claim_until_its_storage_class_exists(scene
     InProgress (Velero waits up to --pod-volume-operation-timeout); once the class exists it finishes."""
     store, mapped = scene.target.store, "app-no-class"
     wait_for("the backup to sync", lambda: phase_of(scene.target, "Backup", BACKUP) == "Completed")
+    wait_for("the PVBs to sync", lambda: store.list(V, "PodVolumeBackup", "velero"))  # synced after the Backup
     storage_class = store.get("storage.k8s.io/v1", "StorageClass", "rook-ceph-block")
     store.delete("storage.k8s.io/v1", "StorageClass", "rook-ceph-block")
     try:
@@ -428,7 +429,10 @@ def test_restore_waits_with_a_pending_claim_until_its_storage_class_exists(scene
         pvr = wait_for("the PodVolumeRestore", lambda: store.list(
             V, "PodVolumeRestore", "velero",
             match=lambda p: p["metadata"]["labels"]["velero.io/restore-name"] == "no-class"))[0]
-        time.sleep(1.0)
+        # the binder has seen the claim and refused it for its class: from here on nothing may move until it exists
+        wait_for("the claim's ProvisioningFailed event", lambda: store.list(
+            "v1", "Event", mapped, match=lambda e: e["involvedObject"]["name"] == "data-a"
+            and e["reason"] == "ProvisioningFailed"))
         assert phase_of(scene.target, "Restore", "no-class") == "InProgress"
         assert store.get(V, "PodVolumeRestore", pvr["metadata"]["name"], "velero")["status"]["phase"] == "New"
         assert store.get("v1", "PersistentVolumeClaim", "data-a", mapped)["status"]["phase"] == "Pending"
