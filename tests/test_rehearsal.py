@@ -105,3 +105,19 @@ def test_pytest_seatrial_rehearse_is_one_session_with_a_junit_file(tmp_path: Pat
     sandbox_root = reports[0].parent.parent
     for value in _secrets(sandbox_root):
         assert value not in junit.read_text() and value not in done.stdout + done.stderr
+
+
+def test_a_temp_rehearsal_directory_goes_after_a_green_run_and_stays_after_a_failure(tmp_path: Path, capsys) -> None:
+    from fixtures.rehearse import keep_evidence, tidy_temp_root
+
+    for code in (0, 1):
+        root = tmp_path / f"seatrial-rehearsal-{code}"
+        (root / "run" / "restic-cache").mkdir(parents=True)
+        (root / "run" / "report.md").write_text("# report\n")
+        (root / "credentials-velero").write_text("[default]\n")
+        keep_evidence(root / "run", tmp_path / f"evidence-{code}", out=lambda _line: None)
+        tidy_temp_root(root, code)
+        assert (tmp_path / f"evidence-{code}" / "report.md").is_file()
+        assert not (tmp_path / f"evidence-{code}" / "restic-cache").exists()  # a cache, not evidence
+        assert root.exists() == (code != 0), code
+    assert f"kept in {tmp_path / 'seatrial-rehearsal-1'} for inspection" in capsys.readouterr().out
