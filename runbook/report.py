@@ -249,7 +249,7 @@ def _parity(row: dict) -> str:
     backed, restored = _int(row.get("bytes")), _int(row.get("restored"))
     if backed is None or restored is None:
         return "not restored yet" if backed is not None else "-"
-    return "same bytes" if backed == restored else f"DIFFERS ({restored - backed:+d} bytes)"
+    return "same byte count" if backed == restored else f"DIFFERS ({restored - backed:+d} bytes)"
 
 
 # -- the verdict, the timeline, the freeze window ------------------------------------------------------
@@ -365,7 +365,7 @@ def _freeze_lines(window: FreezeWindow, project: int) -> list[str]:
 
 
 def _volume_table(rows: list[dict]) -> list[str]:
-    lines = ["| pod | volume | PVC | bytes backed up | snapshot | bytes restored | data parity |",
+    lines = ["| pod | volume | PVC | bytes backed up | snapshot | bytes restored | data parity (byte count) |",
              "|---|---|---|---|---|---|---|"]
     for row in rows:
         backed, restored = _int(row.get("bytes")), _int(row.get("restored"))
@@ -499,11 +499,11 @@ def _volumes_html(rows: list[dict]) -> str:
     if not rows:
         return "<p>no volume was judged yet (the backup checks record them)</p>"
     out = ["<table id='volumes'><tr><th>pod</th><th>volume</th><th>PVC</th><th>bytes backed up</th><th>snapshot</th>"
-           "<th>bytes restored</th><th>data parity</th></tr>"]
+           "<th>bytes restored</th><th>data parity (byte count)</th></tr>"]
     for row in rows:
         backed, restored = _int(row.get("bytes")), _int(row.get("restored"))
         parity = row["parity"]
-        css = "ok" if parity == "same bytes" else ("bad" if parity.startswith("DIFFERS") else "")
+        css = "ok" if parity == "same byte count" else ("bad" if parity.startswith("DIFFERS") else "")
         out.append(f"<tr><td>{_e(row['pod'])}</td><td>{_e(row['volume'])}</td><td>{_e(row.get('pvc', '-'))}</td>"
                    f"<td class='num'>{_size(backed) if backed is not None else '-'}</td>"
                    f"<td><code>{_e((row.get('snapshot_id') or '-')[:12])}</code></td>"

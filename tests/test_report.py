@@ -132,7 +132,7 @@ def test_a_green_run_shows_volumes_timeline_freeze_window_and_projection(workspa
     assert "**Verdict: PASSED** -- every step passed its checks" in text
     assert "## Failures" not in text
     assert ("| my-harbor-database-0 | database-data | database-data-my-harbor-database-0 | 2.0 GiB | 5e1f0c2ab3d4 | "
-            "2.0 GiB | same bytes |") in text
+            "2.0 GiB | same byte count |") in text
     assert "| my-harbor-redis-0 | data | data-my-harbor-redis-0 | - | - | - | left out on purpose (volumes.exclude) |" \
         in text
     assert "overestimates" not in text  # 6 GiB moved: the rates measure the data
@@ -238,8 +238,8 @@ def test_a_reader_sees_the_verdict_the_failing_check_and_the_volume_table(worksp
     assert "the backup tarball of seatrial-my-harbor-1 is missing" in text
     assert "fix: the object was removed after Velero wrote it" in text
     assert "36 × not judged: the backup tarball" in text
-    assert ("pod volume PVC bytes backed up snapshot bytes restored data parity my-harbor-database-0 database-data "
-            "database-data-my-harbor-database-0 2.0 GiB 5e1f0c2ab3d4") in text
+    assert ("pod volume PVC bytes backed up snapshot bytes restored data parity (byte count) "
+            "my-harbor-database-0 database-data database-data-my-harbor-database-0 2.0 GiB 5e1f0c2ab3d4") in text
     assert text.index("FAILED") < text.index("test_bucket_holds_full_layout") < text.index("bytes backed up")
 
     # what the eye meets first: the verdict banner, red for a failed run, green for a passed one
@@ -252,7 +252,7 @@ def test_a_reader_sees_the_verdict_the_failing_check_and_the_volume_table(worksp
     _, green_page = write_report(config_green, _run_dir(config_green, failing=False), live=False)
     green_text = page_text(green_page)
     assert green_text.startswith("seatrial report PASSED every step passed its checks"), green_text[:300]
-    assert "same bytes" in green_text and "Failures" not in green_text
+    assert "same byte count" in green_text and "Failures" not in green_text
     assert _has_colour(_png_rows(screenshot(green_page, tmp_path / "passed.png"), 140)[2], (0x1F, 0x7A, 0x3D)), \
         "no green verdict banner"
 
