@@ -230,8 +230,22 @@ def volume_rows(run_dir: Path) -> list[dict]:
         namespace_pod, _, volume = row["id"].rpartition(":")
         row["pod"], row["volume"] = namespace_pod.split("/", 1)[-1], volume
         row["restored"] = restored.get(f"test_volume_restored[{row['pod']}:{volume}].bytes_restored")
+    merged = _one_row_per_claim(sorted(rows.values(), key=lambda r: r["id"]))
+    for row in merged:
         row["parity"] = _parity(row)
-    return sorted(rows.values(), key=lambda r: r["id"])
+    return merged
+
+
+def _one_row_per_claim(rows: list[dict]) -> list[dict]:
+    """A PVC shared by replicas is backed up and restored once (by PVC, not by pod): one row naming its pods."""
+    by_claim: dict[tuple, dict] = {}
+    for row in rows:
+        key = (row["id"].split("/", 1)[0], row.get("pvc"), row["volume"]) if row.get("pvc") else (row["id"],)
+        first = by_claim.setdefault(key, row)
+        if first is not row:
+            first["pod"] = f"{first['pod']}, {row['pod']}"
+            first["restored"] = first.get("restored") or row.get("restored")
+    return list(by_claim.values())
 
 
 def _int(value) -> int | None:

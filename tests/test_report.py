@@ -78,6 +78,10 @@ def _run_dir(config, *, failing: bool) -> Journal:
     for ident, (pvc, size, snapshot) in volumes.items():
         properties.update({f"test_volume_backed_up[{ident}].snapshot_id": snapshot,
                            f"test_volume_backed_up[{ident}].pvc": pvc, f"test_volume_backed_up[{ident}].bytes": size})
+    shared = "harbor/my-harbor-registry-5d9c7b-z9z9z:registry-data"  # a second replica on the same RWX claim
+    properties.update({f"test_volume_backed_up[{shared}].snapshot_id": "9a8b7c6d5e4f",
+                       f"test_volume_backed_up[{shared}].pvc": "my-harbor-registry",
+                       f"test_volume_backed_up[{shared}].bytes": 4 * GiB})
     properties.update({"test_volume_backed_up[harbor/my-harbor-redis-0:data].pvc": "data-my-harbor-redis-0",
                        "test_volume_backed_up[harbor/my-harbor-redis-0:data].excluded": "volumes.exclude"})
     cases = [_case("test_backup_completed"),
@@ -135,6 +139,10 @@ def test_a_green_run_shows_volumes_timeline_freeze_window_and_projection(workspa
             "2.0 GiB | same byte count |") in text
     assert "| my-harbor-redis-0 | data | data-my-harbor-redis-0 | - | - | - | left out on purpose (volumes.exclude) |" \
         in text
+    # the claim two replicas share was backed up and restored once: one row with both pods, restored
+    assert ("| my-harbor-registry-5d9c7b-x2x8q, my-harbor-registry-5d9c7b-z9z9z | registry-data | my-harbor-registry "
+            "| 4.0 GiB | 9a8b7c6d5e4f | 4.0 GiB | same byte count |") in text
+    assert "not restored yet" not in text
     assert "overestimates" not in text  # 6 GiB moved: the rates measure the data
     window = freeze_window(journal.read()["steps"])
     # frozen (during freeze) until the end of thaw-target
