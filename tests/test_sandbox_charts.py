@@ -6,8 +6,6 @@ proven by pulling every seeded artifact by digest."""
 from __future__ import annotations
 
 import stat
-import time
-from collections.abc import Callable
 
 import pytest
 import requests
@@ -24,6 +22,7 @@ from runbook.helm import Helm, load_chart
 from runbook.kube import Cluster
 from runbook.registry import RegistryClient
 from runbook.secrets import Secret
+from tests.waiting import wait_for
 
 UPGRADE_TIMEOUT_S = 120.0
 
@@ -52,15 +51,6 @@ def test_velero_and_harbor_are_releases_of_the_real_charts(sandbox: Sandbox):
         assert client.systeminfo()["harbor_version"].startswith(app_version + "-")  # from the core image's tag
 
 
-def _wait_for(what: str, probe: Callable[[], object], timeout: float = UPGRADE_TIMEOUT_S):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {value!r})")
-        time.sleep(0.1)
 
 
 def upgrade_harbor(sandbox: Sandbox, version: str) -> str:
@@ -84,7 +74,8 @@ def upgrade_harbor(sandbox: Sandbox, version: str) -> str:
         except requests.RequestException:
             return False
 
-    _wait_for(f"the source Harbor to run {app_version} (attached: {lifecycle.attached})", upgraded)
+    wait_for(f"the source Harbor to run {app_version} (attached: {lifecycle.attached})", upgraded,
+             timeout=UPGRADE_TIMEOUT_S)
     return app_version
 
 

@@ -6,8 +6,7 @@ import base64
 import json
 import os
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import kubernetes
@@ -21,21 +20,13 @@ from fixtures.sandbox.harbor_lifecycle import HarborLifecycle
 from fixtures.tools import require_tool
 from runbook.helm import Helm, load_chart
 from runbook.secrets import Secret
+from tests.waiting import wait_for
 
 HARBOR_PODS = 9  # core, portal, registry x2 (one RWX PVC), jobservice, nginx, database-0, redis-0, trivy-0
 HARBOR_PVCS = {"my-harbor-registry", "my-harbor-jobservice", "database-data-my-harbor-database-0",
                "data-my-harbor-redis-0", "data-my-harbor-trivy-0"}
 
 
-def wait_for(what: str, probe: Callable[[], object], timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what} (last probe: {value!r})")
-        time.sleep(0.05)
 
 
 class Kubectl:

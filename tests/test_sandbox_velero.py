@@ -11,9 +11,8 @@ import gzip
 import hashlib
 import json
 import os
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from fixtures.tools import require_tool
 from runbook import velero
 from runbook.restic import Restic
 from runbook.secrets import Secret
+from tests.waiting import wait_for
 
 V = "velero.io/v1"
 NS = "app"
@@ -39,15 +39,6 @@ SECRET_KEY = Secret("velero-test-secret-key", "secret key")
 SOURCE_LB_IP = "192.0.2.10"
 
 
-def wait_for(what: str, probe: Callable[[], object], timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def phase_of(cluster: SandboxCluster, kind: str, name: str) -> str:
