@@ -9,12 +9,16 @@ from __future__ import annotations
 import base64
 
 from checks.context import CheckContext
-from runbook.errors import NotFound
+from runbook.errors import NotFound, SeatrialError
 from runbook.secrets import Secret
 
 VELERO_V1 = "velero.io/v1"
 RESTIC_TIMEOUT_S = 300
 RESTIC_CACHE = "restic-cache"  # under run_dir: seatrial's own restic cache, never Velero's or the user's
+
+
+class RepositoryPasswordUnknown(SeatrialError):
+    """The repository exists but its password could not be read (not NotFound: that means no repository)."""
 
 
 def repository_password(ctx: CheckContext, side: str = "source") -> Secret:
@@ -27,7 +31,7 @@ def repository_password(ctx: CheckContext, side: str = "source") -> Secret:
     if encoded is None:
         raise NotFound(f"{side}: secret {ns}/velero-repo-credentials (key repository-password) is absent: the "
                        "repository password is unknown", fix="set velero.repository_password_env, or check Velero's "
-                       "installation on the source")
+                       f"installation on the {side}")
     return Secret(base64.b64decode(encoded).decode(), "repository-password")
 
 
@@ -94,12 +98,21 @@ def kopia_repository_has_data(ctx: CheckContext, volume_namespace: str) -> bool:
 
 def kopia_format(ctx: CheckContext, volume_namespace: str, side: str = "source"):
     """Level 1: `kopia.repository` opened with `side`'s repository password (runbook.kopia.KopiaFormat);
-    NotFound when the repository does not exist, WrongPassword when the password does not open it."""
+    NotFound when the repository does not exist, RepositoryPasswordUnknown when `side` has no password for
+    it, WrongPassword when the password does not open it."""
     from runbook.kopia import FORMAT_BLOB, open_format
 
     where = ctx.bucket.layout.kopia_repo(volume_namespace) + FORMAT_BLOB
-    return ctx.memo(("kopia-format", side, volume_namespace), lambda: open_format(
-        ctx.bucket.kopia_format_blob(volume_namespace), repository_password(ctx, side), where=where))
+
+    def opened():
+        blob = ctx.bucket.kopia_format_blob(volume_namespace)
+        try:
+            password = repository_password(ctx, side)
+        except NotFound as exc:
+            raise RepositoryPasswordUnknown(exc.message, fix=exc.fix) from None
+        return open_format(blob, password, where=where)
+
+    return ctx.memo(("kopia-format", side, volume_namespace), opened)
 
 
 def kopia_window(ctx: CheckContext, volume_namespace: str, pvb: dict):

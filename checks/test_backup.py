@@ -267,7 +267,7 @@ def test_snapshot_in_repository(ctx: CheckContext, pvb, record_fact):
 
 def _snapshot_in_kopia_repository(ctx: CheckContext, pvb: dict, ns: str, snapshot: str, record_fact) -> None:
     """The kopia levels of checks.repository, as far as they can run here; the fact `verified` says which ran."""
-    from checks.repository import kopia_cli_snapshots, kopia_format, kopia_window
+    from checks.repository import RepositoryPasswordUnknown, kopia_cli_snapshots, kopia_format, kopia_window
     from runbook.errors import NotFound
     from runbook.kopia import WrongPassword
 
@@ -279,6 +279,9 @@ def _snapshot_in_kopia_repository(ctx: CheckContext, pvb: dict, ns: str, snapsho
         fail(f"{what}: the kopia repository of namespace {ns} has no kopia.repository, so snapshot {snapshot!r} "
              "cannot be in it", f"no {root}kopia.repository in the bucket",
              "check the BSL's bucket/prefix and the node-agent logs; back up again")
+    except RepositoryPasswordUnknown as exc:
+        fail(f"{what}: the kopia repository of namespace {ns} cannot be opened: its password is unknown",
+             exc.message, exc.fix or "")
     except WrongPassword as exc:
         fail(f"{what}: the repository password does not open the kopia repository of namespace {ns}",
              str(exc), exc.fix or "")

@@ -315,7 +315,7 @@ def test_static_load_balancer_ip_has_a_fixup(ctx: CheckContext, service):
 def test_repository_password_opens_the_kopia_repository(ctx: CheckContext, side: str, record_fact):
     """Before the restore: each side's repository password opens the source namespace's kopia repository, when
     there is one (kopia level 1, runbook.kopia): a wrong target password otherwise shows only as failed restores."""
-    from checks.repository import kopia_format
+    from checks.repository import RepositoryPasswordUnknown, kopia_format
     from runbook.errors import NotFound
     from runbook.kopia import WrongPassword
 
@@ -325,6 +325,10 @@ def test_repository_password_opens_the_kopia_repository(ctx: CheckContext, side:
     except NotFound:
         record_fact("kopia", f"no kopia repository for namespace {ns} in the bucket yet")
         return
+    except RepositoryPasswordUnknown as exc:
+        fail(f"{side}: the kopia repository of namespace {ns} exists but {side}'s repository password is unknown: "
+             + ("the backup could not write to it" if side == "source" else "the restore could not read it"),
+             exc.message, exc.fix or "")
     except WrongPassword as exc:
         fail(f"{side}: the repository password does not open the kopia repository of namespace {ns}: "
              + ("the backup could not write to it" if side == "source" else "the restore could not read it"),

@@ -1,7 +1,7 @@
 """Velero's kopia repositories read from outside Velero (runbook.kopia, checks.repository), at three levels:
 
 1. the repository password opens `kopia.repository`: against a REAL kopia-written format blob
-   (tests/data/kopia/, with its SOURCE.md), accepted with its password and refused with any other;
+   (fixtures/data/kopia/, with its SOURCE.md), accepted with its password and refused with any other;
 2. index and pack blobs written inside a PodVolumeBackup's time window, in a bucket (moto over HTTP) laid out
    as Velero lays out a kopia repository (`<prefix>/kopia/<namespace>/`);
 3. the real kopia CLI when it is on PATH, here a stand-in `kopia` that records its arguments and environment:
@@ -21,13 +21,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from runbook.errors import ApiError
+from fixtures.kopia_vector import VECTOR, VECTOR_PASSWORD
+from runbook.errors import ApiError, NotFound
 from runbook.kopia import FORMAT_BLOB, KopiaCli, WrongPassword, open_format, writes_in_window
 from runbook.secrets import Secret
 from runbook.velero_layout import BackupStore
 
-VECTOR = Path(__file__).parent / "data" / "kopia" / "kopia.repository"
-VECTOR_PASSWORD = "test123"  # the password the vector was written with (tests/data/kopia/SOURCE.md)
 PREFIX = "velero"
 NS = "harbor"
 
@@ -135,6 +134,24 @@ def test_the_check_levels_over_a_velero_kopia_bucket(s3_server, tmp_path):
     assert not stale.index and not stale.packs
     with pytest.raises(WrongPassword):
         kopia_format(_Context(s3_server, bucket, tmp_path, password="target-has-another-pw"), NS)
+
+
+def test_an_unknown_password_is_not_reported_as_a_missing_repository(s3_server, tmp_path):
+    """The repository is in the bucket but the cluster has no velero-repo-credentials: the check must say the
+    password is unknown, not that the repository is missing (the scale scene met this)."""
+    from checks.repository import RepositoryPasswordUnknown, kopia_format
+
+    client, bucket = s3_server.client(), s3_server.new_bucket()
+    _velero_kopia_repository(client, bucket)
+    ctx = _Context(s3_server, bucket, tmp_path)
+    ctx.config.velero.repository_password = None
+    ctx.objects = lambda side, api_version, kind, namespace: []
+    with pytest.raises(RepositoryPasswordUnknown) as raised:
+        kopia_format(ctx, NS, "target")
+    assert "velero/velero-repo-credentials" in raised.value.message and "on the target" in raised.value.fix
+    assert not isinstance(raised.value, NotFound)
+    with pytest.raises(NotFound):  # no repository at all stays NotFound
+        kopia_format(_Context(s3_server, s3_server.new_bucket(), tmp_path), NS)
 
 
 # ----------------------------------------------------------------------------- level 3: a stand-in kopia on PATH
