@@ -8,7 +8,7 @@ ENV ?= sandbox
 KIND_OPTS ?=
 APT_PACKAGES := restic docker-registry chromium
 
-.PHONY: test rehearse lint system-deps venv clean
+.PHONY: test rehearse bench lint system-deps venv clean
 
 system-deps:
 	@missing=""; for tool in restic docker-registry kubectl chromium; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
@@ -37,6 +37,10 @@ test: system-deps venv
 
 rehearse: system-deps venv
 	$(BIN)/python -m fixtures.rehearse --env $(ENV) $(if $(DIR),--dir $(DIR)) $(KIND_OPTS)
+
+# issue 13's benchmarks and one table of their ratios (by hand, ~6 min; BENCH_OPTS="--only checks --sizes 10,1000")
+bench: system-deps venv
+	$(BIN)/python benchmarks/summary.py $(BENCH_OPTS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -58,6 +58,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="idle window measured")
     parser.add_argument("--settle", type=float, default=10.0, help="seconds to wait after start-up first")
     parser.add_argument("--pods", type=int, default=0, help="extra pods at rest in the source cluster")
+    parser.add_argument("--json", help="also write the ratio to this file (benchmarks/summary.py)")
     args = parser.parse_args()
     sys.path.insert(0, str(PROJECT_ROOT))
     with TemporaryDirectory(prefix="seatrial-idle-") as tmp:
@@ -82,6 +83,10 @@ def main() -> int:
     share = used / elapsed
     print(f"idle sandbox ({args.pods} extra pods): {used:.2f} CPU s over {elapsed:.0f} s = "
           f"{used / elapsed * 60:.2f} CPU s per idle minute = {share:.1%} of a core (target <= 2%)")
+    from benchmarks.ratios import Ratio, emit
+
+    emit([Ratio(f"idle sandbox ({args.pods} extra pods), % of one core", share * 100, "<=", 2.0,
+                f"{used:.2f} CPU s of every sandbox process over {elapsed:.0f} s")], args.json)
     return 0
 
 
