@@ -263,6 +263,8 @@ def _parity(row: dict) -> str:
     backed, restored = _int(row.get("bytes")), _int(row.get("restored"))
     if backed is None or restored is None:
         return "not restored yet" if backed is not None else "-"
+    if backed == restored == 0:
+        return "empty volume (0 bytes on both sides)"
     return "same byte count" if backed == restored else f"DIFFERS ({restored - backed:+d} bytes)"
 
 

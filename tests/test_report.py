@@ -296,3 +296,12 @@ def test_an_unreachable_dependency_is_said_in_the_verdict(workspace: Workspace) 
     journal.finish("preflight", "unreachable", duration=3.0, checks_passed=0, checks_failed=[])
     text = build_markdown(config, journal, live=False)
     assert "**Verdict: FAILED** -- a dependency was unreachable at preflight, so no check could run" in text
+
+
+def test_parity_names_an_empty_volume_instead_of_calling_zero_bytes_the_same():
+    from runbook.report import _parity
+
+    assert _parity({"bytes": "0", "restored": "0"}) == "empty volume (0 bytes on both sides)"
+    assert _parity({"bytes": "4096", "restored": "4096"}) == "same byte count"
+    assert _parity({"bytes": "0", "restored": "4096"}) == "DIFFERS (+4096 bytes)"
+    assert _parity({"bytes": "4096"}) == "not restored yet"
