@@ -1,11 +1,20 @@
 """Blob verification against `curl | openssl dgst -sha256` (run by hand, not in the suite).
 
 A blob of each size is pushed to the real registry (docker-registry behind the Harbor-like token
-service). Then, as whole processes, paired and alternated: seatrial's `verify_blob` (a child Python
-process: wall time and peak RSS) and `curl -s URL | openssl dgst -sha256` with the same token. Last,
-verify-harbor's pool: `--artifacts` artifacts verified with 1 worker and with `--workers`.
+service). Then, paired and alternated (medians printed), `curl -s URL | openssl dgst -sha256` with a pull
+token fetched beforehand, against seatrial's `verify_blob` measured two ways:
+- whole process: a child Python process from start to exit (interpreter start-up, imports and the token
+  round trip included), with its peak RSS;
+- in process: `verify_blob` timed inside this running process with the repository's token already held,
+  which is how verify-harbor runs (one process, one token per repository, many blobs).
+Then verify-harbor's pool (`runbook.blob_verification.verify_artifacts`):
+- on loopback: `--artifacts` artifacts verified with 1 worker and with `--workers` (hashing bound: the
+  ratio is capped by the cores);
+- over a slow link: one artifact of `--layers` layers pulled through a proxy that caps each answer at
+  `--link-mib` MiB/s and adds `--latency-ms` to each request (fixtures/faultproxy.py), 1 worker against
+  `--workers`: a pool that reaches the network's speed approaches `--workers`x.
 
-    .venv/bin/python benchmarks/bench_blobs.py [--sizes 128,1024] [--rounds 3] [--artifacts 8] [--workers 4]
+    .venv/bin/python benchmarks/bench_blobs.py [--sizes 128,1024] [--rounds 5] [--workers 4]
 
 Targets (issue 13): throughput >= 0.8x curl | openssl; peak memory flat from 128 MiB to 1 GiB.
 """
@@ -59,6 +68,13 @@ def seatrial_run(registry, repo: str, digest: str, size: int) -> tuple[float, fl
     return elapsed, answer["peak_mib"]
 
 
+def in_process_run(client, repo: str, digest: str, size: int) -> float:
+    """Wall seconds of `verify_blob` in this process; the client already holds the repository's pull token."""
+    started = time.perf_counter()
+    assert client.verify_blob(repo, digest, size) == size
+    return time.perf_counter() - started
+
+
 def curl_run(registry, repo: str, digest: str, header_file: Path) -> float:
     started = time.perf_counter()
     curl = subprocess.Popen(["curl", "-sf", "-H", f"@{header_file}", f"{registry.url}/v2/{repo}/blobs/{digest}"],  # noqa: S603,S607
@@ -88,62 +104,114 @@ def bearer_header(registry, repo: str, directory: Path) -> Path:
     return path
 
 
+def blob_throughput(registry, client, root: Path, mib: int, rounds: int) -> float:
+    """Print the whole-process and in-process ratios for a blob of `mib` MiB; return the child's peak RSS."""
+    layer = random_file(root / f"layer-{mib}", mib * MIB)
+    repo = f"bench/blob-{mib}"
+    pushed = client.push_image(repo, "v1", [layer])
+    layer.unlink()
+    blob = max(pushed.blobs, key=lambda b: b.size)
+    header = bearer_header(registry, repo, root)
+    client.blob_exists(repo, blob.digest)  # the pull token verify_blob will reuse, as for every later blob
+    runs: dict[str, list[float]] = {"process": [], "in-process": [], "curl": []}
+    peak = 0.0
+    for round_ in range(rounds):
+        order = ["process", "curl", "in-process"]
+        for kind in order if round_ % 2 == 0 else order[::-1]:
+            if kind == "process":
+                seconds, peak_mib = seatrial_run(registry, repo, blob.digest, blob.size)
+                peak = max(peak, peak_mib)
+            elif kind == "in-process":
+                seconds = in_process_run(client, repo, blob.digest, blob.size)
+            else:
+                seconds = curl_run(registry, repo, blob.digest, header)
+            runs[kind].append(seconds)
+    median = {kind: statistics.median(times) for kind, times in runs.items()}
+    reference = mib / median["curl"]
+    for kind in ("process", "in-process"):
+        speed = mib / median[kind]
+        print(f"{mib:>5} MiB blob, {kind + ':':<11} seatrial {speed:7.1f} MiB/s, curl | openssl {reference:7.1f} "
+              f"MiB/s -> {speed / reference:.2f}x")
+    print(f"{mib:>5} MiB blob: seatrial peak RSS {peak:.1f} MiB (whole process)")
+    return peak
+
+
+def pool_on_loopback(registry, client, root: Path, artifacts: int, artifact_mib: int, workers: int) -> None:
+    wanted = []
+    for index in range(artifacts):
+        layer = random_file(root / "layer", artifact_mib * MIB)
+        pushed = client.push_image(f"bench/pool-{index}", "v1", [layer])
+        wanted.append((f"bench/pool-{index}", pushed.digest))
+    layer.unlink()
+    seconds = {count: timed_pool(registry.client, wanted, count) for count in (1, workers)}
+    total = artifacts * artifact_mib
+    print(f"pool on loopback: {artifacts} artifacts x {artifact_mib} MiB: 1 worker {total / seconds[1]:.1f} MiB/s, "
+          f"{workers} workers {total / seconds[workers]:.1f} MiB/s -> {seconds[1] / seconds[workers]:.2f}x")
+
+
+def pool_over_slow_link(registry, client, root: Path, layers: int, layer_mib: int, workers: int, link_mib: float,
+                        latency_ms: float) -> None:
+    from fixtures.faultproxy import FaultProxy
+    from runbook.registry import RegistryClient
+
+    files = [random_file(root / f"slow-{index}", layer_mib * MIB) for index in range(layers)]
+    pushed = client.push_image("bench/slow-link", "v1", files)
+    for path in files:
+        path.unlink()
+    proxy = FaultProxy(registry.url, rate=link_mib * MIB, latency_s=latency_ms / 1000).start()
+    try:
+        def through_proxy() -> RegistryClient:
+            return RegistryClient(proxy.url, registry.username, registry.password)
+
+        wanted = [("bench/slow-link", pushed.digest)]
+        seconds = {count: timed_pool(through_proxy, wanted, count) for count in (1, workers)}
+    finally:
+        proxy.stop()
+    total = layers * layer_mib
+    print(f"pool over a {link_mib:g} MiB/s-per-connection link (+{latency_ms:g} ms a request): one artifact of "
+          f"{layers} x {layer_mib} MiB layers: 1 worker {total / seconds[1]:.1f} MiB/s, {workers} workers "
+          f"{total / seconds[workers]:.1f} MiB/s -> {seconds[1] / seconds[workers]:.2f}x (ideal {workers}x)")
+
+
+def timed_pool(make_registry, wanted: list[tuple[str, str]], workers: int) -> float:
+    from runbook.blob_verification import verify_artifacts
+
+    started = time.perf_counter()
+    outcomes = verify_artifacts(make_registry, wanted, workers)
+    elapsed = time.perf_counter() - started
+    assert all(not isinstance(o, Exception) for o in outcomes.values()), outcomes
+    return elapsed
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(*sys.argv[2:6], int(sys.argv[6]))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="128,1024", help="blob sizes in MiB")
-    parser.add_argument("--rounds", type=int, default=3, help="paired runs per size (medians are printed)")
-    parser.add_argument("--artifacts", type=int, default=8, help="artifacts for the pool comparison")
+    parser.add_argument("--rounds", type=int, default=5, help="paired runs per size (medians are printed)")
+    parser.add_argument("--artifacts", type=int, default=8, help="artifacts for the loopback pool comparison")
     parser.add_argument("--artifact-mib", type=int, default=32, help="size of each of those artifacts' layer")
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--layers", type=int, default=8, help="layers of the artifact pulled over the slow link")
+    parser.add_argument("--layer-mib", type=int, default=16, help="size of each of those layers")
+    parser.add_argument("--link-mib", type=float, default=20, help="the slow link's cap per connection, MiB/s")
+    parser.add_argument("--latency-ms", type=float, default=10, help="the slow link's added latency per request")
     args = parser.parse_args()
     from fixtures.registry.fixture import running_registry
-    from runbook.blob_verification import verify_artifacts
 
     with TemporaryDirectory(prefix="seatrial-blobs-") as tmp:
         root = Path(tmp)
         with running_registry(root) as registry:
             client = registry.client()
-            peaks = {}
-            for mib in (int(s) for s in args.sizes.split(",")):
-                layer = random_file(root / f"layer-{mib}", mib * MIB)
-                pushed = client.push_image(f"bench/blob-{mib}", "v1", [layer])
-                layer.unlink()
-                blob = max(pushed.blobs, key=lambda b: b.size)
-                repo = f"bench/blob-{mib}"
-                header = bearer_header(registry, repo, root)
-                ours, theirs, peak = [], [], []
-                for _ in range(args.rounds):
-                    seconds, peak_mib = seatrial_run(registry, repo, blob.digest, blob.size)
-                    ours.append(seconds)
-                    peak.append(peak_mib)
-                    theirs.append(curl_run(registry, repo, blob.digest, header))
-                mine, reference = statistics.median(ours), statistics.median(theirs)
-                peaks[mib] = max(peak)
-                print(f"{mib:>5} MiB blob: seatrial {mib / mine:7.1f} MiB/s, curl | openssl {mib / reference:7.1f} "
-                      f"MiB/s -> {reference / mine:.2f}x; seatrial peak RSS {peaks[mib]:.1f} MiB")
+            peaks = {mib: blob_throughput(registry, client, root, mib, args.rounds)
+                     for mib in (int(s) for s in args.sizes.split(","))}
             if len(peaks) > 1:
                 sizes = sorted(peaks)
                 print(f"peak memory {sizes[-1]} MiB / {sizes[0]} MiB blob: {peaks[sizes[-1]] / peaks[sizes[0]]:.2f}")
-            artifacts = []
-            for index in range(args.artifacts):
-                layer = random_file(root / "layer", args.artifact_mib * MIB)
-                pushed = client.push_image(f"bench/pool-{index}", "v1", [layer])
-                artifacts.append((f"bench/pool-{index}", pushed.digest))
-            layer.unlink()
-            timings = {}
-            for workers in (1, args.workers):
-                started = time.perf_counter()
-                outcomes = verify_artifacts(registry.client, artifacts, workers)
-                timings[workers] = time.perf_counter() - started
-                assert all(not isinstance(o, Exception) for o in outcomes.values()), outcomes
-            total = args.artifacts * args.artifact_mib
-            print(f"pool: {args.artifacts} artifacts x {args.artifact_mib} MiB: 1 worker "
-                  f"{total / timings[1]:.1f} MiB/s, {args.workers} workers "
-                  f"{total / timings[args.workers]:.1f} MiB/s -> "
-                  f"{timings[1] / timings[args.workers]:.2f}x")
+            pool_on_loopback(registry, client, root, args.artifacts, args.artifact_mib, args.workers)
+            pool_over_slow_link(registry, client, root, args.layers, args.layer_mib, args.workers, args.link_mib,
+                                args.latency_ms)
     return 0
 
 
