@@ -10,9 +10,12 @@ from __future__ import annotations
 import copy
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jsonschema
 import yaml
+
+if TYPE_CHECKING:
+    import jsonschema
 
 CRD_DIR = Path(__file__).parent / "velero_crds"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -85,6 +88,8 @@ def _to_json_schema(schema: dict) -> dict:
 
 @functools.cache
 def _validator(kind: str) -> jsonschema.Draft7Validator:
+    import jsonschema  # 30 ms with attrs and referencing: only writers validate, not the checks' processes
+
     return jsonschema.Draft7Validator(_to_json_schema(schema_for(kind)))
 
 

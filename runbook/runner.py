@@ -26,6 +26,12 @@ from runbook.steps.context import StepContext
 PYTEST_EXIT = {0: 0, 1: 1, 3: 3, 4: 2}
 MAX_FAILURE_LINES = 20
 MAX_OUTPUT_CHARS = 2000
+# A check process starts once per step: only the plugins the checks use. pytest-kind's plugin is of no use
+# to them and costs a third of a second; unraisableexception runs two full garbage collections at exit (~40 ms
+# over the clients' objects) to turn an exception in a finalizer into a warning, which Python's own hook prints
+# to stderr anyway; the cache is never read. The redaction plugin scrubs every report and the JUnit file.
+CHECK_PROCESS_PLUGINS = ("-p", "no:cacheprovider", "-p", "no:pytest-kind", "-p", "no:unraisableexception",
+                         "-p", "runbook.pytest_redact")
 PYTEST_CHATTER = re.compile(r"^(no tests ran in |=+ |!.*!$|\d+ (passed|failed|deselected|error))")
 
 # Checks of a precondition that a later step changes on purpose: when a finished step is re-verified,
@@ -46,6 +52,15 @@ def checks_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise BadInput("the seatrial checks are not installed", fix="reinstall seatrial (pip install seatrial)")
     return Path(next(iter(spec.submodule_search_locations)))
+
+
+def check_command(module: Path, junit: Path, suite: str, *options: str) -> list[str]:
+    """The pytest process that runs one check module, as every step (and upgrade-plan) runs it."""
+    # --confcutdir: only checks/conftest.py, as in an installed seatrial (a source tree's own conftest loads
+    # every test fixture).
+    return [sys.executable, "-m", "pytest", str(module), *options, "-q", *CHECK_PROCESS_PLUGINS,
+            f"--junitxml={junit}", "-o", "junit_family=xunit2", "-o", f"junit_suite_name={suite}",
+            "--rootdir", str(checks_dir().parent), f"--confcutdir={checks_dir()}"]
 
 
 @dataclass
@@ -75,13 +90,8 @@ def run_checks(ctx: StepContext, step: str, *, extra: tuple[str, ...] = (), juni
                ) -> CheckResult:
     junit = ctx.config.run_dir / "junit" / (junit_name or f"{step}.xml")
     junit.parent.mkdir(parents=True, exist_ok=True)
-    module = checks_dir() / check_module(step)
-    # --confcutdir: only checks/conftest.py, as in an installed seatrial (a source tree's own conftest loads
-    # every test fixture); pytest-kind's plugin is of no use to the checks and costs a third of a second.
-    command = [sys.executable, "-m", "pytest", str(module), f"--seatrial-config={ctx.config.path}", "-q",
-               "-p", "no:cacheprovider", "-p", "no:pytest-kind", "-p", "runbook.pytest_redact",
-               f"--junitxml={junit}", "-o", "junit_family=xunit2", "-o", f"junit_suite_name=seatrial-{step}",
-               "--rootdir", str(checks_dir().parent), f"--confcutdir={checks_dir()}", *extra]
+    command = check_command(checks_dir() / check_module(step), junit, f"seatrial-{step}",
+                            f"--seatrial-config={ctx.config.path}", *extra)
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     result = CheckResult(step, PYTEST_EXIT.get(done.returncode, 1), junit=junit if junit.exists() else None,
                          output=redact(done.stdout + done.stderr))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,13 +119,10 @@ def report(plan: Plan) -> str:
 
 def run_checks(plan_file: Path, junit: Path) -> tuple[int, str]:
     """The findings as pytest checks (one per object), JUnit like every other step's."""
-    from runbook.runner import PYTEST_EXIT, checks_dir
+    from runbook.runner import PYTEST_EXIT, check_command, checks_dir
 
-    module = checks_dir() / "test_upgrade_plan.py"
-    command = [sys.executable, "-m", "pytest", str(module), f"--seatrial-upgrade-plan={plan_file}", "-q",
-               "-p", "no:cacheprovider", "-p", "no:pytest-kind", "-p", "runbook.pytest_redact",
-               f"--junitxml={junit}", "-o", "junit_family=xunit2", "-o", "junit_suite_name=seatrial-upgrade-plan",
-               "--rootdir", str(checks_dir().parent), f"--confcutdir={checks_dir()}"]
+    command = check_command(checks_dir() / "test_upgrade_plan.py", junit, "seatrial-upgrade-plan",
+                            f"--seatrial-upgrade-plan={plan_file}")
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     return PYTEST_EXIT.get(done.returncode, 1), redact(done.stdout + done.stderr)
 
