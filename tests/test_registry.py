@@ -6,8 +6,6 @@ import datetime as dt
 import ipaddress
 import json
 import os
-import subprocess
-import sys
 import threading
 import uuid
 import warnings
@@ -28,8 +26,7 @@ from fixtures.tools import require_tool
 from runbook.errors import ApiError, BadInput, DigestMismatch, NotFound, Unauthorized, Unreachable
 from runbook.registry import OCI_CONFIG, OCI_INDEX, OCI_LAYER_TAR, OCI_MANIFEST, parse_challenge, sha256_digest
 from runbook.secrets import Secret
-
-MB = 1 << 20
+from tests.memory_probe import MB, run_probe
 
 
 def write_random_file(path: Path, size: int) -> Path:
@@ -243,12 +240,9 @@ def test_streaming_pull_of_a_30mb_blob_keeps_memory_flat(registry, tmp_path):
     size = 30 * MB
     source = write_random_file(tmp_path / "big.bin", size)
     issued_before = len(registry.token_server.issued)
-    stdin = json.dumps({"url": registry.url, "username": registry.username,
-                        "password": registry.password.reveal(), "source": str(source)})
-    child = subprocess.run([sys.executable, "-c", STREAMING_PROBE], input=stdin, capture_output=True, text=True,
-                           cwd=Path(__file__).resolve().parents[1], timeout=300, check=False)
-    assert child.returncode == 0, f"the streaming probe failed: {child.stderr[-2000:]}"
-    measured = json.loads(child.stdout.splitlines()[-1])
+    measured = run_probe("the streaming probe", STREAMING_PROBE, {
+        "url": registry.url, "username": registry.username, "password": registry.password.reveal(),
+        "source": str(source)})
 
     assert measured["pulled"] == size
     # the two tokens fetched before measuring serve the whole push and pull
