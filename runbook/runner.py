@@ -2,6 +2,8 @@
 
 A step's checks run by path (`checks/test_<step>.py`) in a pytest subprocess: the same checks an
 operator runs by hand, isolated from this process, with a JUnit file per step in the run directory.
+Within `run`, that process is a fork of one warm server that imported pytest and the clients once
+(runbook.warm_checks), not a fresh interpreter per step.
 A step the journal records as passed is re-verified instead of re-done (a verified no-op).
 """
 
@@ -10,7 +12,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
-import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -21,6 +22,7 @@ from runbook.errors import BadInput, SeatrialError, Unreachable
 from runbook.secrets import redact
 from runbook.steps import EXTRA_STEPS, STEP_ORDER, check_module
 from runbook.steps.context import StepContext
+from runbook.warm_checks import run_pytest, warm_server
 
 # pytest exit codes -> ours: 3 is the checks' "dependency unreachable" exit; 4 a usage error.
 PYTEST_EXIT = {0: 0, 1: 1, 3: 3, 4: 2}
@@ -92,7 +94,7 @@ def run_checks(ctx: StepContext, step: str, *, extra: tuple[str, ...] = (), juni
     junit.parent.mkdir(parents=True, exist_ok=True)
     command = check_command(checks_dir() / check_module(step), junit, f"seatrial-{step}",
                             f"--seatrial-config={ctx.config.path}", *extra)
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = run_pytest(command)  # a fresh process, forked from a warm one inside run()
     result = CheckResult(step, PYTEST_EXIT.get(done.returncode, 1), junit=junit if junit.exists() else None,
                          output=redact(done.stdout + done.stderr))
     if result.junit:
@@ -160,7 +162,7 @@ def run(ctx: StepContext, *, from_step: str | None = None, until_step: str | Non
             for line in step_module(step).plan(ctx):
                 ctx.say(f"  would: {line}")
         return 0
-    with ctx.journal.lock():
+    with ctx.journal.lock(), warm_server():
         code = 0
         for step in steps:
             code = run_step(ctx, step, redo=(step == from_step))
