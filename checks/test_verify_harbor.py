@@ -87,7 +87,8 @@ def _registry(ctx: CheckContext):
 
 
 def _verified(ctx: CheckContext) -> dict:
-    """Every sampled artifact pulled and verified once, `harbor.verify_workers` at a time."""
+    """Every sampled artifact's manifests pulled, then every distinct blob they name verified once,
+    `harbor.verify_workers` blobs at a time (runbook/blob_verification.py)."""
     from runbook.blob_verification import verify_artifacts
 
     return ctx.memo(("verified-artifacts",), lambda: verify_artifacts(
