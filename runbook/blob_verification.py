@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from runbook.errors import NotFound, SeatrialError
-from runbook.registry import Descriptor, PulledManifest, RegistryClient, VerifiedArtifact
+from runbook.registry import PulledManifest, RegistryClient, VerifiedArtifact
 
 Outcome = VerifiedArtifact | SeatrialError
 BlobKey = tuple[str, int]  # (digest, size): two manifests that disagree on a blob's size get two reads
@@ -38,7 +38,7 @@ class _Plan:
     media_type: str = ""
     manifest_bytes: int = 0
     manifests: int = 0
-    blobs: list[Descriptor] = field(default_factory=list)
+    blobs: list[BlobKey] = field(default_factory=list)  # (digest, size): what is kept of a manifest
     failure: SeatrialError | None = None  # the manifest pull that failed, after `blobs`
 
 
@@ -59,7 +59,7 @@ def verify_artifacts(make_registry: Callable[[], RegistryClient], artifacts: Ite
         repos_of: dict[BlobKey, dict[str, None]] = {}
         for plan in plans:
             for blob in plan.blobs:
-                repos_of.setdefault((blob.digest, blob.size), {})[plan.repo] = None
+                repos_of.setdefault(blob, {})[plan.repo] = None
         read = pool.map(lambda item: _verify_blob_once(registry(), *item[0], list(item[1])), repos_of.items())
         results = dict(zip(repos_of, read, strict=True))
     return {artifact: _outcome(plan, results) for artifact, plan in zip(wanted, plans, strict=True)}
@@ -80,7 +80,7 @@ def _walk(registry: RegistryClient, manifest: PulledManifest, plan: _Plan) -> No
     """Depth first, as `verify_artifact` reads an index: each child's manifest, then its blobs."""
     plan.manifest_bytes += len(manifest.body)
     plan.manifests += 1
-    plan.blobs.extend(manifest.blobs)
+    plan.blobs.extend((blob.digest, blob.size) for blob in manifest.blobs)
     for child in manifest.children:
         _walk(registry, registry.pull_manifest(plan.repo, child.digest), plan)
 
@@ -122,7 +122,7 @@ def _linked(registry: RegistryClient, repo: str, digest: str, read: int) -> int 
 def _outcome(plan: _Plan, results: dict[BlobKey, dict[str, int | SeatrialError]]) -> Outcome:
     size = plan.manifest_bytes
     for blob in plan.blobs:
-        read = results[(blob.digest, blob.size)][plan.repo]
+        read = results[blob][plan.repo]
         if isinstance(read, SeatrialError):
             return read
         size += read
