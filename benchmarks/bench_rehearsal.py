@@ -8,7 +8,8 @@
     .venv/bin/python benchmarks/bench_rehearsal.py [--blob-size BYTES] [--artifacts N]
 
 Prints both times and the ratio (target, issue 13: rehearsal <= 3x restic alone), with and without the
-sandbox's start and stop.
+sandbox's start and stop. `SEATRIAL_WARM_CHECKS=0` runs each step's checks in a fresh `python -m pytest`
+instead of a fork of the warm check server (runbook/warm_checks.py): the difference is the start-up it saves.
 """
 
 from __future__ import annotations
