@@ -31,12 +31,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 # What a check process imports anyway. Each is optional: one missing only leaves it to the fork.
-PRELOAD = ("pytest", "yaml", "requests", "urllib3", "kubernetes", "boto3", "botocore.session",
+PRELOAD = ("pytest", "yaml", "requests", "urllib3", "kubernetes", "boto3", "botocore.session", "boto3.s3.inject",
+           "boto3.s3.transfer",
            "runbook.errors", "runbook.secrets", "runbook.config", "runbook.clients", "runbook.journal",
            "runbook.kube", "runbook.s3", "runbook.harbor", "runbook.registry", "runbook.velero",
            "runbook.velero_layout", "runbook.restic", "runbook.kopia", "runbook.inventory", "runbook.volumes",
            "runbook.steps", "runbook.upgrade.findings")
-NEVER_PRELOADED = ("checks", "runbook.pytest_redact", "helm_python", "runbook.helm", "runbook.upgrade.step")
+# pytest marks `-p` and entry-point plugins for assert rewriting: imported here, they would warn in every fork.
+NEVER_PRELOADED = ("checks", "runbook.pytest_redact", "pytest_timeout", "pytest_kind", "helm_python", "runbook.helm",
+                   "runbook.upgrade.step")
 READY_TIMEOUT_S = 120.0
 OFF = "SEATRIAL_WARM_CHECKS"
 
@@ -126,7 +129,7 @@ def _run_pytest(request: dict) -> int:  # pragma: no cover - runs in the fork
         code = 1
     # What interpreter exit does: atexit handlers, non-daemon threads joined, streams flushed.
     try:
-        atexit._run_exitfuncs()
+        getattr(atexit, "_run_exitfuncs", lambda: None)()
         for thread in threading.enumerate():
             if thread is not threading.main_thread() and not thread.daemon:
                 thread.join()
