@@ -12,6 +12,7 @@ import pytest
 from checks.causes import Cause, cause_of
 from checks.context import NEEDS_NO_CONFIG, REQUIRES, CheckContext, describe_side
 from checks.verdict import Nothing, Unavailable, message
+from runbook.check_options import add_options
 from runbook.errors import SeatrialError
 from runbook.secrets import redact
 from runbook.steps import STEP_ORDER, check_module
@@ -22,9 +23,7 @@ MODULE_ORDER = [check_module(step)[:-3] for step in STEP_ORDER]
 
 
 def pytest_addoption(parser):
-    from fixtures.checks_plugin import add_options  # idempotent: the root plugin may have added them
-
-    add_options(parser)
+    add_options(parser)  # idempotent: the root plugin (fixtures.checks_plugin) may have added them
 
 
 def pytest_configure(config):
