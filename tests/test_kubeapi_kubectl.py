@@ -2,12 +2,12 @@
 
 import base64
 import json
-import threading
-import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from fixtures.tools import require_tool
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -130,16 +130,19 @@ def test_wait_returns_when_condition_is_met_and_times_out_otherwise(kube):
 
 
 def test_wait_sees_a_change_made_while_it_waits(kube):
-    def complete_later():
-        time.sleep(0.5)
+    def watching() -> list[str]:
+        return [path for method, path in list(kube.server.requests)
+                if method == "GET" and "/backups?" in path and "watch=true" in path]
+
+    with ThreadPoolExecutor(1) as pool:
+        waited = pool.submit(kube.kubectl, "wait", "--for=jsonpath={.status.phase}=Completed", "backup/nightly",
+                             "-n", "velero", "--timeout=60s")
+        # the change is made once kubectl watches (not after a fixed sleep it may not have started within)
+        wait_for("kubectl wait to watch the Backup", lambda: watching() or waited.done() and waited.result(),
+                 timeout=60)
         kube.store.mutate("velero.io/v1", "Backup", "nightly", "velero",
                           lambda backup: backup.setdefault("status", {}).update(phase="Completed"))
-
-    threading.Thread(target=complete_later, daemon=True).start()
-    started = time.monotonic()
-    ok(kube.kubectl("wait", "--for=jsonpath={.status.phase}=Completed", "backup/nightly", "-n", "velero",
-                    "--timeout=10s"))
-    assert time.monotonic() - started < 5
+        ok(waited.result())
 
 
 def test_imperative_creates_sent_as_protobuf_are_understood(kube, tmp_path):

@@ -28,10 +28,12 @@ def config(tmp_path: Path):
 
 def test_a_second_holder_of_the_run_lock_is_refused_naming_the_lock(tmp_path: Path) -> None:
     journal = Journal(tmp_path)
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom pathlib import Path\n"
+    # the holder keeps the lock until we close its stdin (not for a fixed time a loaded machine could outlast)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys\nfrom pathlib import Path\n"
                                "from runbook.journal import Journal\n"
                                "with Journal(Path(sys.argv[1])).lock():\n    print('held', flush=True)\n"
-                               "    time.sleep(30)\n", str(tmp_path)], stdout=subprocess.PIPE, text=True)
+                               "    sys.stdin.read()\n", str(tmp_path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(BadInput) as refused, journal.lock():

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import boto3
@@ -21,19 +19,11 @@ from fixtures.sandbox.volumes import claim_dir
 from fixtures.tools import require_tool
 from runbook import velero
 from runbook.secrets import Secret
+from tests.waiting import wait_for
 
 V, NS, REGION, PREFIX = "velero.io/v1", "app", "us-east-1", "restic-runs"
 ACCESS_KEY, SECRET_KEY = Secret("AKIDRESTICRUNS", "access key"), Secret("restic-runs-secret", "secret key")
 VOLUMES = 5
-
-
-def wait_for(what: str, probe: Callable[[], object], timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while not (value := probe()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-    return value
 
 
 def _stand_in(directory: Path, log: Path) -> None:
@@ -90,7 +80,8 @@ def source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             cluster.add_controllers(install_velero(cluster, s3_endpoint=s3.endpoint, bucket=bucket, prefix=PREFIX,
                                                    access_key=ACCESS_KEY, secret_key=SECRET_KEY, region=REGION,
                                                    sync_period=3600))
-            wait_for("the BSL", lambda: _phase(cluster, "BackupStorageLocation", "default") == velero.AVAILABLE)
+            wait_for("the BSL to be Available", lambda: _phase(cluster, "BackupStorageLocation", "default"),
+                     done=lambda phase: phase == velero.AVAILABLE)
             yield cluster
     finally:
         s3.stop()
@@ -112,15 +103,15 @@ def _app(store, count: int) -> None:
 def test_one_restic_process_per_volume_and_the_repository_opened_once(source: SandboxCluster, tmp_path: Path):
     store = source.store
     _app(store, VOLUMES)
-    wait_for("the pods to run", lambda: len(pods := store.list_views("v1", "Pod", NS)) == VOLUMES
-             and all(p.get("status", {}).get("phase") == "Running" for p in pods))
+    wait_for(f"the {VOLUMES} pods to run", lambda: [p.get("status", {}).get("phase") for p in store.list_views(
+        "v1", "Pod", NS)], done=lambda phases: phases == ["Running"] * VOLUMES)
     for index in range(VOLUMES):
         (claim_dir(store, NS, f"data-{index}") / "file").write_bytes(os.urandom(2048))
     log = tmp_path / "restic.log"
     for name in ("first", "second"):
         store.create(velero.backup_manifest(name, velero_namespace="velero", included_namespaces=[NS],
                                             default_volumes_to_fs_backup=True))
-        wait_for(f"backup {name}", lambda n=name: velero.is_terminal(_phase(source, "Backup", n)))
+        wait_for(f"backup {name} to finish", lambda n=name: _phase(source, "Backup", n), done=velero.is_terminal)
         assert _phase(source, "Backup", name) == velero.COMPLETED
     subcommands, most = _runs(log)
     assert subcommands.count("backup") == 2 * VOLUMES

@@ -19,6 +19,7 @@ from fixtures.sandbox.volumes import claim_dir
 from fixtures.tools import require_tool
 from runbook.config import load_config
 from runbook.registry import RegistryClient
+from tests.waiting import wait_for
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -166,9 +167,10 @@ def test_fresh_sandbox_with_another_storage_class_on_target(fresh_sandbox):
     directories = [Path(pv["spec"]["local"]["path"]) for pv in damaged.source.store.list("v1", "PersistentVolume")]
     assert len(directories) == 5
     kubectl(damaged, "source", "delete", "namespace", "harbor")
-    deadline = time.monotonic() + 10
-    while any(d.exists() for d in directories) or requests.get(
-            f"{damaged.source_harbor_url}/api/v2.0/health", timeout=5).status_code != 503:
-        assert time.monotonic() < deadline, "the namespace's volumes or its Harbor outlived it"
-        time.sleep(0.1)
+
+    def left_over() -> list[str]:
+        health = requests.get(f"{damaged.source_harbor_url}/api/v2.0/health", timeout=30).status_code
+        return [str(d) for d in directories if d.exists()] + ([f"Harbor health {health}"] if health != 503 else [])
+
+    wait_for("the namespace's volumes and its Harbor to go with it", left_over, done=lambda left: not left)
     assert kubectl_json(damaged, "source", "get", "pv")["items"] == []

@@ -6,11 +6,14 @@ import time
 from collections.abc import Callable
 
 
-def wait_for(what: str, probe: Callable[[], object], timeout: float = 20.0, interval: float = 0.05):
+def wait_for(what: str, probe: Callable[[], object], timeout: float = 60.0, interval: float = 0.05,
+             done: Callable[[object], object] = bool):
+    """`probe()` until `done(value)` (by default: the value is true); returns that value. The timeout is an upper
+    bound for a loaded machine, not an expectation: a wait that is met returns at once."""
     deadline = time.monotonic() + timeout
     while True:
         value = probe()
-        if value:
+        if done(value):
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last probe: {value!r})")
