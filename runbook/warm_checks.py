@@ -94,13 +94,17 @@ def _fork(request: dict, *protocol_fds: int) -> tuple[int, bytes, bytes]:
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the fork ends in os._exit; its behaviour is tested through its output
-        for fd in (*protocol_fds, out_r, err_r):
-            os.close(fd)
-        os.dup2(out_w, 1)
-        os.dup2(err_w, 2)
-        os.close(out_w)
-        os.close(err_w)
-        os._exit(_run_pytest(request))
+        code = 1
+        try:  # whatever happens, the fork never returns into the server's loop
+            for fd in (*protocol_fds, out_r, err_r):
+                os.close(fd)
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            os.close(out_w)
+            os.close(err_w)
+            code = _run_pytest(request)
+        finally:
+            os._exit(code)
     os.close(out_w)
     os.close(err_w)
     out, err = _read_both(out_r, err_r)
@@ -127,12 +131,12 @@ def _run_pytest(request: dict) -> int:  # pragma: no cover - runs in the fork
     except BaseException:
         traceback.print_exc()
         code = 1
-    # What interpreter exit does: atexit handlers, non-daemon threads joined, streams flushed.
+    # What interpreter exit does: non-daemon threads joined, atexit handlers, streams flushed.
     try:
-        getattr(atexit, "_run_exitfuncs", lambda: None)()
         for thread in threading.enumerate():
             if thread is not threading.main_thread() and not thread.daemon:
                 thread.join()
+        getattr(atexit, "_run_exitfuncs", lambda: None)()
         sys.stdout.flush()
         sys.stderr.flush()
     except BaseException:
@@ -222,8 +226,8 @@ _server: WarmServer | None = None
 
 @contextmanager
 def warm_server() -> Iterator[None]:
-    """The checks run inside fork from one warm server, started now so that it imports while the first step
-    works (`runbook.runner.run`: nine steps). Off with SEATRIAL_WARM_CHECKS=0."""
+    """Within this block, checks run in forks of one warm server, started now so that it imports while the
+    first step works (`runbook.runner.run`: nine steps); it ends with the block. Off with SEATRIAL_WARM_CHECKS=0."""
     global _server
     if _server is not None or os.environ.get(OFF) == "0":
         yield
