@@ -6,6 +6,7 @@ import datetime as dt
 import ipaddress
 import json
 import os
+import socket
 import threading
 import uuid
 import warnings
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from fixtures.registry import process as registry_process
 from fixtures.registry.fixture import running_registry
 from fixtures.registry.process import free_port, start_registry
 from fixtures.registry.token import InvalidToken, TokenIssuer, granted_actions, parse_scopes
@@ -490,15 +492,35 @@ def test_a_cached_token_the_registry_no_longer_accepts_is_replaced_once(registry
     assert len(registry.token_server.issued) == issued_before + 1
 
 
+def test_a_port_taken_before_the_registry_binds_it_is_replaced_by_another(tmp_path, monkeypatch):
+    """free_port() only finds a port free at that moment; another process may bind it before the registry does."""
+    require_tool("docker-registry")
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        taken = squatter.getsockname()[1]
+        ports = iter([taken])
+        monkeypatch.setattr(registry_process, "free_port", lambda: next(ports, None) or free_port())
+        issuer = TokenIssuer()
+        started = start_registry(tmp_path / "storage", issuer=issuer, realm="http://127.0.0.1:1/token",
+                                 workdir=tmp_path / "work")
+        try:
+            assert started.url != f"http://127.0.0.1:{taken}"
+            assert requests.get(f"{started.url}/v2/", timeout=30).status_code == 401
+        finally:
+            started.stop()
+        with pytest.raises(registry_process.PortTaken, match=f"127.0.0.1:{taken}.*address already in use"):
+            start_registry(tmp_path / "storage", issuer=issuer, realm="http://127.0.0.1:1/token",
+                           workdir=tmp_path / "chosen", port=taken)  # a port the caller chose is not replaced
+
+
 def test_blob_redirected_to_object_storage_is_followed_and_verified(tmp_path):
     """With an S3 backend distribution answers blob GETs with a 307 to a presigned URL on another port."""
     require_tool("docker-registry")
     from moto.server import ThreadedMotoServer
 
-    port = free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)  # port 0: nobody can take it first
     moto.start()
-    endpoint = f"http://127.0.0.1:{port}"
+    endpoint = "http://{}:{}".format(*moto.get_host_and_port())
     keys = {"aws_access_key_id": "registry-key", "aws_secret_access_key": "registry-secret-" + os.urandom(4).hex()}
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **keys)
     s3.create_bucket(Bucket="registry")
