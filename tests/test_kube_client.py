@@ -27,6 +27,7 @@ from runbook.errors import (
 )
 from runbook.secrets import Secret
 from runbook.wait import wait_until
+from tests.clock import FakeClock
 
 CM = ("v1", "ConfigMap")
 
@@ -300,7 +301,8 @@ def test_wait_until_returns_the_first_truthy_value():
     assert wait_until(lambda: next(values), timeout=5, interval=0.01, what="x") == {"phase": "Completed"}
 
 
-def test_wait_until_reports_each_new_progress_line_once():
+def test_wait_until_reports_each_new_progress_line_once(monkeypatch):
+    monkeypatch.setattr("runbook.wait.time", FakeClock())  # "[0s]" however slowly this machine runs the loop
     phases = iter(["New", "New", "InProgress", "InProgress", "Completed"])
     current = {"phase": ""}
 
@@ -314,19 +316,20 @@ def test_wait_until_reports_each_new_progress_line_once():
     assert seen == ["phase New [0s]", "phase InProgress [0s]"]  # with the elapsed time
 
 
-def test_wait_until_timeout_names_what_and_the_last_state_redacted():
+def test_wait_until_timeout_names_what_and_the_last_state_redacted(monkeypatch):
     password = Secret("hunter2-wait", "repo password")
     calls = []
+    clock = FakeClock()
+    monkeypatch.setattr("runbook.wait.time", clock)
 
     def probe():
         calls.append(1)
         return None
 
-    started = time.monotonic()
     with pytest.raises(WaitTimeout) as caught:
         wait_until(probe, timeout=0.3, interval=0.05, what="backup nightly to complete",
                    progress=lambda _: f"phase InProgress, 3/10 items, url with {password.reveal()}")
-    assert 0.3 <= time.monotonic() - started < 2
+    assert 0.3 <= clock.now < 0.35  # gave up at the timeout, not before and not a poll later
     text = str(caught.value)
     assert "backup nightly to complete" in text and "phase InProgress, 3/10 items" in text
     assert "hunter2-wait" not in text and len(calls) >= 3
