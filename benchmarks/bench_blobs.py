@@ -129,8 +129,9 @@ def start_up_seconds(rounds: int) -> float:
     return statistics.median(times)
 
 
-def blob_throughput(registry, client, root: Path, mib: int, rounds: int) -> float:
-    """Print the whole-process and in-process ratios for a blob of `mib` MiB; return the child's peak RSS."""
+def blob_throughput(registry, client, root: Path, mib: int, rounds: int) -> tuple[dict[str, float], float]:
+    """Print the whole-process and in-process ratios for a blob of `mib` MiB; return them ("process",
+    "in-process": seatrial's speed / curl | openssl's) and the child's peak RSS."""
     layer = random_file(root / f"layer-{mib}", mib * MIB)
     repo = f"bench/blob-{mib}"
     pushed = client.push_image(repo, "v1", [layer])
@@ -153,12 +154,14 @@ def blob_throughput(registry, client, root: Path, mib: int, rounds: int) -> floa
             runs[kind].append(seconds)
     median = {kind: statistics.median(times) for kind, times in runs.items()}
     reference = mib / median["curl"]
+    ratios = {}
     for kind in ("process", "in-process"):
         speed = mib / median[kind]
+        ratios[kind] = speed / reference
         print(f"{mib:>5} MiB blob, {kind + ':':<11} seatrial {speed:7.1f} MiB/s, curl | openssl {reference:7.1f} "
-              f"MiB/s -> {speed / reference:.2f}x")
+              f"MiB/s -> {ratios[kind]:.2f}x")
     print(f"{mib:>5} MiB blob: seatrial peak RSS {peak:.1f} MiB (whole process)")
-    return peak
+    return ratios, peak
 
 
 def pool_on_loopback(registry, client, root: Path, artifacts: int, artifact_mib: int, workers: int) -> None:
@@ -175,7 +178,7 @@ def pool_on_loopback(registry, client, root: Path, artifacts: int, artifact_mib:
 
 
 def pool_over_slow_link(registry, client, root: Path, layers: int, layer_mib: int, workers: int, link_mib: float,
-                        latency_ms: float) -> None:
+                        latency_ms: float) -> float:
     from fixtures.faultproxy import FaultProxy
     from runbook.registry import RegistryClient
 
@@ -196,6 +199,7 @@ def pool_over_slow_link(registry, client, root: Path, layers: int, layer_mib: in
     print(f"pool over a {link_mib:g} MiB/s-per-connection link (+{latency_ms:g} ms a request): one artifact of "
           f"{layers} x {layer_mib} MiB layers: 1 worker {total / seconds[1]:.1f} MiB/s, {workers} workers "
           f"{total / seconds[workers]:.1f} MiB/s -> {seconds[1] / seconds[workers]:.2f}x (ideal {workers}x)")
+    return seconds[1] / seconds[workers]
 
 
 def timed_pool(make_registry, wanted: list[tuple[str, str]], workers: int) -> float:
@@ -222,23 +226,40 @@ def main() -> int:
     parser.add_argument("--layer-mib", type=int, default=16, help="size of each of those layers")
     parser.add_argument("--link-mib", type=float, default=20, help="the slow link's cap per connection, MiB/s")
     parser.add_argument("--latency-ms", type=float, default=10, help="the slow link's added latency per request")
+    parser.add_argument("--json", help="also write the ratios to this file (benchmarks/summary.py)")
     args = parser.parse_args()
+    from benchmarks.ratios import Ratio, emit
     from fixtures.registry.fixture import running_registry
 
     with TemporaryDirectory(prefix="seatrial-blobs-") as tmp:
         root = Path(tmp)
         with running_registry(root) as registry:
             client = registry.client()
-            print(f"start-up (interpreter and imports, once per verify-harbor run): "
-                  f"{start_up_seconds(max(5, args.rounds)) * 1000:.0f} ms")
-            peaks = {mib: blob_throughput(registry, client, root, mib, args.rounds)
-                     for mib in (int(s) for s in args.sizes.split(","))}
-            if len(peaks) > 1:
-                sizes = sorted(peaks)
-                print(f"peak memory {sizes[-1]} MiB / {sizes[0]} MiB blob: {peaks[sizes[-1]] / peaks[sizes[0]]:.2f}")
+            start_up_ms = start_up_seconds(max(5, args.rounds)) * 1000
+            print(f"start-up (interpreter and imports, once per verify-harbor run): {start_up_ms:.0f} ms")
+            measured = {mib: blob_throughput(registry, client, root, mib, args.rounds)
+                        for mib in (int(s) for s in args.sizes.split(","))}
+            ratios = []
+            for mib, (speeds, _) in measured.items():
+                ratios.append(Ratio(f"blob verification {mib} MiB, whole process / curl | openssl",
+                                    speeds["process"], ">=", 0.8,
+                                    f"median of {args.rounds} paired runs; {start_up_ms:.0f} ms of start-up included"))
+                ratios.append(Ratio(f"blob verification {mib} MiB, in process / curl | openssl",
+                                    speeds["in-process"], ">=", 0.8,
+                                    "verify_blob in a running process holding the token, as verify-harbor runs"))
+            if len(measured) > 1:
+                small, large = min(measured), max(measured)
+                flat = measured[large][1] / measured[small][1]
+                print(f"peak memory {large} MiB / {small} MiB blob: {flat:.2f}")
+                ratios.append(Ratio(f"blob verification peak RSS, {large} MiB / {small} MiB blob", flat, "<=", 1.1,
+                                    f"{measured[small][1]:.1f} and {measured[large][1]:.1f} MiB (VmHWM)"))
             pool_on_loopback(registry, client, root, args.artifacts, args.artifact_mib, args.workers)
-            pool_over_slow_link(registry, client, root, args.layers, args.layer_mib, args.workers, args.link_mib,
-                                args.latency_ms)
+            speed_up = pool_over_slow_link(registry, client, root, args.layers, args.layer_mib, args.workers,
+                                           args.link_mib, args.latency_ms)
+            ratios.append(Ratio(f"verify pool over a {args.link_mib:g} MiB/s link, {args.workers} workers / 1",
+                                speed_up, ">=", 0.8 * args.workers,
+                                f"{args.layers} layers of {args.layer_mib} MiB in one artifact; ideal {args.workers}"))
+    emit(ratios, args.json)
     return 0
 
 
