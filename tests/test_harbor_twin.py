@@ -306,9 +306,11 @@ def test_blobs_stream_through_the_twin_in_constant_memory(tmp_path):
         twin_pull = twin.peak()
 
     assert pushed["size"] == pulled["size"] == size
-    # a copy of the blob would be 64 MB; werkzeug's 10 MB read that drains each closed connection is in the twin's
+    # A copy of the blob would be 64 MB (the twin measured 129 MB and 74 MB when it read bodies whole). The twin's
+    # peak holds werkzeug's 10 MB read that drains each closed connection (~9.7 MB measured): the bound leaves room
+    # for a second connection draining at the same moment, as the client's next request comes in.
     peaks = [("the client's push", pushed["peak"], 6 * MB), ("the client's pull", pulled["peak"], 6 * MB),
-             ("the twin's push", twin_push, 16 * MB), ("the twin's pull", twin_pull, 16 * MB)]
+             ("the twin's push", twin_push, 24 * MB), ("the twin's pull", twin_pull, 24 * MB)]
     for who, peak, bound in peaks:
         assert peak < bound, f"{who} peaked at {peak / MB:.1f} MB for a 64 MB blob (bound {bound // MB} MB)"
 
