@@ -316,3 +316,18 @@ def test_remove_buckets_empties_and_deletes_what_new_bucket_made(s3_server):
     own.remove_buckets()
     with pytest.raises(NotFound):
         check_bucket(own.client(), bucket, own.endpoint)
+
+
+def test_an_in_process_s3_server_logs_no_access_lines(monkeypatch):
+    """A sandbox's S3 server keeps serving in threads while later tests capture stderr. werkzeug logs one INFO line
+    per request and, when no handler is there at that moment, adds its own bound to the stderr of the moment: a
+    test's capture file, closed later, so every later request printed '--- Logging error ---' into whichever test
+    was capturing (a CLI test asserting a one-line error failed on it). The server logs only warnings."""
+    import logging
+
+    from fixtures.s3server import start_moto_server
+
+    monkeypatch.setattr(logging.getLogger("werkzeug"), "level", logging.NOTSET)
+    server = start_moto_server()
+    server.stop()
+    assert logging.getLogger("werkzeug").level >= logging.WARNING  # INFO would let werkzeug's own _log set it up
