@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -28,6 +29,7 @@ from fixtures.tools import require_tool
 from runbook.config import load_config
 from runbook.harbor import HarborClient
 from runbook.journal import Journal
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -277,11 +279,20 @@ def test_second_run_does_nothing_and_a_concurrent_run_is_refused(box: Box) -> No
     second = subprocess.Popen([sys.executable, "-m", "runbook.cli", "-c", str(box.config.path), "run"], cwd=ROOT,
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        while not lock.exists():
+        def holder() -> str:
             assert second.poll() is None, second.communicate()
-            assert time.monotonic() - started < 30, "the run never took its lock"
-            time.sleep(0.02)
-        third = box.cli("run", label="run (refused: locked)")
+            try:
+                return lock.read_text().strip()
+            except FileNotFoundError:
+                return "no lock file"
+
+        wait_for("the second run to take its lock", holder, done=lambda pid: pid == str(second.pid))
+        # paused while it holds the lock, so the third run meets it however fast the second finishes on its own
+        os.kill(second.pid, signal.SIGSTOP)
+        try:
+            third = box.cli("run", label="run (refused: locked)")
+        finally:
+            os.kill(second.pid, signal.SIGCONT)
         stdout, stderr = second.communicate(timeout=CLI_TIMEOUT_S)
     finally:
         if second.poll() is None:
