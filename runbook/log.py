@@ -54,6 +54,18 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+class LibraryLevelFilter(logging.Filter):
+    """Below `level`, only seatrial's own records pass: a library that sets its own logger to INFO (werkzeug
+    does, on its first line) must not reach the console of a verbosity that promises libraries at WARNING."""
+
+    def __init__(self, level: int):
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= self.level or record.name == ROOT or record.name.startswith(ROOT + ".")
+
+
 def redacting_handler(handler: logging.Handler, fmt: str = FORMAT) -> logging.Handler:
     """Put the redaction filter and formatter on any handler (e.g. one a test or a runner adds)."""
     handler.addFilter(RedactingFilter())
@@ -77,6 +89,8 @@ def setup_logging(verbosity: int = 0, log_file: str | Path | None = None) -> Non
         handlers.append(file_handler)
     for handler in handlers:
         setattr(handler, _MARK, True)
+        if verbosity < 2:
+            handler.addFilter(LibraryLevelFilter(logging.WARNING))
         root.addHandler(handler)
 
     root.setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)

@@ -96,6 +96,21 @@ def test_logs_at_debug_hold_no_secret(loaded: Config, tmp_path: Path, capsys, lo
     assert "Credential=***" in written  # library loggers pass the same filter
 
 
+@pytest.mark.parametrize("verbosity", [0, 1])
+def test_a_library_that_sets_its_own_logger_to_info_stays_quiet_below_debug_verbosity(capsys, logging_reset,
+                                                                                       monkeypatch, verbosity):
+    """werkzeug sets its logger to INFO on its first access line: a server thread of the same process (the
+    sandbox's S3) then printed 'INFO werkzeug: ... HEAD /velero' into a CLI's one-line error."""
+    setup_logging(verbosity)
+    library = logging.getLogger("werkzeug")
+    monkeypatch.setattr(library, "level", logging.INFO)
+    library.info('127.0.0.1 - - "HEAD /velero HTTP/1.1" 200 -')
+    library.warning("a library warning")
+    get_logger("test").info("seatrial's own line")
+    err = capsys.readouterr().err
+    assert "HEAD /velero" not in err and "a library warning" in err and "seatrial's own line" in err
+
+
 def _env(workspace: Workspace) -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **workspace.environ}
 
