@@ -79,6 +79,7 @@ class MeasuredServer:
         self._lines.put(None)
 
     def _ask(self, command: str, doing: str) -> dict:
+        said = f"did not answer within {self.timeout:.0f}s"
         try:
             self._process.stdin.write(command + "\n")
             self._process.stdin.flush()
@@ -86,8 +87,11 @@ class MeasuredServer:
         except (queue.Empty, BrokenPipeError):
             line = None
         if line is None:
-            raise AssertionError(f"{self.what} did not answer within {self.timeout:.0f}s {doing} (exit code "
-                                 f"{self._process.poll()}); its stderr ends: {self._stderr_tail()}")
+            try:
+                said = f"exited with code {self._process.wait(timeout=5)}"
+            except subprocess.TimeoutExpired:
+                pass
+            raise AssertionError(f"{self.what} {said} when asked {doing}; its stderr ends: {self._stderr_tail()}")
         answer = json.loads(line)
         if "error" in answer:
             raise AssertionError(f"{self.what}: {answer['error']}")
