@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import re
 import sys
 import time
@@ -59,8 +60,9 @@ def checks_dir() -> Path:
 def check_command(module: Path, junit: Path, suite: str, *options: str) -> list[str]:
     """The pytest process that runs one check module, as every step (and upgrade-plan) runs it."""
     # --confcutdir: only checks/conftest.py, as in an installed seatrial (a source tree's own conftest loads
-    # every test fixture).
-    return [sys.executable, "-m", "pytest", str(module), *options, "-q", *CHECK_PROCESS_PLUGINS,
+    # every test fixture); -c devnull: no ini file either (a source tree's pyproject.toml holds the test suite's
+    # options: --durations, its timeout).
+    return [sys.executable, "-m", "pytest", str(module), *options, "-q", "-c", os.devnull, *CHECK_PROCESS_PLUGINS,
             f"--junitxml={junit}", "-o", "junit_family=xunit2", "-o", f"junit_suite_name={suite}",
             "--rootdir", str(checks_dir().parent), f"--confcutdir={checks_dir()}"]
 

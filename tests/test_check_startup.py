@@ -77,7 +77,8 @@ import json, os, sys
 def pytest_unconfigure(config):
     plugins = [name for name, plugin in config.pluginmanager.list_name_plugin() if plugin is not None]
     with open(os.environ["SEATRIAL_MODULES_PROBE"], "w") as out:
-        json.dump({"modules": sorted(sys.modules), "plugins": plugins}, out)
+        json.dump({"modules": sorted(sys.modules), "plugins": plugins, "inifile": str(config.inipath or ""),
+                   "addopts": config.getini("addopts")}, out)
 '''
 
 
@@ -107,3 +108,6 @@ def test_a_step_check_process_loads_only_what_its_checks_read(sandbox: Sandbox, 
     assert not extra, f"the {step} check process loaded {extra}, which its checks do not read; fix: {FIX}"
     # Two full garbage collections at exit (~40 ms) for a warning Python's own hook prints anyway: off.
     assert "unraisableexception" not in plugins and "runbook.pytest_redact" in plugins, sorted(plugins)
+    # The project's own pytest settings (--durations, -ra, the suite's timeout) are the test suite's, not the
+    # checks': an installed seatrial has no pyproject.toml, and a source tree must run its checks the same way.
+    assert not seen["inifile"].endswith("pyproject.toml") and not seen["addopts"], (seen["inifile"], seen["addopts"])
