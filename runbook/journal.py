@@ -6,6 +6,7 @@ One JSON file, rewritten atomically. A lock file refuses a second run on the sam
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
@@ -156,10 +157,15 @@ class Journal:
 
 
 class RunLock:
-    """An exclusive lock file holding the owner's pid; a stale lock (dead pid) is taken over."""
+    """An exclusive lock on the run directory: `flock` on a lock file that also holds the owner's pid (for the
+    message). The kernel drops the lock when its holder dies, so a lock left by a dead run is free, and two runs
+    can never both believe they hold it (a pid file alone let a run that looked between another's create and its
+    pid write take over a live lock). The file is removed at the end; a run whose locked file was removed in
+    between tries again on the new one."""
 
     def __init__(self, path: Path):
         self.path = path
+        self._fd: int | None = None
 
     def __enter__(self) -> RunLock:
         try:
@@ -167,31 +173,43 @@ class RunLock:
         except OSError as exc:
             raise BadInput(f"run_dir: {self.path.parent} cannot be made ({type(exc).__name__}: {exc.strerror or exc})",
                            fix="point run_dir at a writable directory") from None
-        for _ in range(2):
+        for _ in range(10):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by child processes (PEP 446)
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                if self._owner_alive():
-                    raise BadInput(f"another seatrial run holds {self.path} (pid {self._owner()})",
-                                   fix="wait for it to finish; if it died, remove the lock file") from None
-                self.path.unlink(missing_ok=True)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                owner = self._owner()
+                raise BadInput(f"another seatrial run holds {self.path} (pid {owner or 'unknown'})",
+                               fix="wait for it to finish (a run that died frees the lock by itself)") from None
+            if not self._still_at_path(fd):  # its holder removed it as we opened it: lock the new one
+                os.close(fd)
                 continue
-            with os.fdopen(fd, "w") as f:
-                f.write(str(os.getpid()))
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+            self._fd = fd
             return self
-        raise BadInput(f"cannot take the run lock {self.path}", fix="remove the lock file if no run is active")
+        raise BadInput(f"cannot take the run lock {self.path}", fix="try again; is another run starting and ending?")
 
     def __exit__(self, *exc) -> None:
-        self.path.unlink(missing_ok=True)
+        if self._fd is not None:
+            self.path.unlink(missing_ok=True)  # removed while still locked: a waiter sees it moved and retries
+            os.close(self._fd)
+            self._fd = None
+
+    def _still_at_path(self, fd: int) -> bool:
+        try:
+            current = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        held = os.fstat(fd)
+        return (held.st_dev, held.st_ino) == (current.st_dev, current.st_ino)
 
     def _owner(self) -> int:
         try:
             return int(self.path.read_text().strip() or 0)
         except (OSError, ValueError):
             return 0
-
-    def _owner_alive(self) -> bool:
-        return pid_alive(self._owner())
 
 
 def pid_alive(pid: int) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -53,6 +54,47 @@ def test_a_lock_left_by_a_dead_run_is_taken_over(tmp_path: Path) -> None:
     with Journal(tmp_path).lock():
         assert (tmp_path / "seatrial.lock").read_text() != dead.stdout.strip()
     assert not (tmp_path / "seatrial.lock").exists()
+
+
+def test_a_live_lock_is_refused_even_before_its_holder_wrote_its_pid(tmp_path: Path) -> None:
+    """A run that looks between another run's taking of the lock and its pid write reads no pid: that must not pass
+    for a dead owner (two runs at once). Simulated by emptying the live holder's lock file."""
+    holder = subprocess.Popen([sys.executable, "-c", "import sys\nfrom pathlib import Path\n"
+                               "from runbook.journal import Journal\n"
+                               "with Journal(Path(sys.argv[1])).lock():\n    print('held', flush=True)\n"
+                               "    sys.stdin.read()\n", str(tmp_path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        (tmp_path / "seatrial.lock").write_text("")
+        with pytest.raises(BadInput) as refused, Journal(tmp_path).lock():
+            pass
+        assert "another seatrial run holds" in refused.value.message and "pid unknown" in refused.value.message
+    finally:
+        holder.kill()
+        holder.wait()
+    with Journal(tmp_path).lock():  # the kernel freed the killed holder's lock
+        assert (tmp_path / "seatrial.lock").read_text() == str(os.getpid())
+
+
+def test_concurrent_runs_never_hold_the_lock_together(tmp_path: Path) -> None:
+    """Eight processes take and release the lock as fast as they can; each marks its time inside with an exclusive
+    file: a second one inside at the same time cannot create it."""
+    code = ("import os, sys, time\nfrom pathlib import Path\nfrom runbook.errors import BadInput\n"
+            "from runbook.journal import Journal\nroot = Path(sys.argv[1]); inside = 0; end = time.monotonic() + 2\n"
+            "while time.monotonic() < end:\n"
+            "    try:\n"
+            "        with Journal(root).lock():\n"
+            "            fd = os.open(root / 'inside', os.O_CREAT | os.O_EXCL | os.O_WRONLY)\n"
+            "            os.close(fd); inside += 1; os.unlink(root / 'inside')\n"
+            "    except BadInput:\n"
+            "        pass\n"
+            "print(inside)\n")
+    runs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    results = [run.communicate(timeout=120) for run in runs]
+    assert all(run.returncode == 0 for run in runs), [err[-2000:] for _, err in results]
+    assert sum(int(out) for out, _ in results) > 0
 
 
 def test_new_name_never_repeats_a_name_this_run_used(config) -> None:
