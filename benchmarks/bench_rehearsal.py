@@ -81,6 +81,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blob-size", type=int, default=64 * 1024, help="sandbox Harbor blob size (bytes)")
     parser.add_argument("--artifacts", type=int, default=2, help="sandbox Harbor artifacts per repository")
+    parser.add_argument("--json", help="also write the ratios to this file (benchmarks/summary.py)")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request would bury the result
     with TemporaryDirectory(prefix="seatrial-rehearsal-bench-") as tmp:
@@ -95,6 +96,11 @@ def main() -> int:
           f"restic alone: {alone:.1f} s for {volumes} volumes, {size / 2**20:.1f} MiB")
     print(f"ratio rehearsal / restic alone: {steps / alone:.2f} (target <= 3); "
           f"with the sandbox's start and stop: {(steps + up_down) / alone:.2f}")
+    from benchmarks.ratios import Ratio, emit
+
+    emit([Ratio("rehearsal steps and checks / restic alone", steps / alone, "<=", 3.0,
+                f"{steps:.1f} s vs {alone:.1f} s for {volumes} volumes, {size / 2**20:.1f} MiB; "
+                f"{(steps + up_down) / alone:.2f} with the sandbox's start and stop")], args.json)
     return 0
 
 

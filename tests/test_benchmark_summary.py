@@ -32,3 +32,13 @@ def test_an_unknown_benchmark_is_refused_naming_the_choices():
     done = subprocess.run([sys.executable, "benchmarks/summary.py", "--only", "idel"], cwd=PROJECT_ROOT,  # noqa: S603
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2 and "idel" in done.stderr and "idle, checks, rehearsal, blobs" in done.stderr
+
+
+def test_every_benchmark_the_summary_runs_can_write_its_ratios():
+    """The summary passes --json to each script: one that does not take it breaks `make bench` at its turn."""
+    from benchmarks.summary import commands
+
+    for name, command in commands("3,30").items():
+        done = subprocess.run([sys.executable, command[0], "--help"], cwd=PROJECT_ROOT, capture_output=True,  # noqa: S603
+                              text=True, timeout=60, check=False)
+        assert done.returncode == 0 and "--json" in done.stdout, f"{name}: {done.stdout[-500:]}{done.stderr[-500:]}"
