@@ -240,9 +240,13 @@ def main() -> int:
             measured = {mib: blob_throughput(registry, client, root, mib, args.rounds)
                         for mib in (int(s) for s in args.sizes.split(","))}
             ratios = []
+            largest = max(measured)
             for mib, (speeds, _) in measured.items():
+                # Throughput is judged where it dominates: in a running process (verify-harbor is one process for
+                # every blob) and, whole process, at the largest blob. At a small blob the whole-process figure
+                # measures the interpreter's start-up, paid once per run: shown, not judged.
                 ratios.append(Ratio(f"blob verification {mib} MiB, whole process / curl | openssl",
-                                    speeds["process"], ">=", 0.8,
+                                    speeds["process"], ">=" if mib == largest else "info", 0.8,
                                     f"median of {args.rounds} paired runs; {start_up_ms:.0f} ms of start-up included"))
                 ratios.append(Ratio(f"blob verification {mib} MiB, in process / curl | openssl",
                                     speeds["in-process"], ">=", 0.8,

@@ -12,17 +12,26 @@ from pathlib import Path
 class Ratio:
     name: str  # what is compared, e.g. "idle sandbox, share of one core"
     value: float
-    op: str  # "<=" or ">="
+    op: str  # "<=" or ">=", or "info": shown beside a target it explains, judged by none
     target: float
     note: str = ""  # how it was measured, what it includes
 
     @property
     def met(self) -> bool:
+        if self.op == "info":
+            return True
         return self.value <= self.target if self.op == "<=" else self.value >= self.target
 
+    @property
+    def verdict(self) -> str:
+        return "info" if self.op == "info" else "met" if self.met else "NOT met"
+
+    @property
+    def target_text(self) -> str:
+        return "no target" if self.op == "info" else f"target {self.op} {self.target:g}"
+
     def line(self) -> str:
-        verdict = "met" if self.met else "NOT met"
-        return f"{self.name}: {self.value:.3g} (target {self.op} {self.target:g}: {verdict})" + (
+        return f"{self.name}: {self.value:.3g} ({self.target_text}: {self.verdict})" + (
             f" -- {self.note}" if self.note else "")
 
 

@@ -56,8 +56,7 @@ def main() -> int:
     print("\n== issue 13: every ratio against its target")
     width = max((len(r.name) for r in ratios), default=10)
     for ratio in ratios:
-        print(f"  {'met    ' if ratio.met else 'NOT met'}  {ratio.name:<{width}}  {ratio.value:8.3g}  "
-              f"(target {ratio.op} {ratio.target:g})  {ratio.note}")
+        print(f"  {ratio.verdict:<7}  {ratio.name:<{width}}  {ratio.value:8.3g}  ({ratio.target_text})  {ratio.note}")
     if broken:
         print("  benchmarks that did not finish: " + ", ".join(broken))
         return 2

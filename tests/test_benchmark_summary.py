@@ -16,6 +16,8 @@ def test_a_ratio_is_met_only_on_the_right_side_of_its_target():
     assert Ratio("idle", 1.7, "<=", 2.0).met and not Ratio("idle", 2.1, "<=", 2.0).met
     assert Ratio("blobs", 0.8, ">=", 0.8).met and not Ratio("blobs", 0.79, ">=", 0.8).met
     assert "NOT met" in Ratio("blobs", 0.5, ">=", 0.8, "128 MiB").line()
+    shown = Ratio("requests", 1.33, "info", 1.2)  # shown beside a target, judged by none
+    assert shown.met and "no target: info" in shown.line()
 
 
 def test_the_summary_runs_the_checks_benchmark_and_prints_its_ratios():
@@ -24,7 +26,8 @@ def test_the_summary_runs_the_checks_benchmark_and_prints_its_ratios():
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     table = done.stdout.split("every ratio against its target", 1)[1]
     for step in ("annotate", "backup", "restore"):
-        assert f"met      {step} checks, HTTP requests 30/3 PVCs" in table, table
+        assert f"met      {step} checks, calls 30/3 PVCs" in table, table
+        assert f"info     {step} checks, HTTP requests 30/3 PVCs" in table, table
     assert "backup checks, wall time 30/3 PVCs" in table
 
 
