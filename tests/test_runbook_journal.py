@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,24 +29,29 @@ def config(tmp_path: Path):
     return workspace, workspace.load()
 
 
-def test_a_second_holder_of_the_run_lock_is_refused_naming_the_lock(tmp_path: Path) -> None:
-    journal = Journal(tmp_path)
-    # the holder keeps the lock until we close its stdin (not for a fixed time a loaded machine could outlast)
+@contextmanager
+def lock_held_by_another_process(run_dir: Path) -> Iterator[subprocess.Popen]:
+    """A process holding the run lock until the block ends (not for a fixed time a loaded machine could outlast)."""
     holder = subprocess.Popen([sys.executable, "-c", "import sys\nfrom pathlib import Path\n"
                                "from runbook.journal import Journal\n"
                                "with Journal(Path(sys.argv[1])).lock():\n    print('held', flush=True)\n"
-                               "    sys.stdin.read()\n", str(tmp_path)], stdin=subprocess.PIPE,
+                               "    sys.stdin.read()\n", str(run_dir)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(BadInput) as refused, journal.lock():
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_second_holder_of_the_run_lock_is_refused_naming_the_lock(tmp_path: Path) -> None:
+    with lock_held_by_another_process(tmp_path) as holder:
+        with pytest.raises(BadInput) as refused, Journal(tmp_path).lock():
             pass
         assert str(tmp_path / "seatrial.lock") in refused.value.message
         assert f"pid {holder.pid}" in refused.value.message
         assert (tmp_path / "seatrial.lock").exists(), "the refused run must not remove the holder's lock"
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_a_lock_left_by_a_dead_run_is_taken_over(tmp_path: Path) -> None:
@@ -59,20 +66,11 @@ def test_a_lock_left_by_a_dead_run_is_taken_over(tmp_path: Path) -> None:
 def test_a_live_lock_is_refused_even_before_its_holder_wrote_its_pid(tmp_path: Path) -> None:
     """A run that looks between another run's taking of the lock and its pid write reads no pid: that must not pass
     for a dead owner (two runs at once). Simulated by emptying the live holder's lock file."""
-    holder = subprocess.Popen([sys.executable, "-c", "import sys\nfrom pathlib import Path\n"
-                               "from runbook.journal import Journal\n"
-                               "with Journal(Path(sys.argv[1])).lock():\n    print('held', flush=True)\n"
-                               "    sys.stdin.read()\n", str(tmp_path)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with lock_held_by_another_process(tmp_path):
         (tmp_path / "seatrial.lock").write_text("")
         with pytest.raises(BadInput) as refused, Journal(tmp_path).lock():
             pass
         assert "another seatrial run holds" in refused.value.message and "pid unknown" in refused.value.message
-    finally:
-        holder.kill()
-        holder.wait()
     with Journal(tmp_path).lock():  # the kernel freed the killed holder's lock
         assert (tmp_path / "seatrial.lock").read_text() == str(os.getpid())
 
