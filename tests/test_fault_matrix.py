@@ -155,19 +155,13 @@ def test_a_5xx_spell_during_the_backup_wait_is_ridden_out(matrix: Matrix):
     """The source API fails the Backup's reads for a while (503, more times than one request's retries):
     the wait goes on, saying so, and the backup finishes green."""
     proxy = matrix.proxies["source"]
-    command = [sys.executable, "-m", "runbook.cli", "-c", str(matrix.config), "step", "backup", "--yes"]
-    seen: list[str] = []
-    with subprocess.Popen(command, cwd=ROOT, env={**os.environ, **FAST_FAULTS}, stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as child:
-        assert child.stdout is not None
-        for line in child.stdout:
-            seen.append(line)
-            if "created Backup velero/" in line:  # armed only now: the wait reads the Backup next
-                proxy.set("5xx", paths=("/apis/velero.io/v1/namespaces/velero/backups/",), budget=7)
-        code = child.wait(timeout=600)
-    faulted = proxy.faulted
-    proxy.set(None, paths=("/",))
-    text = "".join(seen)
+
+    def arm(line: str) -> None:
+        if "created Backup velero/" in line:  # armed only now: the wait reads the Backup next
+            proxy.set("5xx", paths=("/apis/velero.io/v1/namespaces/velero/backups/",), budget=7)
+
+    code, text, faults = _watched(matrix, "step", "backup", "--yes", arm=arm)
+    faulted = faults["source"]
     assert faulted == 7, f"the spell did not happen ({faulted} faulted requests):\n{text[-3000:]}"
     assert code == 0, text[-4000:]
     assert "answered 503; retrying in" in text, text[-3000:]
@@ -283,8 +277,9 @@ def test_a_harbor_fault_when_freeze_sets_read_only(matrix: Matrix):
     assert matrix.state() == matrix.before
 
 
-def _watched(matrix: Matrix, *args: str, arm) -> tuple[int, str]:
-    """Run `seatrial <args>`, calling `arm(line)` on each output line (to set a fault at the right moment)."""
+def _watched(matrix: Matrix, *args: str, arm) -> tuple[int, str, dict[str, int]]:
+    """Run `seatrial <args>`, calling `arm(line)` on each output line (to set a fault at the right moment);
+    (exit code, output, faulted requests per proxy). Every fault is healed after."""
     command = [sys.executable, "-m", "runbook.cli", "-c", str(matrix.config), *args]
     seen: list[str] = []
     with subprocess.Popen(command, cwd=ROOT, env={**os.environ, **FAST_FAULTS}, stdin=subprocess.DEVNULL,
@@ -294,11 +289,12 @@ def _watched(matrix: Matrix, *args: str, arm) -> tuple[int, str]:
             seen.append(line)
             arm(line)
         code = child.wait(timeout=600)
+    faulted = {name: proxy.faulted for name, proxy in matrix.proxies.items()}
     for proxy in matrix.proxies.values():
         proxy.set(None, paths=("/",))
     text = "".join(seen)
     _clean(matrix, text)
-    return code, text
+    return code, text, faulted
 
 
 def test_faults_during_the_restore(matrix: Matrix):
@@ -324,13 +320,13 @@ def test_faults_during_the_restore(matrix: Matrix):
         if "created Restore velero/" in line:
             target.set("5xx", paths=restore_reads, methods=("GET",))
 
-    code, text = _watched(matrix, "step", "restore", "--yes", arm=arm_for_good)
+    code, text, _ = _watched(matrix, "step", "restore", "--yes", arm=arm_for_good)
     assert code == 3, f"the target API failing for good during the restore wait: exit {code}:\n{text[-3000:]}"
     assert "target" in text and "503" in text and "retrying, the last answer was:" in text, text[-3000:]
     assert _count(matrix, "target", "Restore") == restores + 1, text[-3000:]
 
     target.set("5xx", paths=restore_reads, budget=2, methods=("GET",))  # within one request's retries
-    code, text = _watched(matrix, "step", "restore", "--yes", arm=lambda _line: None)
+    code, text, _ = _watched(matrix, "step", "restore", "--yes", arm=lambda _line: None)
     assert code == 0, f"the resume did not ride out a 503 spell:\n{text[-4000:]}"
     assert "answered 503; retrying in" in text and "created Restore" not in text, text[-3000:]
     assert _count(matrix, "target", "Restore") == restores + 1, "the resume made a second Restore"
