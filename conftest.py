@@ -1,2 +1,2 @@
 # Loads the seatrial pytest plugin (options, environments, report header) for checks/ and tests/.
-pytest_plugins = ["fixtures.plugin"]
+pytest_plugins = ["seatrial.fixtures.plugin"]

@@ -7,7 +7,7 @@ token fetched beforehand, against seatrial's `verify_blob` measured two ways:
   round trip included), with its peak RSS;
 - in process: `verify_blob` timed inside this running process with the repository's token already held,
   which is how verify-harbor runs (one process, one token per repository, many blobs).
-Then verify-harbor's pool (`runbook.blob_verification.verify_artifacts`):
+Then verify-harbor's pool (`seatrial.runbook.clients.blob_verification.verify_artifacts`):
 - on loopback: `--artifacts` artifacts verified with 1 worker and with `--workers` (hashing bound: the
   ratio is capped by the cores);
 - over a slow link: one artifact of `--layers` layers pulled through a proxy that caps each answer at
@@ -40,8 +40,8 @@ PASSWORD_ENV = "BENCH_REGISTRY_PASSWORD"
 
 def child(url: str, username: str, repo: str, digest: str, size: int) -> None:
     """In its own process: verify one blob, print wall seconds and peak RSS."""
-    from runbook.registry import RegistryClient
-    from runbook.secrets import Secret
+    from seatrial.runbook.clients.registry import RegistryClient
+    from seatrial.runbook.secrets import Secret
 
     client = RegistryClient(url, username, Secret(os.environ[PASSWORD_ENV], "registry password"))
     started = time.perf_counter()
@@ -123,7 +123,8 @@ def start_up_seconds(rounds: int) -> float:
     times = []
     for _ in range(rounds):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import runbook.registry, runbook.secrets"], check=True,  # noqa: S603
+        subprocess.run([sys.executable, "-c", "import seatrial.runbook.clients.registry, seatrial.runbook.secrets"],
+                       check=True,  # noqa: S603
                        cwd=PROJECT_ROOT)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
@@ -179,8 +180,8 @@ def pool_on_loopback(registry, client, root: Path, artifacts: int, artifact_mib:
 
 def pool_over_slow_link(registry, client, root: Path, layers: int, layer_mib: int, workers: int, link_mib: float,
                         latency_ms: float) -> float:
-    from fixtures.faultproxy import FaultProxy
-    from runbook.registry import RegistryClient
+    from seatrial.fixtures.faultproxy import FaultProxy
+    from seatrial.runbook.clients.registry import RegistryClient
 
     files = [random_file(root / f"slow-{index}", layer_mib * MIB) for index in range(layers)]
     pushed = client.push_image("bench/slow-link", "v1", files)
@@ -203,7 +204,7 @@ def pool_over_slow_link(registry, client, root: Path, layers: int, layer_mib: in
 
 
 def timed_pool(make_registry, wanted: list[tuple[str, str]], workers: int) -> float:
-    from runbook.blob_verification import verify_artifacts
+    from seatrial.runbook.clients.blob_verification import verify_artifacts
 
     started = time.perf_counter()
     outcomes = verify_artifacts(make_registry, wanted, workers)
@@ -229,7 +230,7 @@ def main() -> int:
     parser.add_argument("--json", help="also write the ratios to this file (benchmarks/summary.py)")
     args = parser.parse_args()
     from benchmarks.ratios import Ratio, emit
-    from fixtures.registry.fixture import running_registry
+    from seatrial.fixtures.registry.fixture import running_registry
 
     with TemporaryDirectory(prefix="seatrial-blobs-") as tmp:
         root = Path(tmp)

@@ -24,7 +24,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from fixtures.scale_scene import STEPS, measure  # noqa: E402
+from seatrial.fixtures.scale_scene import STEPS, measure  # noqa: E402
 
 
 def main() -> int:

@@ -19,15 +19,15 @@ import uuid
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from fixtures.kubeapi.kubeconfig import write_kubeconfig
-from fixtures.kubeapi.server import ApiServer
-from fixtures.kubeapi.store import Store
-from fixtures.kubeapi.types import register_standard_types
-from fixtures.s3server import MotoProcess
-from runbook.kube import Cluster
-from runbook.s3 import s3_client
-from runbook.secrets import Secret
-from runbook.velero_layout import BackupStore, Layout, write_backup
+from seatrial.fixtures.kubeapi.kubeconfig import write_kubeconfig
+from seatrial.fixtures.kubeapi.server import ApiServer
+from seatrial.fixtures.kubeapi.store import Store
+from seatrial.fixtures.kubeapi.types import register_standard_types
+from seatrial.fixtures.s3server import MotoProcess
+from seatrial.runbook.clients.kube import Cluster
+from seatrial.runbook.clients.s3 import s3_client
+from seatrial.runbook.clients.velero_layout import BackupStore, Layout, write_backup
+from seatrial.runbook.secrets import Secret
 
 
 def bench_tarball(items: int, item_bytes: int) -> None:

@@ -1,4 +1,4 @@
-"""Idle sandbox CPU (run by hand): start a sandbox with `python -m fixtures.sandbox up`, let it settle,
+"""Idle sandbox CPU (run by hand): start a sandbox with `python -m seatrial.fixtures.sandbox up`, let it settle,
 then measure the CPU seconds that all of its processes (the serve process and every child in its
 session: S3, registries) use over an idle window, and print it as a share of one core.
 
@@ -38,8 +38,8 @@ def session_cpu_seconds(sid: int) -> float:
 
 
 def add_pods(kubeconfig: str, count: int) -> None:
-    from runbook.kube import Cluster
-    from runbook.wait import wait_until
+    from seatrial.runbook.clients.kube import Cluster
+    from seatrial.runbook.wait import wait_until
 
     source = Cluster(kubeconfig, "source")
     if source.get_or_none("v1", "Namespace", "bench") is None:
@@ -64,9 +64,10 @@ def main() -> int:
     with TemporaryDirectory(prefix="seatrial-idle-") as tmp:
         root = Path(tmp) / "sandbox"
         python = sys.executable
-        subprocess.run([python, "-m", "fixtures.sandbox", "up", "--dir", str(root)], check=True, cwd=PROJECT_ROOT)
+        subprocess.run([python, "-m", "seatrial.fixtures.sandbox", "up", "--dir", str(root)], check=True,
+                       cwd=PROJECT_ROOT)
         try:
-            from fixtures.sandbox.__main__ import read_state
+            from seatrial.fixtures.sandbox.__main__ import read_state
 
             state = read_state(root)
             pid = state["pid"]
@@ -78,7 +79,7 @@ def main() -> int:
             time.sleep(args.seconds)
             used, elapsed = session_cpu_seconds(sid) - before, time.monotonic() - started
         finally:
-            subprocess.run([python, "-m", "fixtures.sandbox", "down", "--dir", str(root)], check=False,
+            subprocess.run([python, "-m", "seatrial.fixtures.sandbox", "down", "--dir", str(root)], check=False,
                            cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL)
     share = used / elapsed
     print(f"idle sandbox ({args.pods} extra pods): {used:.2f} CPU s over {elapsed:.0f} s = "

@@ -58,12 +58,12 @@ def main() -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     import boto3
 
-    from fixtures.sandbox.cluster import BucketSettings, SandboxCluster
-    from fixtures.sandbox.environment import start_s3
-    from fixtures.sandbox.velero import install_velero
-    from fixtures.sandbox.volumes import claim_dir
-    from runbook import velero
-    from runbook.secrets import Secret
+    from seatrial.fixtures.sandbox.cluster import BucketSettings, SandboxCluster
+    from seatrial.fixtures.sandbox.environment import start_s3
+    from seatrial.fixtures.sandbox.velero import install_velero
+    from seatrial.fixtures.sandbox.volumes import claim_dir
+    from seatrial.runbook.clients import velero
+    from seatrial.runbook.secrets import Secret
 
     access, secret = Secret("AKIDBENCH", "access key"), Secret("bench-secret", "secret key")
     with TemporaryDirectory(prefix="seatrial-podvolumes-") as tmp:

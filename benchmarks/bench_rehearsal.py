@@ -1,7 +1,7 @@
 """The rehearsal against restic alone (run by hand, not in the suite).
 
 1. Start the sandbox, copy the source Harbor's volume directories aside (the data the migration moves),
-   run every step with its checks (`runbook.runner.run`, as `make rehearse`), stop the sandbox.
+   run every step with its checks (`seatrial.runbook.migration.runner.run`, as `make rehearse`), stop the sandbox.
 2. Restic alone on the same data: a fresh repository on moto (a child process), `restic backup` of each
    volume copy, then `restic restore` of each snapshot into an empty directory, one after the other.
 
@@ -9,7 +9,7 @@
 
 Prints both times and the ratio (target, issue 13: rehearsal <= 3x restic alone), with and without the
 sandbox's start and stop. `SEATRIAL_WARM_CHECKS=0` runs each step's checks in a fresh `python -m pytest`
-instead of a fork of the warm check server (runbook/warm_checks.py): the difference is the start-up it saves.
+instead of a fork of the warm check server (seatrial.runbook/warm_checks.py): the difference is the start-up it saves.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 def rehearse(root: Path, copies: Path, **sandbox_options) -> tuple[float, float, int]:
     """(seconds of the steps and their checks, seconds of sandbox start + stop, exit code)."""
-    from fixtures.sandbox.environment import Sandbox
-    from runbook.config import load_config
-    from runbook.runner import run
-    from runbook.steps.context import StepContext
+    from seatrial.fixtures.sandbox.environment import Sandbox
+    from seatrial.runbook.config import load_config
+    from seatrial.runbook.migration.runner import run
+    from seatrial.runbook.migration.steps.context import StepContext
 
     started = time.perf_counter()
     sandbox = Sandbox(root, **sandbox_options)
@@ -53,10 +53,10 @@ def rehearse(root: Path, copies: Path, **sandbox_options) -> tuple[float, float,
 
 def restic_alone(copies: Path, work: Path) -> tuple[float, int, int]:
     """(seconds, volumes, bytes) to back up every volume copy and restore each into an empty directory."""
-    from fixtures.s3server import MotoProcess
-    from runbook.restic import Restic
-    from runbook.s3 import s3_client
-    from runbook.secrets import Secret
+    from seatrial.fixtures.s3server import MotoProcess
+    from seatrial.runbook.clients.restic import Restic
+    from seatrial.runbook.clients.s3 import s3_client
+    from seatrial.runbook.secrets import Secret
 
     volumes = sorted(p for p in copies.iterdir() if p.is_dir())
     size = sum(f.stat().st_size for v in volumes for f in v.rglob("*") if f.is_file())

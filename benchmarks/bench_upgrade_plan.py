@@ -17,13 +17,14 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 ROOT = Path(__file__).resolve().parent.parent
-CHARTS = ROOT / "fixtures" / "charts"
+CHARTS = ROOT / "seatrial" / "fixtures" / "charts"
 TARGET_S = 10.0
 
 
 def command_seconds(old: str, new: str, out: Path) -> tuple[float, int]:
     started = time.perf_counter()
-    command = [sys.executable, "-m", "runbook.cli", "upgrade-plan", "--chart", str(CHARTS / f"harbor-{new}.tgz"),
+    command = [sys.executable, "-m", "seatrial.runbook.cli", "upgrade-plan", "--chart",
+               str(CHARTS / f"harbor-{new}.tgz"),
                "--from-chart", str(CHARTS / f"harbor-{old}.tgz"), "--release", "my-harbor", "--namespace", "harbor",
                "--out", str(out)]
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
@@ -31,8 +32,8 @@ def command_seconds(old: str, new: str, out: Path) -> tuple[float, int]:
 
 
 def plan_seconds(old: str, new: str) -> float:
-    from runbook import helm
-    from runbook.upgrade.planner import chart_side, make_plan
+    from seatrial.runbook.clients import helm
+    from seatrial.runbook.upgrade.planner import chart_side, make_plan
 
     started = time.perf_counter()
     deployed = chart_side(helm.load_chart(CHARTS / f"harbor-{old}.tgz"), {}, release="my-harbor", namespace="harbor",

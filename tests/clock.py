@@ -1,11 +1,13 @@
-"""A clock for code that polls (runbook.wait): time passes only when the code sleeps, so what a test sees of the
+"""A clock for code that polls (seatrial.runbook.wait): time passes only when the code sleeps, so what a test sees of
+the
 elapsed time does not depend on how loaded the machine is."""
 
 from __future__ import annotations
 
 
 class FakeClock:
-    """Stands in for the `time` module of the code under test: `monkeypatch.setattr("runbook.wait.time", clock)`."""
+    """Stands in for the `time` module of the code under test: `monkeypatch.setattr("seatrial.runbook.wait.time",
+    clock)`."""
 
     def __init__(self) -> None:
         self.now = 0.0

@@ -10,10 +10,10 @@ import os
 import threading
 from pathlib import Path
 
-from fixtures.counting_proxy import CountingProxy
-from runbook.blob_verification import verify_artifacts
-from runbook.errors import DigestMismatch, NotFound
-from runbook.registry import OCI_INDEX, OCI_MANIFEST, RegistryClient, VerifiedArtifact
+from seatrial.fixtures.counting_proxy import CountingProxy
+from seatrial.runbook.clients.blob_verification import verify_artifacts
+from seatrial.runbook.clients.registry import OCI_INDEX, OCI_MANIFEST, RegistryClient, VerifiedArtifact
+from seatrial.runbook.errors import DigestMismatch, NotFound
 
 IN_FLIGHT_WAIT_S = 60
 

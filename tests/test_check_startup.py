@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.sandbox.environment import Sandbox
-from runbook.config import load_config
-from runbook.runner import run_checks
-from runbook.steps.context import StepContext
+from seatrial.fixtures.sandbox.environment import Sandbox
+from seatrial.runbook.config import load_config
+from seatrial.runbook.migration.runner import run_checks
+from seatrial.runbook.migration.steps.context import StepContext
 
 ROOT = Path(__file__).resolve().parents[1]
-CHECK_MODULES = sorted(path.stem for path in (ROOT / "checks").glob("test_*.py"))
+CHECK_MODULES = sorted(path.stem for path in (ROOT / "seatrial" / "checks").glob("test_*.py"))
 # What a check process must not load before a check asks for it (cumulative import time on this machine).
 HEAVY = {
     "kubernetes": "the Kubernetes client (~90 ms with pydantic)",
@@ -34,9 +34,9 @@ HEAVY = {
     "werkzeug": "the sandbox's HTTP servers",
     "moto": "the sandbox's S3",
     "cryptography": "the sandbox's CA",
-    "fixtures": "the test servers: the arrows are checks -> runbook, fixtures -> runbook",
+    "fixtures": "the test servers: the arrows are checks -> seatrial.runbook, fixtures -> seatrial.runbook",
 }
-FIX = "import it inside the function that uses it (see checks/context.py, runbook/crds.py)"
+FIX = "import it inside the function that uses it (see checks/context.py, seatrial.runbook/crds.py)"
 
 
 def loaded_by(code: str) -> set[str]:
@@ -53,18 +53,19 @@ def heavy_in(modules: set[str]) -> dict[str, str]:
 
 
 def test_the_check_plugins_and_modules_load_no_client_library() -> None:
-    imports = "\n".join(["import checks.conftest", "import runbook.pytest_redact", "import runbook.runner",
-                         *(f"import checks.{module}" for module in CHECK_MODULES)])
+    imports = "\n".join(["import seatrial.checks.conftest", "import seatrial.runbook.checking.pytest_redact",
+                         "import seatrial.runbook.migration.runner",
+                         *(f"import seatrial.checks.{module}" for module in CHECK_MODULES)])
     found = heavy_in(loaded_by(imports))
     assert not found, (f"importing the checks' conftest, the redaction plugin and {len(CHECK_MODULES)} check modules "
                        f"loaded {found}; fix: {FIX}")
 
 
 def test_reading_velero_objects_leaves_the_schema_validator_until_a_write() -> None:
-    modules = loaded_by("import runbook.velero")
-    assert "jsonschema" not in modules, f"importing runbook.velero loaded jsonschema; fix: {FIX}"
+    modules = loaded_by("import seatrial.runbook.clients.velero")
+    assert "jsonschema" not in modules, f"importing seatrial.runbook.clients.velero loaded jsonschema; fix: {FIX}"
     # ...and the lazy import still validates: a Backup with a wrong type is refused by field.
-    modules = loaded_by("from runbook import crds\n"
+    modules = loaded_by("from seatrial.runbook.clients import crds\n"
                         "causes = crds.validate({'apiVersion': 'velero.io/v1', 'kind': 'Backup',\n"
                         "                        'metadata': {'name': 'b'}, 'spec': {'ttl': 5}})\n"
                         "assert causes and causes[0][0] == 'spec.ttl', causes")
@@ -84,10 +85,13 @@ def pytest_unconfigure(config):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("step", "reads", "not_read"), [
-    ("annotate", {"kubernetes"}, {"boto3", "botocore", "jsonschema", "runbook.harbor", "helm_python", "fixtures"}),
-    ("freeze", {"runbook.harbor"}, {"kubernetes", "boto3", "botocore", "jsonschema", "helm_python", "fixtures"}),
+    ("annotate", {"kubernetes"}, {"boto3", "botocore", "jsonschema", "seatrial.runbook.clients.harbor", "helm_python",
+                                  "fixtures"}),
+    ("freeze", {"seatrial.runbook.clients.harbor"}, {"kubernetes", "boto3", "botocore", "jsonschema", "helm_python",
+                                                     "fixtures"}),
 ])
-# Outside `runbook.runner.run` (no warm server), run_checks starts a fresh `python -m pytest`: the process an
+# Outside `seatrial.runbook.migration.runner.run` (no warm server), run_checks starts a fresh `python -m pytest`: the
+# process an
 # operator starts by hand, and the one whose start-up this file guards.
 def test_a_step_check_process_loads_only_what_its_checks_read(sandbox: Sandbox, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch, step: str,
@@ -107,7 +111,8 @@ def test_a_step_check_process_loads_only_what_its_checks_read(sandbox: Sandbox, 
     extra = {name: HEAVY.get(name, "") for name in sorted(not_read & modules)}
     assert not extra, f"the {step} check process loaded {extra}, which its checks do not read; fix: {FIX}"
     # Two full garbage collections at exit (~40 ms) for a warning Python's own hook prints anyway: off.
-    assert "unraisableexception" not in plugins and "runbook.pytest_redact" in plugins, sorted(plugins)
+    assert "unraisableexception" not in plugins, sorted(plugins)
+    assert "seatrial.runbook.checking.pytest_redact" in plugins, sorted(plugins)
     # The project's own pytest settings (--durations, -ra, the suite's timeout) are the test suite's, not the
     # checks': an installed seatrial has no pyproject.toml, and a source tree must run its checks the same way.
     assert not seen["inifile"].endswith("pyproject.toml") and not seen["addopts"], (seen["inifile"], seen["addopts"])

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from test_config import Workspace
 
-from checks.causes import PREREQUISITES, Cause, cause_of, prerequisite
-from checks.context import CheckContext
-from runbook.errors import ApiError
+from seatrial.checks.causes import PREREQUISITES, Cause, cause_of, prerequisite
+from seatrial.checks.context import CheckContext
+from seatrial.runbook.errors import ApiError
 
 
 @pytest.fixture

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.kubeapi.kubeconfig import write_kubeconfig
-from runbook.kube import Cluster
+from seatrial.fixtures.kubeapi.kubeconfig import write_kubeconfig
+from seatrial.runbook.clients.kube import Cluster
 
 REPO = Path(__file__).resolve().parent.parent
-CHECKS = REPO / "checks"
+CHECKS = REPO / "seatrial" / "checks"
 HARBOR_PASSWORD = "framework-test-harbor-password-7781"
 S3_SECRET = "framework-test-s3-secret-7781"
 
@@ -294,9 +294,9 @@ def test_an_unknown_backup_is_one_root_cause_and_the_rest_not_judged(tmp_path: P
 
 
 def test_live_objects_are_listed_once_per_kind(tmp_path: Path, live_config: Path) -> None:
-    from checks.context import CheckContext
-    from checks.facts import pod_volumes, pods, pvcs
-    from runbook.config import load_config
+    from seatrial.checks.context import CheckContext
+    from seatrial.checks.facts import pod_volumes, pods, pvcs
+    from seatrial.runbook.config import load_config
 
     ctx = CheckContext(load_config(live_config))
     for _ in range(3):
@@ -311,10 +311,10 @@ def test_live_objects_are_listed_once_per_kind(tmp_path: Path, live_config: Path
 def test_a_configured_share_of_artifacts_is_pulled_the_same_on_every_run(tmp_path: Path) -> None:
     import hashlib
 
-    from checks.context import CheckContext
-    from checks.golden import golden_artifacts, sampled_artifacts
-    from runbook.config import load_config
-    from runbook.inventory import Artifact, Inventory, Project
+    from seatrial.checks.context import CheckContext
+    from seatrial.checks.golden import golden_artifacts, sampled_artifacts
+    from seatrial.runbook.config import load_config
+    from seatrial.runbook.migration.inventory import Artifact, Inventory, Project
 
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"source": "http://127.0.0.1:1",
                                                             "target": "http://127.0.0.1:4"})

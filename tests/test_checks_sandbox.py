@@ -3,7 +3,7 @@ own check fail with a message that names the object.
 
 Failures are planted through the sandbox's real interfaces only: kubectl against its API servers, the S3
 API (boto3), restic on the repository, the target registry's storage directory, and the Harbor API. Each
-check module then runs as the runner runs it (`runbook.runner.run_checks`: `python -m pytest
+check module then runs as the runner runs it (`seatrial.runbook.migration.runner.run_checks`: `python -m pytest
 checks/test_<step>.py --seatrial-config ... --junitxml ...`) and the tests read its JUnit file.
 
 Plants are grouped so that one sandbox and one check run serve several failure classes; every group
@@ -30,18 +30,18 @@ import boto3
 import pytest
 import yaml
 
-from checks.repository import through_endpoint
-from fixtures.browser import page_text
-from fixtures.sandbox.environment import Sandbox
-from fixtures.tools import require_tool
-from runbook.config import Config, load_config
-from runbook.harbor import HarborClient
-from runbook.helm import Helm
-from runbook.journal import Journal
-from runbook.report import write_report
-from runbook.runner import run, run_checks
-from runbook.steps import preflight
-from runbook.steps.context import StepContext
+from seatrial.checks.repository import through_endpoint
+from seatrial.fixtures.browser import page_text
+from seatrial.fixtures.sandbox.environment import Sandbox
+from seatrial.fixtures.tools import require_tool
+from seatrial.runbook.clients.harbor import HarborClient
+from seatrial.runbook.clients.helm import Helm
+from seatrial.runbook.config import Config, load_config
+from seatrial.runbook.migration.journal import Journal
+from seatrial.runbook.migration.report import write_report
+from seatrial.runbook.migration.runner import run, run_checks
+from seatrial.runbook.migration.steps import preflight
+from seatrial.runbook.migration.steps.context import StepContext
 
 NAMESPACE = "harbor"
 VELERO_NS = "velero"
@@ -581,7 +581,7 @@ class Migration:
 
 @pytest.fixture(scope="module")
 def migrated(migration_box: Sandbox) -> Migration:
-    """The sandbox after the whole runbook ran green: every step applied and gated by its checks."""
+    """The sandbox after the whole seatrial.runbook ran green: every step applied and gated by its checks."""
     sandbox = migration_box
     config = load_config(sandbox.config_path)
     lines: list[str] = []
@@ -604,7 +604,8 @@ def test_clean_migration_passes_every_check(migrated: Migration, tmp_path: Path)
     cases = list(ET.parse(junit).getroot().iter("testcase"))
     names = {case.get("classname") + "::" + case.get("name") for case in cases}
     # the chart-upgrade guard's checks are not asked for in a migration: skipped, saying so, and only them
-    not_asked = [c for c in cases if c.get("classname") == "checks.test_upgrade_plan" and c.find("skipped") is not None
+    not_asked = [c for c in cases
+                 if c.get("classname") == "checks.test_upgrade_plan" and c.find("skipped") is not None
                  and "no upgrade plan given" in (c.find("skipped").get("message") or "")]
     not_passed = [c.get("name") for c in cases if c not in not_asked and (
         c.find("skipped") is not None or c.find("failure") is not None or c.find("error") is not None)]

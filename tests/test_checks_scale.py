@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.scale_scene import STEPS, measure
+from seatrial.fixtures.scale_scene import STEPS, measure
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from test_config import HARBOR_PASSWORD_ENV, Workspace
 
-from runbook import cli
-from runbook.config import Config
-from runbook.errors import BadInput, CheckFailed, ConfigError, Unreachable
-from runbook.log import reset_logging
+from seatrial.runbook import cli
+from seatrial.runbook.config import Config
+from seatrial.runbook.errors import BadInput, CheckFailed, ConfigError, Unreachable
+from seatrial.runbook.log import reset_logging
 
 SEATRIAL = Path(sys.executable).parent / "seatrial"
 
@@ -31,7 +31,8 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
 
 def run_cli(*argv: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "runbook.cli", *argv], capture_output=True, text=True, cwd=cwd, env=env, timeout=60
+        [sys.executable, "-m", "seatrial.runbook.cli",
+         *argv], capture_output=True, text=True, cwd=cwd, env=env, timeout=60
     )
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from runbook.config import Config, load_config, render_name
-from runbook.errors import ConfigError
+from seatrial.runbook.config import Config, load_config, render_name
+from seatrial.runbook.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "seatrial.yaml"
@@ -397,7 +397,7 @@ def test_the_table_is_big_enough() -> None:
 def test_cli_on_a_bad_config_exits_2_with_one_error_line(workspace: Workspace) -> None:
     edit(_rename("storage", "bucket", "bukcet"))(workspace)
     result = subprocess.run(
-        [sys.executable, "-m", "runbook.cli", "-c", str(workspace.path), "plan"],
+        [sys.executable, "-m", "seatrial.runbook.cli", "-c", str(workspace.path), "plan"],
         capture_output=True,
         text=True,
         env={"PATH": "/usr/bin:/bin", **workspace.environ},

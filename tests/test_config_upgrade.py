@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runbook.errors import ConfigError
+from seatrial.runbook.errors import ConfigError
 from tests.test_config import Workspace
 
 CHART = "harbor-1.19.1.tgz"
@@ -72,14 +72,14 @@ def test_a_version_for_a_local_chart_is_refused(workspace):
 
 
 def test_rollback_on_failure_from_the_command_line_reaches_the_step(workspace):
-    from runbook.cli import build_parser
-    from runbook.commands import _context
+    from seatrial.runbook.cli import build_parser
+    from seatrial.runbook.commands import _context
 
     workspace.write(workspace.text)
     config = workspace.load()
     for argv in (["run", "--from", "upgrade", "--rollback-on-failure"], ["step", "upgrade", "--rollback-on-failure"]):
         assert _context(build_parser().parse_args(argv), config).rollback_on_failure
-    from runbook.steps import upgrade
+    from seatrial.runbook.migration.steps import upgrade
 
     ctx = _context(build_parser().parse_args(["step", "upgrade", "--rollback-on-failure"]), config)
     assert upgrade.plan(ctx)[-1].endswith("roll back on failure")

@@ -1,8 +1,8 @@
-"""Velero objects against the vendored CRD schemas (runbook/crds.py)."""
+"""Velero objects against the vendored CRD schemas (seatrial.runbook/crds.py)."""
 
 import pytest
 
-from runbook import crds
+from seatrial.runbook.clients import crds
 
 
 def restore(spec: dict) -> dict:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runbook.cli import build_parser
+from seatrial.runbook.cli import build_parser
 
 CI = Path(__file__).resolve().parent.parent / "examples" / "ci"
 GITHUB, GITLAB = CI / "github-actions-chart-upgrade.yml", CI / "gitlab-ci-chart-upgrade.yml"
@@ -81,7 +81,7 @@ def sandbox_commands(path: Path) -> list[list[str]]:
     for script in scripts:
         for line in script.replace("\\\n", " ").splitlines():
             words = shlex.split(line.split(" || ")[0])
-            if words[:3] == ["python", "-m", "fixtures.sandbox"]:
+            if words[:3] == ["python", "-m", "seatrial.fixtures.sandbox"]:
                 found.append(words[3:])
     return found
 
@@ -91,7 +91,8 @@ def test_their_sandbox_commands_are_accepted_by_the_sandbox(path):
     commands = sandbox_commands(path)
     assert [c[0] for c in commands] == ["up", "down"]
     for command in commands:
-        done = subprocess.run([sys.executable, "-m", "fixtures.sandbox", *command, "--help"], capture_output=True,
+        done = subprocess.run([sys.executable, "-m", "seatrial.fixtures.sandbox", *command, "--help"],
+                              capture_output=True,
                               text=True, cwd=Path(__file__).resolve().parent.parent, timeout=60, check=False)
         assert done.returncode == 0, done.stderr
         for option in (word for word in command if word.startswith("--")):
@@ -125,7 +126,7 @@ def test_the_upgrade_section_they_write_is_a_valid_configuration(path, tmp_path)
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(_upgrade_snippet(path))], cwd=tmp_path,
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
-    from runbook.config import load_config
+    from seatrial.runbook.config import load_config
 
     upgrade = load_config(tmp_path / "sandbox" / "seatrial.yaml", environ=workspace.environ).upgrade
     assert upgrade.chart == "harbor" and upgrade.version == "1.19.1"

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.faultproxy import FaultProxy
-from fixtures.kubeapi.kubeconfig import write_kubeconfig
-from fixtures.sandbox.environment import Sandbox
-from fixtures.tools import require_tool
-from runbook.harbor import HarborClient
-from runbook.kube import Cluster
+from seatrial.fixtures.faultproxy import FaultProxy
+from seatrial.fixtures.kubeapi.kubeconfig import write_kubeconfig
+from seatrial.fixtures.sandbox.environment import Sandbox
+from seatrial.fixtures.tools import require_tool
+from seatrial.runbook.clients.harbor import HarborClient
+from seatrial.runbook.clients.kube import Cluster
 
 pytestmark = pytest.mark.slow
 
@@ -79,7 +79,7 @@ class Matrix:
         self.config.write_text(yaml.safe_dump(data, sort_keys=False))
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "runbook.cli", "-c", str(self.config), *args], cwd=ROOT,
+        return subprocess.run([sys.executable, "-m", "seatrial.runbook.cli", "-c", str(self.config), *args], cwd=ROOT,
                               env={**os.environ, **FAST_FAULTS}, stdin=subprocess.DEVNULL, capture_output=True,
                               text=True, timeout=600, check=False)
 
@@ -203,7 +203,7 @@ def _count(matrix: Matrix, context: str, kind: str) -> int:
 def test_a_source_api_fault_on_a_pod_patch_during_annotate(matrix: Matrix):
     """annotate PATCHes a source pod whose exclusion changed: a 503 spell is ridden out (said), a 503 that persists
     exits 3 naming the source, nothing else on the source changes, and the resume is green."""
-    from runbook.steps.annotate import EXCLUDES
+    from seatrial.runbook.migration.steps.annotate import EXCLUDES
 
     with Cluster(matrix.sandbox.kubeconfig, "source") as cluster:
         pod = next(p for p in cluster.list("v1", "Pod", NAMESPACE)
@@ -280,7 +280,7 @@ def test_a_harbor_fault_when_freeze_sets_read_only(matrix: Matrix):
 def _watched(matrix: Matrix, *args: str, arm) -> tuple[int, str, dict[str, int]]:
     """Run `seatrial <args>`, calling `arm(line)` on each output line (to set a fault at the right moment);
     (exit code, output, faulted requests per proxy). Every fault is healed after."""
-    command = [sys.executable, "-m", "runbook.cli", "-c", str(matrix.config), *args]
+    command = [sys.executable, "-m", "seatrial.runbook.cli", "-c", str(matrix.config), *args]
     seen: list[str] = []
     with subprocess.Popen(command, cwd=ROOT, env={**os.environ, **FAST_FAULTS}, stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as child:

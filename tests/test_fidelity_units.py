@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from checks.facts import RestoredItem, cluster_made_warning, restored_items
-from checks.repository import restic_repository
-from runbook.velero import server_uploader, server_version, velero_server
+from seatrial.checks.facts import RestoredItem, cluster_made_warning, restored_items
+from seatrial.checks.repository import restic_repository
+from seatrial.runbook.clients.velero import server_uploader, server_version, velero_server
 
 
 def test_the_restore_resource_list_is_read_as_velero_writes_it():
@@ -77,13 +77,13 @@ def test_restic_repo_prefix_of_the_location_is_kept_on_seatrials_endpoint():
     ("10k", 1e4), ("3", 3.0), (None, 0.0), ("1E3", 1000.0),
 ])
 def test_kubernetes_quantities_are_parsed_fully(text, value):
-    from checks.facts import parse_quantity
+    from seatrial.checks.facts import parse_quantity
 
     assert parse_quantity(text) == pytest.approx(value)
 
 
 def test_a_quantity_that_is_none_is_said_not_guessed():
-    from checks.facts import parse_quantity
+    from seatrial.checks.facts import parse_quantity
 
     assert parse_quantity("12 gigs") is None and parse_quantity("Gi") is None
 
@@ -97,7 +97,7 @@ def _service(annotations: dict, ip: str | None = None) -> dict:
 def test_a_metallb_address_annotation_copied_from_the_source_is_flagged():
     from _pytest.outcomes import Failed
 
-    from checks.test_fixup import test_service_has_target_address as check
+    from seatrial.checks.test_fixup import test_service_has_target_address as check
 
     key = "metallb.universe.tf/loadBalancerIPs"
     source = _service({key: "192.0.2.10"})
@@ -115,9 +115,9 @@ def test_a_metallb_address_annotation_copied_from_the_source_is_flagged():
 def test_annotation_values_stay_strings_through_velero_resource_modifiers():
     """E8: Velero's addQuotes turns `true`, `null`, numbers and `{`/`[` values into JSON; seatrial quotes them and the
     sandbox's modifier (Velero's rule, json_patch.go since v1.14) keeps them strings, as the API server needs."""
-    from fixtures.sandbox.velero.modifiers import from_configmap
-    from runbook.steps.fixup import modifier_rules
-    from runbook.velero import resource_modifier_configmap
+    from seatrial.fixtures.sandbox.velero.modifiers import from_configmap
+    from seatrial.runbook.clients.velero import resource_modifier_configmap
+    from seatrial.runbook.migration.steps.fixup import modifier_rules
 
     annotations = {"service.beta.kubernetes.io/aws-load-balancer-internal": "true", "example.com/port": "8080",
                    "example.com/empty": "null", "example.com/json": "{not json", "example.com/name": "harbor"}
@@ -137,9 +137,9 @@ def test_annotation_values_stay_strings_through_velero_resource_modifiers():
 def test_annotations_reach_a_service_that_has_no_annotations_map():
     """A Service without metadata.annotations: a JSON-patch `add` to /metadata/annotations/<key> fails there (RFC
     6902 needs the parent), and Velero then does not restore the Service; seatrial's merge patch creates the map."""
-    from fixtures.sandbox.velero.modifiers import from_configmap
-    from runbook.steps.fixup import modifier_rules
-    from runbook.velero import resource_modifier_configmap
+    from seatrial.fixtures.sandbox.velero.modifiers import from_configmap
+    from seatrial.runbook.clients.velero import resource_modifier_configmap
+    from seatrial.runbook.migration.steps.fixup import modifier_rules
 
     def bare_service() -> dict:
         return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "my-harbor", "namespace": "harbor"},
@@ -165,7 +165,7 @@ def test_annotations_reach_a_service_that_has_no_annotations_map():
 
 def test_a_target_location_that_is_not_read_only_is_a_warning_not_a_failure():
     """F2: Velero's migration guide wants the restoring cluster's BSL ReadOnly (GC and deletions skip it)."""
-    from checks.test_preflight import test_storage_location_available as check
+    from seatrial.checks.test_preflight import test_storage_location_available as check
 
     def ctx(access: str | None):
         bsl = {"metadata": {"name": "default"}, "spec": {**({"accessMode": access} if access else {})},
@@ -190,9 +190,9 @@ def test_a_blob_redirect_to_storage_that_is_not_reachable_is_named_as_such():
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from runbook.errors import DigestMismatch, Unreachable
-    from runbook.registry import RegistryClient
-    from runbook.secrets import Secret
+    from seatrial.runbook.clients.registry import RegistryClient
+    from seatrial.runbook.errors import DigestMismatch, Unreachable
+    from seatrial.runbook.secrets import Secret
 
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
@@ -228,7 +228,7 @@ def test_the_freeze_is_compared_with_the_backup_window_on_the_clusters_clock():
 
     from _pytest.outcomes import Failed
 
-    from checks.test_backup import test_source_read_only_during_backup as check
+    from seatrial.checks.test_backup import test_source_read_only_during_backup as check
 
     start = datetime(2026, 11, 28, 22, 0, 0, tzinfo=UTC).timestamp()
     backup = {"metadata": {"name": "b1"}, "status": {"startTimestamp": "2026-11-28T22:00:00Z",

@@ -1,4 +1,5 @@
-"""runbook.harbor.HarborClient against the Harbor twin: errors, paging, and no password in any message."""
+"""seatrial.runbook.clients.harbor.HarborClient against the Harbor twin: errors, paging, and no password in any
+message."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import uuid
 
 import pytest
 
-from runbook.errors import Conflict, Invalid, NotFound, SeatrialError, Unauthorized, Unreachable
-from runbook.harbor import HarborClient, repository_path
-from runbook.secrets import Secret
+from seatrial.runbook.clients.harbor import HarborClient, repository_path
+from seatrial.runbook.errors import Conflict, Invalid, NotFound, SeatrialError, Unauthorized, Unreachable
+from seatrial.runbook.secrets import Secret
 
 WRONG = "wrong-Password-123"
 

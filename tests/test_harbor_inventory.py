@@ -1,10 +1,10 @@
-"""runbook.inventory on the Harbor twin: taken by listing pages, compared by digest."""
+"""seatrial.runbook.migration.inventory on the Harbor twin: taken by listing pages, compared by digest."""
 
 from __future__ import annotations
 
 import os
 
-from runbook.inventory import Artifact, Inventory, Project, diff, take_inventory
+from seatrial.runbook.migration.inventory import Artifact, Inventory, Project, diff, take_inventory
 
 
 def _seed(twin) -> dict[str, object]:

@@ -10,12 +10,12 @@ import secrets
 import pytest
 import requests
 
-from fixtures.harbor.server import HarborFrontend, start_harbor
-from fixtures.tools import require_tool
-from runbook.errors import Forbidden, Unauthorized
-from runbook.harbor import HarborClient
-from runbook.registry import OCI_INDEX, OCI_MANIFEST, RegistryClient
-from runbook.secrets import Secret
+from seatrial.fixtures.harbor.server import HarborFrontend, start_harbor
+from seatrial.fixtures.tools import require_tool
+from seatrial.runbook.clients.harbor import HarborClient
+from seatrial.runbook.clients.registry import OCI_INDEX, OCI_MANIFEST, RegistryClient
+from seatrial.runbook.errors import Forbidden, Unauthorized
+from seatrial.runbook.secrets import Secret
 from tests.memory_probe import MB, MeasuredServer, run_probe
 
 API = "/api/v2.0"
@@ -250,8 +250,8 @@ def test_frontend_answers_503_until_attached(tmp_path):
 TWIN_ALONE = """
 import json, sys
 from pathlib import Path
-from fixtures.harbor.server import start_harbor
-from runbook.secrets import Secret
+from seatrial.fixtures.harbor.server import start_harbor
+from seatrial.runbook.secrets import Secret
 from tests.memory_probe import answer_heap_commands
 args = json.loads(sys.stdin.readline())
 root = Path(args["dir"])
@@ -265,8 +265,8 @@ finally:
 
 BLOB_CLIENT = """
 import json, sys, tracemalloc
-from runbook.registry import RegistryClient
-from runbook.secrets import Secret
+from seatrial.runbook.clients.registry import RegistryClient
+from seatrial.runbook.secrets import Secret
 args = json.loads(sys.stdin.read())
 with RegistryClient(args["url"], "admin", Secret(args["password"], "Harbor admin password")) as registry:
     absent = "sha256:" + "0" * 64
@@ -357,8 +357,8 @@ def test_a_signature_is_an_accessory_hidden_from_the_default_listing(harbor_twin
     `…/artifacts/{ref}/accessories` lists it. The inventory carries it and the registry client pulls it by digest."""
     import random
 
-    from fixtures.sandbox.seed import SeededArtifact, push_signature
-    from runbook.inventory import take_inventory
+    from seatrial.fixtures.sandbox.seed import SeededArtifact, push_signature
+    from seatrial.runbook.migration.inventory import take_inventory
 
     harbor_twin.client().create_project("signed")
     with harbor_twin.registry_client() as registry:

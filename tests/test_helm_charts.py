@@ -1,4 +1,5 @@
-"""runbook.helm offline: the real Helm engine (helm-python-sdk) loading and rendering the vendored real charts,
+"""seatrial.runbook.clients.helm offline: the real Helm engine (helm-python-sdk) loading and rendering the vendored
+real charts,
 charts pulled from a chart repository over HTTP and from an OCI registry (the real docker-registry), and
 release records read from their Secret."""
 
@@ -16,14 +17,14 @@ import helm_python
 import pytest
 import yaml
 
-from fixtures.registry.process import start_registry
-from fixtures.registry.token import TokenIssuer
-from fixtures.tools import require_tool
-from runbook import helm, kube
-from runbook.errors import BadInput, NotFound, Unreachable
-from runbook.secrets import MASK
+from seatrial.fixtures.registry.process import start_registry
+from seatrial.fixtures.registry.token import TokenIssuer
+from seatrial.fixtures.tools import require_tool
+from seatrial.runbook.clients import helm, kube
+from seatrial.runbook.errors import BadInput, NotFound, Unreachable
+from seatrial.runbook.secrets import MASK
 
-CHARTS = Path(__file__).resolve().parent.parent / "fixtures" / "charts"
+CHARTS = Path(__file__).resolve().parent.parent / "seatrial" / "fixtures" / "charts"
 
 
 def kinds_named(objects: list[dict], kind: str) -> list[str]:
@@ -160,7 +161,7 @@ def test_masked_hides_secret_values_but_not_the_names_of_secrets():
 def test_masked_and_redact_reach_a_secret_nested_below_its_key():
     """Velero's chart takes the S3 keys as credentials.secretContents.cloud (fixtures/installer.py): the
     leaf's own key names nothing, the key above it does."""
-    from runbook.secrets import redact
+    from seatrial.runbook.secrets import redact
 
     ini = "[default]\naws_access_key_id=AKIANESTED4711\naws_secret_access_key=nested-secret-0815\n"
     values = {"credentials": {"useSecret": True, "existingSecret": "", "secretContents": {"cloud": ini}},

@@ -1,4 +1,5 @@
-"""The real Helm v4 engine (runbook.helm over helm-python-sdk) against the test API server, with the vendored
+"""The real Helm v4 engine (seatrial.runbook.clients.helm over helm-python-sdk) against the test API server, with the
+vendored
 real charts: install (server-side apply), upgrade, rollback, uninstall, status, values and history; the
 release read back from its Secret; kubectl seeing what the engine made."""
 
@@ -11,10 +12,10 @@ import helm_python
 import pytest
 from helm_python import _native
 
-from runbook import helm, kube
-from runbook.errors import BadInput, Conflict, NotFound
+from seatrial.runbook.clients import helm, kube
+from seatrial.runbook.errors import BadInput, Conflict, NotFound
 
-CHARTS = Path(__file__).resolve().parent.parent / "fixtures" / "charts"
+CHARTS = Path(__file__).resolve().parent.parent / "seatrial" / "fixtures" / "charts"
 HARBOR_VALUES = {"expose": {"type": "clusterIP", "tls": {"enabled": False}},
                  "externalURL": "http://harbor.example", "harborAdminPassword": "Rehearsal-Admin-Pw-1"}
 # The chart's pre-install hook Job (upgradeCRDs) needs a Job controller; the CRDs come from its crds/ anyway.
@@ -117,7 +118,7 @@ def bind_as_restored(kube_api, pvc: str, namespace: str = "harbor") -> str:
 
 def upgrade_force_replace(kube_api, chart_: helm.Chart, release: str, values: dict) -> None:
     """`helm upgrade --force-replace` (client-side apply, objects replaced with PUT): what seatrial never does,
-    called through the engine's own entry point because runbook.helm does not offer it."""
+    called through the engine's own entry point because seatrial.runbook.clients.helm does not offer it."""
     with helm_python.Config(kubeconfig_path=kube_api.kubeconfig, kube_context=kube_api.context,
                             namespace="harbor") as config:
         _native.call_string("helm_upgrade", config._raw(), _native.HANDLE(0), chart_.engine_chart._raw(), None,
@@ -160,8 +161,8 @@ def test_the_upgrade_seatrial_does_keeps_the_restored_claims_bound(kube_api, eng
 
 # -- waiting: client-go's watch-list against the server -------------------------------------------
 def test_install_with_wait_in_the_sandbox_waits_for_the_controllers(tmp_path):
-    from fixtures.kubeapi.kubeconfig import write_kubeconfig
-    from fixtures.sandbox.cluster import SandboxCluster
+    from seatrial.fixtures.kubeapi.kubeconfig import write_kubeconfig
+    from seatrial.fixtures.sandbox.cluster import SandboxCluster
 
     cluster = SandboxCluster("target", tmp_path).start()
     try:
@@ -205,8 +206,8 @@ def test_the_1_7_rename_leaves_the_old_claims_beside_new_empty_ones(kube_api, en
 def test_the_velero_chart_with_its_hook_job_installs_and_upgrades_with_wait_in_the_sandbox(tmp_path):
     """The chart's pre-install/pre-upgrade hook Job runs to completion (the sandbox's Job controller), the
     Deployment and the node-agent DaemonSet, labelled alike by the chart, each keep their own pods."""
-    from fixtures.kubeapi.kubeconfig import write_kubeconfig
-    from fixtures.sandbox.cluster import SandboxCluster
+    from seatrial.fixtures.kubeapi.kubeconfig import write_kubeconfig
+    from seatrial.fixtures.sandbox.cluster import SandboxCluster
 
     values = {key: value for key, value in VELERO_VALUES.items() if key != "upgradeCRDs"}
     cluster = SandboxCluster("target", tmp_path).start()

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from test_config import HARBOR_PASSWORD_ENV, Workspace
 
-from runbook import cli
-from runbook.journal import Journal
-from runbook.log import reset_logging
+from seatrial.runbook import cli
+from seatrial.runbook.log import reset_logging
+from seatrial.runbook.migration.journal import Journal
 
 
 @pytest.fixture

@@ -19,13 +19,13 @@ import pytest
 import yaml
 from botocore.config import Config
 
-from fixtures.kind import environment as kind_environment
-from fixtures.kind.environment import KindEnvironment, UpFailed
-from fixtures.kind.installer_seam import InstallRequest
-from fixtures.kind.tools import MissingTool, find_tools
-from fixtures.kind.versions import KIND_VERSION, RESTIC_VELERO_CHART, choose
-from runbook.errors import BadInput, SeatrialError
-from runbook.kube import Cluster
+from seatrial.fixtures.kind import environment as kind_environment
+from seatrial.fixtures.kind.environment import KindEnvironment, UpFailed
+from seatrial.fixtures.kind.installer_seam import InstallRequest
+from seatrial.fixtures.kind.tools import MissingTool, find_tools
+from seatrial.fixtures.kind.versions import KIND_VERSION, RESTIC_VELERO_CHART, choose
+from seatrial.runbook.clients.kube import Cluster
+from seatrial.runbook.errors import BadInput, SeatrialError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,7 +73,7 @@ def test_up_makes_two_clusters_the_bucket_and_the_files_and_down_removes_them(ki
     state = json.loads((environment.root / "kind.json").read_text())
     assert state["ready"] and state["clusters"] == ["seatrial-source", "seatrial-target"]
 
-    status = subprocess.run([sys.executable, "-m", "fixtures.kind", "status", "--dir", str(environment.root)],
+    status = subprocess.run([sys.executable, "-m", "seatrial.fixtures.kind", "status", "--dir", str(environment.root)],
                             capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
     assert status.returncode == 0, status.stdout + status.stderr
     assert "seatrial-source" in status.stdout and "running" in status.stdout and "healthy" in status.stdout
@@ -130,10 +130,10 @@ def _harbor_volume(environment: KindEnvironment) -> dict:
 def _preflight_volume_check(environment: KindEnvironment, config: pytest.Config) -> None:
     for marker in ("seatrial_needs(keys)", "seatrial_establishes(key)"):  # checks/conftest.py registers them there
         config.addinivalue_line("markers", f"{marker}: registered for importing a check module from tests/")
-    from checks.context import CheckContext
-    from checks.facts import pod_volumes
-    from checks.test_preflight import test_volume_can_be_file_system_backed_up as check
-    from runbook.config import load_config
+    from seatrial.checks.context import CheckContext
+    from seatrial.checks.facts import pod_volumes
+    from seatrial.checks.test_preflight import test_volume_can_be_file_system_backed_up as check
+    from seatrial.runbook.config import load_config
 
     ctx = CheckContext(load_config(environment.config_path))
     volumes = pod_volumes(ctx, "source")
@@ -207,7 +207,7 @@ def test_keep_keeps_a_failed_up_for_inspection_and_down_removes_it(kind_standins
         environment.up()
     kind_standins.fail(None)
     assert "clusters/seatrial-source" in kind_standins.running()
-    done = subprocess.run([sys.executable, "-m", "fixtures.kind", "down", "--dir", str(root)],
+    done = subprocess.run([sys.executable, "-m", "seatrial.fixtures.kind", "down", "--dir", str(root)],
                           capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "cluster seatrial-source" in done.stdout and "container seatrial-s3" in done.stdout
@@ -299,7 +299,8 @@ def _without_kind_path(tmp_path: Path) -> str:
     return f"{keep}{os.pathsep}/usr/bin/nonexistent"
 
 
-@pytest.mark.parametrize("command", [["-m", "fixtures.kind", "up"], ["-m", "fixtures.rehearse", "--env", "kind"]])
+@pytest.mark.parametrize("command", [["-m", "seatrial.fixtures.kind", "up"], ["-m", "seatrial.fixtures.rehearse",
+                                                                              "--env", "kind"]])
 def test_without_kind_one_line_says_what_to_install(tmp_path, command):
     env = {**os.environ, "PATH": _without_kind_path(tmp_path)}
     args = [*command, "--dir", str(tmp_path / "env")]
@@ -319,9 +320,9 @@ def test_missing_tool_names_the_install_line(monkeypatch, tmp_path):
 
 
 def test_the_installer_seam_passes_kind_values(monkeypatch, tmp_path):
-    from fixtures.kind import installer_seam
-    from fixtures.kind.s3container import Bucket
-    from runbook.secrets import Secret
+    from seatrial.fixtures.kind import installer_seam
+    from seatrial.fixtures.kind.s3container import Bucket
+    from seatrial.runbook.secrets import Secret
 
     request = InstallRequest(
         kubeconfig=tmp_path / "kubeconfig", contexts=("source", "target"),
@@ -335,14 +336,14 @@ def test_the_installer_seam_passes_kind_values(monkeypatch, tmp_path):
     assert values["expose"]["type"] == "nodePort" and values["expose"]["nodePort"]["ports"]["http"]["nodePort"] == 30002
     assert installer_seam.velero_values(request.versions) == {"kubectl": {"image": {"tag": "1.33"}}}
     assert installer_seam.velero_values(choose()) == {}
-    monkeypatch.setitem(sys.modules, "fixtures.installer", None)  # as in a checkout without it
+    monkeypatch.setitem(sys.modules, "seatrial.fixtures.installer", None)  # as in a checkout without it
     with pytest.raises(installer_seam.InstallerMissing, match="fixtures/installer.py"):
         installer_seam.install(request)
 
 
 def test_image_save_falls_back_without_platform_on_a_docker_before_28(tmp_path):
-    from fixtures.kind.images import save_archive
-    from fixtures.kind.tools import ToolFailed
+    from seatrial.fixtures.kind.images import save_archive
+    from seatrial.fixtures.kind.tools import ToolFailed
 
     class OldDocker:
         calls: list[tuple] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from checks.repository import restic_repository, through_endpoint
+from seatrial.checks.repository import restic_repository, through_endpoint
 
 LOOPBACK = "http://127.0.0.1:40001"
 IN_NETWORK = "http://172.18.0.4:9000"

@@ -1,4 +1,4 @@
-"""examples/ci/github-actions-kind-rehearsal.yml: valid YAML, pinned versions (the ones fixtures.kind
+"""examples/ci/github-actions-kind-rehearsal.yml: valid YAML, pinned versions (the ones seatrial.fixtures.kind
 pins), `make rehearse ENV=kind`, and the report and JUnit files kept."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from fixtures.kind import versions
+from seatrial.fixtures.kind import versions
 
 WORKFLOW = Path(__file__).resolve().parents[1] / "examples" / "ci" / "github-actions-kind-rehearsal.yml"
 

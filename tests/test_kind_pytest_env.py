@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.kind.fixture import STANDINS_BIN
+from seatrial.fixtures.kind.fixture import STANDINS_BIN
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MARKED = '''
@@ -28,7 +28,7 @@ def run_pytest(tmp_path: Path, path_dirs: list[str], *extra: str, ci: bool = Fal
     env.update(PATH=os.pathsep.join(path_dirs), PYTHONPATH=str(PROJECT_ROOT))
     if ci:
         env["CI"] = "true"
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "fixtures.plugin", "-rs", "-q", "-p",
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "seatrial.fixtures.plugin", "-rs", "-q", "-p",
                            "no:cacheprovider", *extra, str(tmp_path / "test_marked.py")],
                           capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.kind.environment import KindEnvironment
-from runbook.kube import Cluster
+from seatrial.fixtures.kind.environment import KindEnvironment
+from seatrial.runbook.clients.kube import Cluster
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 EXCLUDED = ("my-harbor-redis", "data")  # volumes.exclude of the kind configuration
@@ -23,7 +23,8 @@ EXCLUDED = ("my-harbor-redis", "data")  # volumes.exclude of the kind configurat
 @pytest.mark.slow
 def test_the_rehearsal_on_real_kind_backs_up_every_harbor_volume(tmp_path):
     root = tmp_path / "kind"
-    done = subprocess.run([sys.executable, "-m", "fixtures.rehearse", "--env", "kind", "--dir", str(root), "--keep"],
+    done = subprocess.run([sys.executable, "-m", "seatrial.fixtures.rehearse", "--env", "kind", "--dir", str(root),
+                           "--keep"],
                           capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=3600)
     try:
         assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]

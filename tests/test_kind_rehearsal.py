@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.kind import rehearse as kind_rehearse
-from fixtures.kind.environment import KindEnvironment
+from seatrial.fixtures.kind import rehearse as kind_rehearse
+from seatrial.fixtures.kind.environment import KindEnvironment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,7 +20,7 @@ def test_make_rehearse_env_kind_runs_the_kind_path():
     done = subprocess.run(["make", "-n", "rehearse", "ENV=kind", "DIR=/tmp/k", "KIND_OPTS=--keep --uploader restic"],
                           capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert "-m fixtures.rehearse --env kind --dir /tmp/k --keep --uploader restic" in done.stdout
+    assert "-m seatrial.fixtures.rehearse --env kind --dir /tmp/k --keep --uploader restic" in done.stdout
 
 
 def test_a_step_failing_in_the_middle_exports_the_logs_and_removes_everything(kind_standins, tmp_path, monkeypatch):
@@ -56,7 +56,8 @@ def assert_no_secret_outside_its_files(env: Path, texts: dict) -> None:
 
 @pytest.mark.slow
 def test_rehearse_env_kind_with_the_stand_ins_is_green_end_to_end(kind_standins, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "fixtures.rehearse", "--env", "kind", "--dir", str(tmp_path / "env")],
+    done = subprocess.run([sys.executable, "-m", "seatrial.fixtures.rehearse", "--env", "kind", "--dir",
+                           str(tmp_path / "env")],
                           capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=900)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "all steps green" in done.stdout and "rehearsal on kind green" in done.stdout

@@ -1,4 +1,5 @@
-"""Velero's kopia repositories read from outside Velero (runbook.kopia, checks.repository), at three levels:
+"""Velero's kopia repositories read from outside Velero (seatrial.runbook.clients.kopia, seatrial.checks.repository),
+at three levels:
 
 1. the repository password opens `kopia.repository`: against a REAL kopia-written format blob
    (fixtures/data/kopia/, with its SOURCE.md), accepted with its password and refused with any other;
@@ -21,11 +22,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from fixtures.kopia_vector import VECTOR, VECTOR_PASSWORD
-from runbook.errors import ApiError, NotFound
-from runbook.kopia import FORMAT_BLOB, KopiaCli, WrongPassword, open_format, writes_in_window
-from runbook.secrets import Secret
-from runbook.velero_layout import BackupStore
+from seatrial.fixtures.kopia_vector import VECTOR, VECTOR_PASSWORD
+from seatrial.runbook.clients.kopia import FORMAT_BLOB, KopiaCli, WrongPassword, open_format, writes_in_window
+from seatrial.runbook.clients.velero_layout import BackupStore
+from seatrial.runbook.errors import ApiError, NotFound
+from seatrial.runbook.secrets import Secret
 
 PREFIX = "velero"
 NS = "harbor"
@@ -104,7 +105,7 @@ def _pvb(started: datetime, ended: datetime, total: int = 4096) -> dict:
 
 
 class _Context:
-    """What checks.repository reads of a CheckContext: the configuration, the bucket, memo, objects."""
+    """What seatrial.checks.repository reads of a CheckContext: the configuration, the bucket, memo, objects."""
 
     def __init__(self, s3_server, bucket: str, run_dir: Path, password: str = VECTOR_PASSWORD):
         self.config = SimpleNamespace(
@@ -122,7 +123,7 @@ class _Context:
 
 
 def test_the_check_levels_over_a_velero_kopia_bucket(s3_server, tmp_path):
-    from checks.repository import kopia_format, kopia_window
+    from seatrial.checks.repository import kopia_format, kopia_window
 
     client, bucket = s3_server.client(), s3_server.new_bucket()
     started, ended = _velero_kopia_repository(client, bucket)
@@ -139,7 +140,7 @@ def test_the_check_levels_over_a_velero_kopia_bucket(s3_server, tmp_path):
 def test_an_unknown_password_is_not_reported_as_a_missing_repository(s3_server, tmp_path):
     """The repository is in the bucket but the cluster has no velero-repo-credentials: the check must say the
     password is unknown, not that the repository is missing (the scale scene met this)."""
-    from checks.repository import RepositoryPasswordUnknown, kopia_format
+    from seatrial.checks.repository import RepositoryPasswordUnknown, kopia_format
 
     client, bucket = s3_server.client(), s3_server.new_bucket()
     _velero_kopia_repository(client, bucket)
@@ -214,7 +215,7 @@ def tempfile_root() -> str:
 
 
 def test_the_check_runs_level_three_when_kopia_is_on_path(stand_in_kopia, s3_server, tmp_path):
-    from checks.repository import kopia_cli_snapshots
+    from seatrial.checks.repository import kopia_cli_snapshots
 
     client, bucket = s3_server.client(), s3_server.new_bucket()
     _velero_kopia_repository(client, bucket)
@@ -225,7 +226,7 @@ def test_the_check_runs_level_three_when_kopia_is_on_path(stand_in_kopia, s3_ser
 
 
 def test_without_kopia_on_path_level_three_does_not_run(s3_server, tmp_path, monkeypatch):
-    from checks.repository import kopia_cli_snapshots
+    from seatrial.checks.repository import kopia_cli_snapshots
 
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing there
     bucket = s3_server.new_bucket()
@@ -258,7 +259,7 @@ def test_preflight_tries_each_sides_password_on_the_kopia_repository(s3_server, 
     """Level 1 before the restore: the target's password must open the repository the source wrote."""
     from _pytest.outcomes import Failed
 
-    from checks.test_preflight import test_repository_password_opens_the_kopia_repository as check
+    from seatrial.checks.test_preflight import test_repository_password_opens_the_kopia_repository as check
 
     client, bucket = s3_server.client(), s3_server.new_bucket()
     facts: dict[str, str] = {}

@@ -1,4 +1,4 @@
-"""runbook.kube.Cluster and runbook.wait against the real test API server, over HTTP."""
+"""seatrial.runbook.clients.kube.Cluster and seatrial.runbook.wait against the real test API server, over HTTP."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
-from fixtures.kubeapi.kubeconfig import write_kubeconfig
-from fixtures.kubeapi.store import ResourceType
-from runbook import kube
-from runbook.errors import (
+from seatrial.fixtures.kubeapi.kubeconfig import write_kubeconfig
+from seatrial.fixtures.kubeapi.store import ResourceType
+from seatrial.runbook.clients import kube
+from seatrial.runbook.errors import (
     ApiError,
     BadInput,
     Conflict,
@@ -25,8 +25,8 @@ from runbook.errors import (
     Unreachable,
     WaitTimeout,
 )
-from runbook.secrets import Secret
-from runbook.wait import wait_until
+from seatrial.runbook.secrets import Secret
+from seatrial.runbook.wait import wait_until
 from tests.clock import FakeClock
 
 CM = ("v1", "ConfigMap")
@@ -302,7 +302,7 @@ def test_wait_until_returns_the_first_truthy_value():
 
 
 def test_wait_until_reports_each_new_progress_line_once(monkeypatch):
-    monkeypatch.setattr("runbook.wait.time", FakeClock())  # "[0s]" however slowly this machine runs the loop
+    monkeypatch.setattr("seatrial.runbook.wait.time", FakeClock())  # "[0s]" however slowly this machine runs the loop
     phases = iter(["New", "New", "InProgress", "InProgress", "Completed"])
     current = {"phase": ""}
 
@@ -320,7 +320,7 @@ def test_wait_until_timeout_names_what_and_the_last_state_redacted(monkeypatch):
     password = Secret("hunter2-wait", "repo password")
     calls = []
     clock = FakeClock()
-    monkeypatch.setattr("runbook.wait.time", clock)
+    monkeypatch.setattr("seatrial.runbook.wait.time", clock)
 
     def probe():
         calls.append(1)

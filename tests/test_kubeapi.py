@@ -8,9 +8,9 @@ import requests
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
-from fixtures.kubeapi.server import ApiServer
-from fixtures.kubeapi.store import Store
-from fixtures.kubeapi.types import register_standard_types
+from seatrial.fixtures.kubeapi.server import ApiServer
+from seatrial.fixtures.kubeapi.store import Store
+from seatrial.fixtures.kubeapi.types import register_standard_types
 
 NS = "harbor"
 

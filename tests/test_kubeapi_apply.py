@@ -9,7 +9,7 @@ import json
 import pytest
 import requests
 
-from fixtures.kubeapi import fields
+from seatrial.fixtures.kubeapi import fields
 
 CONFIGMAP = """apiVersion: v1
 kind: ConfigMap

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from fixtures.kubeapi import immutable
-from fixtures.kubeapi.store import InvalidError, Store
-from fixtures.kubeapi.types import register_standard_types
+from seatrial.fixtures.kubeapi import immutable
+from seatrial.fixtures.kubeapi.store import InvalidError, Store
+from seatrial.fixtures.kubeapi.types import register_standard_types
 
 PVC = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": "default"},
        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from fixtures.tools import require_tool
+from seatrial.fixtures.tools import require_tool
 from tests.waiting import wait_for
 
 

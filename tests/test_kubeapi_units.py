@@ -2,9 +2,9 @@
 
 import pytest
 
-from fixtures.kubeapi.patch import json_patch, merge_patch, strategic_merge_patch
-from fixtures.kubeapi.selectors import field_selector, label_selector
-from fixtures.kubeapi.store import BadRequestError, InvalidError
+from seatrial.fixtures.kubeapi.patch import json_patch, merge_patch, strategic_merge_patch
+from seatrial.fixtures.kubeapi.selectors import field_selector, label_selector
+from seatrial.fixtures.kubeapi.store import BadRequestError, InvalidError
 
 OBJ = {"metadata": {"name": "a", "namespace": "ns", "labels": {"app": "web", "tier": "front"}},
        "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}}
@@ -69,7 +69,7 @@ def test_json_patch_add_remove_replace_test():
 def test_kubeconfig_has_one_context_per_cluster(tmp_path):
     from kubernetes import config
 
-    from fixtures.kubeapi.kubeconfig import write_kubeconfig
+    from seatrial.fixtures.kubeapi.kubeconfig import write_kubeconfig
 
     path = write_kubeconfig(tmp_path / "kc", {"source": "http://127.0.0.1:1", "target": "http://127.0.0.1:2"},
                             current="target")

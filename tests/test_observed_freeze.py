@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.sandbox.environment import Sandbox
-from fixtures.tools import require_tool
-from runbook.config import load_config
-from runbook.harbor import HarborClient
-from runbook.journal import Journal
-from runbook.kube import Cluster
+from seatrial.fixtures.sandbox.environment import Sandbox
+from seatrial.fixtures.tools import require_tool
+from seatrial.runbook.clients.harbor import HarborClient
+from seatrial.runbook.clients.kube import Cluster
+from seatrial.runbook.config import load_config
+from seatrial.runbook.migration.journal import Journal
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,8 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 
 
 def _cli(sandbox: Sandbox, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runbook.cli", "-c", str(sandbox.config_path), *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "seatrial.runbook.cli", "-c", str(sandbox.config_path), *args],
+                          cwd=ROOT,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600, check=False)
 
 

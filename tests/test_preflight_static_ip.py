@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.sandbox.environment import Sandbox
-from fixtures.tools import require_tool
+from seatrial.fixtures.sandbox.environment import Sandbox
+from seatrial.fixtures.tools import require_tool
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,7 @@ def test_a_static_load_balancer_ip_without_a_fixup_fails_preflight(tmp_path: Pat
         data["fixup"]["services"] = {}
         config = tmp_path / "seatrial.yaml"
         config.write_text(yaml.safe_dump(data, sort_keys=False))
-        done = subprocess.run([sys.executable, "-m", "runbook.cli", "-c", str(config), "verify", "preflight"],
+        done = subprocess.run([sys.executable, "-m", "seatrial.runbook.cli", "-c", str(config), "verify", "preflight"],
                               cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
                               check=False)
         text = done.stdout + done.stderr
@@ -35,7 +35,7 @@ def test_a_static_load_balancer_ip_without_a_fixup_fails_preflight(tmp_path: Pat
         assert "test_static_load_balancer_ip_has_a_fixup[harbor/my-harbor]" in text, text
         assert "add fixup.services.my-harbor.loadBalancerIP: <a target address>" in text, text
 
-        done = subprocess.run([sys.executable, "-m", "runbook.cli", "-c", str(sandbox.config_path), "verify",
+        done = subprocess.run([sys.executable, "-m", "seatrial.runbook.cli", "-c", str(sandbox.config_path), "verify",
                                "preflight"], cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=300, check=False)
         assert "test_static_load_balancer_ip_has_a_fixup" not in done.stdout, done.stdout  # mapped: passes

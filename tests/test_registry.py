@@ -20,14 +20,21 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from fixtures.registry import process as registry_process
-from fixtures.registry.fixture import running_registry
-from fixtures.registry.process import free_port, start_registry
-from fixtures.registry.token import InvalidToken, TokenIssuer, granted_actions, parse_scopes
-from fixtures.tools import require_tool
-from runbook.errors import ApiError, BadInput, DigestMismatch, NotFound, Unauthorized, Unreachable
-from runbook.registry import OCI_CONFIG, OCI_INDEX, OCI_LAYER_TAR, OCI_MANIFEST, parse_challenge, sha256_digest
-from runbook.secrets import Secret
+from seatrial.fixtures.registry import process as registry_process
+from seatrial.fixtures.registry.fixture import running_registry
+from seatrial.fixtures.registry.process import free_port, start_registry
+from seatrial.fixtures.registry.token import InvalidToken, TokenIssuer, granted_actions, parse_scopes
+from seatrial.fixtures.tools import require_tool
+from seatrial.runbook.clients.registry import (
+    OCI_CONFIG,
+    OCI_INDEX,
+    OCI_LAYER_TAR,
+    OCI_MANIFEST,
+    parse_challenge,
+    sha256_digest,
+)
+from seatrial.runbook.errors import ApiError, BadInput, DigestMismatch, NotFound, Unauthorized, Unreachable
+from seatrial.runbook.secrets import Secret
 from tests.memory_probe import MB, run_probe
 
 
@@ -221,8 +228,8 @@ def test_corrupted_manifest_on_disk_is_a_digest_mismatch(registry):
 # modules' servers leave behind; under load one of those landing inside the window measured 11.6 MB once.
 STREAMING_PROBE = """
 import json, sys, tracemalloc
-from runbook.registry import RegistryClient
-from runbook.secrets import Secret
+from seatrial.runbook.clients.registry import RegistryClient
+from seatrial.runbook.secrets import Secret
 args = json.loads(sys.stdin.read())
 client = RegistryClient(args["url"], args["username"], Secret(args["password"], "registry password"))
 absent = "sha256:" + "0" * 64

@@ -1,4 +1,4 @@
-"""The rehearsal as users start it: `python -m fixtures.rehearse` (what `make rehearse` runs) and
+"""The rehearsal as users start it: `python -m seatrial.fixtures.rehearse` (what `make rehearse` runs) and
 `pytest --seatrial-rehearse`, each in a subprocess on a sandbox of its own."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.tools import require_tool
-from runbook.steps import STEP_ORDER
+from seatrial.fixtures.tools import require_tool
+from seatrial.runbook.migration.steps import STEP_ORDER
 
 ROOT = Path(__file__).resolve().parent.parent
 REHEARSAL_TIMEOUT_S = 900
@@ -39,7 +39,8 @@ def _secrets(root: Path) -> list[str]:
 def test_rehearse_exits_green_with_every_step_and_check_and_writes_the_report(tmp_path: Path) -> None:
     _tools()
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "fixtures.rehearse", "--env", "sandbox", "--dir", str(tmp_path)],
+    done = subprocess.run([sys.executable, "-m", "seatrial.fixtures.rehearse", "--env", "sandbox", "--dir",
+                           str(tmp_path)],
                           cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=REHEARSAL_TIMEOUT_S, check=False)
     seconds = time.monotonic() - started
@@ -67,7 +68,8 @@ def test_rehearse_exits_green_with_every_step_and_check_and_writes_the_report(tm
 
 def test_rehearse_kind_without_kind_says_what_to_install(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": str(tmp_path)}  # no kind, no docker (tests/test_kind.py covers the kind path)
-    done = subprocess.run([sys.executable, "-m", "fixtures.rehearse", "--env", "kind", "--dir", str(tmp_path / "e")],
+    done = subprocess.run([sys.executable, "-m", "seatrial.fixtures.rehearse", "--env", "kind", "--dir",
+                           str(tmp_path / "e")],
                           cwd=ROOT, capture_output=True, text=True, timeout=60, check=False, env=env)
     assert done.returncode == 2
     assert "install it: go install sigs.k8s.io/kind@" in done.stdout
@@ -108,7 +110,7 @@ def test_pytest_seatrial_rehearse_is_one_session_with_a_junit_file(tmp_path: Pat
 
 
 def test_a_temp_rehearsal_directory_goes_after_a_green_run_and_stays_after_a_failure(tmp_path: Path, capsys) -> None:
-    from fixtures.rehearse import keep_evidence, tidy_temp_root
+    from seatrial.fixtures.rehearse import keep_evidence, tidy_temp_root
 
     for code in (0, 1):
         root = tmp_path / f"seatrial-rehearsal-{code}"

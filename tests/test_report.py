@@ -15,11 +15,11 @@ from xml.sax.saxutils import quoteattr
 import pytest
 from test_config import HARBOR_PASSWORD_ENV, SECRET_KEY, Workspace
 
-from fixtures.browser import page_text, screenshot
-from runbook.errors import BadInput
-from runbook.journal import Journal
-from runbook.report import build_markdown, freeze_window, parse_size, write_report
-from runbook.steps import STEP_ORDER
+from seatrial.fixtures.browser import page_text, screenshot
+from seatrial.runbook.errors import BadInput
+from seatrial.runbook.migration.journal import Journal
+from seatrial.runbook.migration.report import build_markdown, freeze_window, parse_size, write_report
+from seatrial.runbook.migration.steps import STEP_ORDER
 
 REPO = Path(__file__).resolve().parent.parent
 GiB = 2**30
@@ -173,7 +173,8 @@ def test_seatrial_report_projects_for_a_given_size_and_refuses_a_bad_one(workspa
     environ = {**workspace.environ, "PATH": "/usr/bin:/bin"}
 
     def report(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "runbook.cli", "-c", str(workspace.path), "report", *args],
+        return subprocess.run([sys.executable, "-m", "seatrial.runbook.cli", "-c", str(workspace.path), "report",
+                               *args],
                               cwd=REPO, env=environ, capture_output=True, text=True, timeout=60, check=False)
 
     done = report("--project-size", "500GiB")
@@ -299,7 +300,7 @@ def test_an_unreachable_dependency_is_said_in_the_verdict(workspace: Workspace) 
 
 
 def test_parity_names_an_empty_volume_instead_of_calling_zero_bytes_the_same():
-    from runbook.report import _parity
+    from seatrial.runbook.migration.report import _parity
 
     assert _parity({"bytes": "0", "restored": "0"}) == "empty volume (0 bytes on both sides)"
     assert _parity({"bytes": "4096", "restored": "4096"}) == "same byte count"

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.restic_fixture import restic_for
-from runbook.errors import SeatrialError, Unauthorized, Unreachable
-from runbook.restic import Restic, public_repository
-from runbook.secrets import Secret
+from seatrial.fixtures.restic_fixture import restic_for
+from seatrial.runbook.clients.restic import Restic, public_repository
+from seatrial.runbook.errors import SeatrialError, Unauthorized, Unreachable
+from seatrial.runbook.secrets import Secret
 
 
 def _tree(root: Path, files: int = 25) -> None:

@@ -8,10 +8,10 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from fixtures.counting_proxy import CountingProxy
-from fixtures.restic_fixture import restic_for
-from runbook.restic import Restic
-from runbook.secrets import Secret
+from seatrial.fixtures.counting_proxy import CountingProxy
+from seatrial.fixtures.restic_fixture import restic_for
+from seatrial.runbook.clients.restic import Restic
+from seatrial.runbook.secrets import Secret
 
 
 def _snapshot_reads(proxy: CountingProxy) -> int:

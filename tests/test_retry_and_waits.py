@@ -1,4 +1,5 @@
-"""The retry layer (runbook.retry) and waits that ride out transient faults (runbook.wait), against a real
+"""The retry layer (seatrial.runbook.retry) and waits that ride out transient faults (seatrial.runbook.wait), against
+a real
 loopback HTTP server that answers what each test scripts: 429 with Retry-After, 503, then 200."""
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from runbook import retry
-from runbook.errors import ApiError, NotFound, ProtocolError, ReadOnlyRefused, Unauthorized, Unreachable
-from runbook.harbor import HarborClient
-from runbook.secrets import Secret
-from runbook.wait import is_transient, wait_until
+from seatrial.runbook import retry
+from seatrial.runbook.clients.harbor import HarborClient
+from seatrial.runbook.errors import ApiError, NotFound, ProtocolError, ReadOnlyRefused, Unauthorized, Unreachable
+from seatrial.runbook.secrets import Secret
+from seatrial.runbook.wait import is_transient, wait_until
 from tests.clock import FakeClock
 
 
@@ -146,8 +147,9 @@ def test_a_wait_on_a_dependency_that_stays_down_ends_early_with_its_error():
 
 
 def test_a_wait_prints_a_progress_line_with_the_elapsed_time_even_when_nothing_changes(monkeypatch):
-    monkeypatch.setattr("runbook.wait.PROGRESS_EVERY_S", 0.1)
-    monkeypatch.setattr("runbook.wait.time", FakeClock())  # the lines counted do not depend on the machine's load
+    monkeypatch.setattr("seatrial.runbook.wait.PROGRESS_EVERY_S", 0.1)
+    monkeypatch.setattr("seatrial.runbook.wait.time",
+                        FakeClock())  # the lines counted do not depend on the machine's load
     seen: list[str] = []
     with pytest.raises(Exception, match="gave up after"):
         wait_until(lambda: None, timeout=0.55, interval=0.02, what="x", progress=lambda _v: "same",

@@ -1,4 +1,4 @@
-"""The runbook's own parts that need no cluster: the run lock, unique names, the report's redaction."""
+"""The seatrial.runbook's own parts that need no cluster: the run lock, unique names, the report's redaction."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from test_config import HARBOR_PASSWORD_ENV, SECRET_KEY, Workspace
 
-from runbook.errors import BadInput
-from runbook.journal import Journal
-from runbook.report import write_report
-from runbook.steps.context import StepContext
-from runbook.steps.names import new_name
+from seatrial.runbook.errors import BadInput
+from seatrial.runbook.migration.journal import Journal
+from seatrial.runbook.migration.report import write_report
+from seatrial.runbook.migration.steps.context import StepContext
+from seatrial.runbook.migration.steps.names import new_name
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def config(tmp_path: Path):
 def lock_held_by_another_process(run_dir: Path) -> Iterator[subprocess.Popen]:
     """A process holding the run lock until the block ends (not for a fixed time a loaded machine could outlast)."""
     holder = subprocess.Popen([sys.executable, "-c", "import sys\nfrom pathlib import Path\n"
-                               "from runbook.journal import Journal\n"
+                               "from seatrial.runbook.migration.journal import Journal\n"
                                "with Journal(Path(sys.argv[1])).lock():\n    print('held', flush=True)\n"
                                "    sys.stdin.read()\n", str(run_dir)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
@@ -78,8 +78,9 @@ def test_a_live_lock_is_refused_even_before_its_holder_wrote_its_pid(tmp_path: P
 def test_concurrent_runs_never_hold_the_lock_together(tmp_path: Path) -> None:
     """Eight processes take and release the lock as fast as they can; each marks its time inside with an exclusive
     file: a second one inside at the same time cannot create it."""
-    code = ("import os, sys, time\nfrom pathlib import Path\nfrom runbook.errors import BadInput\n"
-            "from runbook.journal import Journal\nroot = Path(sys.argv[1]); inside = 0; end = time.monotonic() + 2\n"
+    code = ("import os, sys, time\nfrom pathlib import Path\nfrom seatrial.runbook.errors import BadInput\n"
+            "from seatrial.runbook.migration.journal import Journal\n"
+            "root = Path(sys.argv[1]); inside = 0; end = time.monotonic() + 2\n"
             "while time.monotonic() < end:\n"
             "    try:\n"
             "        with Journal(root).lock():\n"
@@ -150,7 +151,7 @@ def test_run_against_unreachable_clusters_exits_3_in_plain_lines_and_releases_th
     data["harbor"]["source_url"] = "http://127.0.0.1:9"
     workspace.write(data)
     environ = {**workspace.environ, "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-m", "runbook.cli", "-c", str(workspace.path), "run"],
+    done = subprocess.run([sys.executable, "-m", "seatrial.runbook.cli", "-c", str(workspace.path), "run"],
                           cwd=Path(__file__).resolve().parent.parent, env=environ,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120, check=False)
     output = done.stdout + done.stderr

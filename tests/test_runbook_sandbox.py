@@ -1,4 +1,4 @@
-"""The runbook end to end on one sandbox, through the real `seatrial` CLI in a subprocess.
+"""The seatrial.runbook end to end on one sandbox, through the real `seatrial` CLI in a subprocess.
 
 The tests run in file order on one module sandbox and tell one operator's story: plan; a dry run that
 changes nothing; annotate removing a stale exclusion the configuration does not name; a planted
@@ -24,11 +24,11 @@ import boto3
 import pytest
 import yaml
 
-from fixtures.sandbox.environment import Sandbox
-from fixtures.tools import require_tool
-from runbook.config import load_config
-from runbook.harbor import HarborClient
-from runbook.journal import Journal
+from seatrial.fixtures.sandbox.environment import Sandbox
+from seatrial.fixtures.tools import require_tool
+from seatrial.runbook.clients.harbor import HarborClient
+from seatrial.runbook.config import load_config
+from seatrial.runbook.migration.journal import Journal
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
@@ -65,7 +65,7 @@ class Box:
 
     def cli(self, *args: str, label: str | None = None) -> subprocess.CompletedProcess:
         started = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", "runbook.cli", "-c", str(self.config.path), *args],
+        done = subprocess.run([sys.executable, "-m", "seatrial.runbook.cli", "-c", str(self.config.path), *args],
                               cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=CLI_TIMEOUT_S, check=False)
         self.timings[label or " ".join(args)] = time.monotonic() - started
@@ -136,7 +136,7 @@ def assert_no_secret(box: Box, text: str, where: str) -> None:
 def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     for tool in ("docker-registry", "restic", "kubectl"):
         require_tool(tool)
-    sandbox = Sandbox(tmp_path_factory.mktemp("runbook")).start()
+    sandbox = Sandbox(tmp_path_factory.mktemp("seatrial.runbook")).start()
     story = Box(sandbox)
     try:
         yield story
@@ -234,7 +234,8 @@ def test_after_the_fix_a_run_killed_during_the_backup_resumes_and_finishes_green
     for replica in box.seen["registry_pods"]:
         box.kubectl("source", "-n", NAMESPACE, "annotate", "pod", replica, f"{EXCLUDES}-")
     started = time.monotonic()
-    killed = subprocess.Popen([sys.executable, "-m", "runbook.cli", "-c", str(box.config.path), "run"], cwd=ROOT,
+    killed = subprocess.Popen([sys.executable, "-m", "seatrial.runbook.cli", "-c", str(box.config.path), "run"],
+                              cwd=ROOT,
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen = []
     try:
@@ -276,7 +277,8 @@ def test_second_run_does_nothing_and_a_concurrent_run_is_refused(box: Box) -> No
     backups_before = box.kubectl("source", "get", "backups.velero.io", "-n", "velero", "-o", "name")
     lock = box.config.run_dir / "seatrial.lock"
     started = time.monotonic()
-    second = subprocess.Popen([sys.executable, "-m", "runbook.cli", "-c", str(box.config.path), "run"], cwd=ROOT,
+    second = subprocess.Popen([sys.executable, "-m", "seatrial.runbook.cli", "-c", str(box.config.path), "run"],
+                              cwd=ROOT,
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         def holder() -> str:

@@ -12,10 +12,8 @@ import time
 
 import pytest
 
-from runbook.errors import ConfigError, NotFound, Unreachable
-from runbook.s3 import check_bucket, parse_credentials_file, s3_client
-from runbook.secrets import Secret
-from runbook.velero_layout import (
+from seatrial.runbook.clients.s3 import check_bucket, parse_credentials_file, s3_client
+from seatrial.runbook.clients.velero_layout import (
     VALID_TOP_LEVEL,
     BackupStore,
     ItemRef,
@@ -26,6 +24,8 @@ from runbook.velero_layout import (
     write_backup,
     write_restore_files,
 )
+from seatrial.runbook.errors import ConfigError, NotFound, Unreachable
+from seatrial.runbook.secrets import Secret
 from tests.memory_probe import MB, run_probe
 
 P = "velero/cluster-a"
@@ -171,9 +171,9 @@ def test_restore_files_and_the_missing_one(s3_server):
 # this one other tests' servers and session fixtures may allocate while we measure.
 TARBALL_READER = """
 import json, sys, tracemalloc
-from runbook.s3 import s3_client
-from runbook.secrets import Secret
-from runbook.velero_layout import BackupStore
+from seatrial.runbook.clients.s3 import s3_client
+from seatrial.runbook.secrets import Secret
+from seatrial.runbook.clients.velero_layout import BackupStore
 args = json.loads(sys.stdin.read())
 client = s3_client(args["endpoint"], region=args["region"], access_key=Secret(args["access_key"], "S3 access key"),
                    secret_key=Secret(args["secret_key"], "S3 secret key"))
@@ -294,7 +294,7 @@ def test_credentials_file_gives_secrets(tmp_path):
 
 
 def test_start_moto_server_serves_in_this_process_until_stopped():
-    from fixtures.s3server import start_moto_server
+    from seatrial.fixtures.s3server import start_moto_server
 
     server = start_moto_server()
     client = s3_client(server.endpoint, region="us-east-1", access_key=Secret("AKIDINPROC"),
@@ -308,7 +308,7 @@ def test_start_moto_server_serves_in_this_process_until_stopped():
 
 
 def test_remove_buckets_empties_and_deletes_what_new_bucket_made(s3_server):
-    from fixtures.s3server import S3Server
+    from seatrial.fixtures.s3server import S3Server
 
     own = S3Server(s3_server.endpoint, s3_server.access_key, s3_server.secret_key, s3_server.region)
     bucket = own.new_bucket("gone")
@@ -325,7 +325,7 @@ def test_an_in_process_s3_server_logs_no_access_lines(monkeypatch):
     was capturing (a CLI test asserting a one-line error failed on it). The server logs only warnings."""
     import logging
 
-    from fixtures.s3server import start_moto_server
+    from seatrial.fixtures.s3server import start_moto_server
 
     monkeypatch.setattr(logging.getLogger("werkzeug"), "level", logging.NOTSET)
     server = start_moto_server()

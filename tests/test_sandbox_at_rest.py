@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.kubeapi.store import ResourceType, Store
-from fixtures.kubeapi.types import register_standard_types
-from fixtures.sandbox import workloads
-from fixtures.sandbox.cluster import BucketSettings, SandboxCluster
-from fixtures.sandbox.controller import Controller
-from runbook.secrets import Secret
+from seatrial.fixtures.kubeapi.store import ResourceType, Store
+from seatrial.fixtures.kubeapi.types import register_standard_types
+from seatrial.fixtures.sandbox import workloads
+from seatrial.fixtures.sandbox.cluster import BucketSettings, SandboxCluster
+from seatrial.fixtures.sandbox.controller import Controller
+from seatrial.runbook.secrets import Secret
 
 WAIT_S = 30.0
 

@@ -10,18 +10,18 @@ import stat
 import pytest
 import requests
 
-from fixtures.installer import Bucket, velero_values, vendored_chart
-from fixtures.kubeapi.store import Store
-from fixtures.kubeapi.types import register_standard_types
-from fixtures.sandbox.__main__ import main as sandbox_main
-from fixtures.sandbox.environment import NAMESPACE, RELEASE, Sandbox
-from fixtures.sandbox.velero_server import VeleroNotStartable, find_velero_deployment, read_velero_pod
-from runbook.errors import SeatrialError
-from runbook.harbor import HarborClient
-from runbook.helm import Helm, load_chart
-from runbook.kube import Cluster
-from runbook.registry import RegistryClient
-from runbook.secrets import Secret
+from seatrial.fixtures.installer import Bucket, velero_values, vendored_chart
+from seatrial.fixtures.kubeapi.store import Store
+from seatrial.fixtures.kubeapi.types import register_standard_types
+from seatrial.fixtures.sandbox.__main__ import main as sandbox_main
+from seatrial.fixtures.sandbox.environment import NAMESPACE, RELEASE, Sandbox
+from seatrial.fixtures.sandbox.velero_server import VeleroNotStartable, find_velero_deployment, read_velero_pod
+from seatrial.runbook.clients.harbor import HarborClient
+from seatrial.runbook.clients.helm import Helm, load_chart
+from seatrial.runbook.clients.kube import Cluster
+from seatrial.runbook.clients.registry import RegistryClient
+from seatrial.runbook.errors import SeatrialError
+from seatrial.runbook.secrets import Secret
 from tests.waiting import wait_for
 
 UPGRADE_TIMEOUT_S = 120.0

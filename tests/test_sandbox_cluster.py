@@ -12,14 +12,14 @@ from pathlib import Path
 import kubernetes
 import pytest
 
-from fixtures.installer import HARBOR_CHART_VERSION, vendored_chart
-from fixtures.kubeapi.kubeconfig import write_kubeconfig
-from fixtures.sandbox.cluster import BucketSettings, SandboxCluster
-from fixtures.sandbox.environment import SANDBOX_HARBOR_VALUES
-from fixtures.sandbox.harbor_lifecycle import HarborLifecycle
-from fixtures.tools import require_tool
-from runbook.helm import Helm, load_chart
-from runbook.secrets import Secret
+from seatrial.fixtures.installer import HARBOR_CHART_VERSION, vendored_chart
+from seatrial.fixtures.kubeapi.kubeconfig import write_kubeconfig
+from seatrial.fixtures.sandbox.cluster import BucketSettings, SandboxCluster
+from seatrial.fixtures.sandbox.environment import SANDBOX_HARBOR_VALUES
+from seatrial.fixtures.sandbox.harbor_lifecycle import HarborLifecycle
+from seatrial.fixtures.tools import require_tool
+from seatrial.runbook.clients.helm import Helm, load_chart
+from seatrial.runbook.secrets import Secret
 from tests.waiting import wait_for
 
 HARBOR_PODS = 9  # core, portal, registry x2 (one RWX PVC), jobservice, nginx, database-0, redis-0, trivy-0

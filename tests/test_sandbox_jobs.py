@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.harbor.pgdata import entrypoint_majors, start_database
-from fixtures.kubeapi.kubeconfig import write_kubeconfig
-from fixtures.sandbox.cluster import SandboxCluster
+from seatrial.fixtures.harbor.pgdata import entrypoint_majors, start_database
+from seatrial.fixtures.kubeapi.kubeconfig import write_kubeconfig
+from seatrial.fixtures.sandbox.cluster import SandboxCluster
 from tests.test_sandbox_cluster import Kubectl, wait_for
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.kubeapi.kubeconfig import write_kubeconfig
-from fixtures.sandbox.cluster import SandboxCluster
+from seatrial.fixtures.kubeapi.kubeconfig import write_kubeconfig
+from seatrial.fixtures.sandbox.cluster import SandboxCluster
 from tests.test_sandbox_cluster import Kubectl, wait_for
 
 NS = "default"

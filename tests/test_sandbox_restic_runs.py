@@ -13,12 +13,12 @@ from pathlib import Path
 import boto3
 import pytest
 
-from fixtures.sandbox.cluster import BucketSettings, SandboxCluster
-from fixtures.sandbox.velero import install_velero
-from fixtures.sandbox.volumes import claim_dir
-from fixtures.tools import require_tool
-from runbook import velero
-from runbook.secrets import Secret
+from seatrial.fixtures.sandbox.cluster import BucketSettings, SandboxCluster
+from seatrial.fixtures.sandbox.velero import install_velero
+from seatrial.fixtures.sandbox.volumes import claim_dir
+from seatrial.fixtures.tools import require_tool
+from seatrial.runbook.clients import velero
+from seatrial.runbook.secrets import Secret
 from tests.waiting import wait_for
 
 V, NS, REGION, PREFIX = "velero.io/v1", "app", "us-east-1", "restic-runs"
@@ -65,7 +65,7 @@ def _phase(cluster: SandboxCluster, kind: str, name: str) -> str:
 
 @pytest.fixture
 def source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from fixtures.sandbox.environment import start_s3
+    from seatrial.fixtures.sandbox.environment import start_s3
 
     (tmp_path / "bin").mkdir()
     _stand_in(tmp_path / "bin", tmp_path / "restic.log")

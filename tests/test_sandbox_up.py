@@ -14,11 +14,11 @@ import kubernetes
 import pytest
 import requests
 
-from fixtures.sandbox.environment import Sandbox
-from fixtures.sandbox.volumes import claim_dir
-from fixtures.tools import require_tool
-from runbook.config import load_config
-from runbook.registry import RegistryClient
+from seatrial.fixtures.sandbox.environment import Sandbox
+from seatrial.fixtures.sandbox.volumes import claim_dir
+from seatrial.fixtures.tools import require_tool
+from seatrial.runbook.clients.registry import RegistryClient
+from seatrial.runbook.config import load_config
 from tests.waiting import wait_for
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -125,7 +125,7 @@ def test_cli_up_status_down(tmp_path: Path):
     root = tmp_path / "cli"
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "fixtures.sandbox", *args, "--dir", str(root)],  # noqa: S603
+        return subprocess.run([sys.executable, "-m", "seatrial.fixtures.sandbox", *args, "--dir", str(root)],  # noqa: S603
                               capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
 
     started = time.monotonic()

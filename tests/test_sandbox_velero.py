@@ -19,14 +19,14 @@ from pathlib import Path
 import boto3
 import pytest
 
-from fixtures.sandbox.cluster import BucketSettings, SandboxCluster
-from fixtures.sandbox.velero import install_velero
-from fixtures.sandbox.velero.podvolume import RESTIC_DEPRECATION
-from fixtures.sandbox.volumes import claim_dir
-from fixtures.tools import require_tool
-from runbook import velero
-from runbook.restic import Restic
-from runbook.secrets import Secret
+from seatrial.fixtures.sandbox.cluster import BucketSettings, SandboxCluster
+from seatrial.fixtures.sandbox.velero import install_velero
+from seatrial.fixtures.sandbox.velero.podvolume import RESTIC_DEPRECATION
+from seatrial.fixtures.sandbox.volumes import claim_dir
+from seatrial.fixtures.tools import require_tool
+from seatrial.runbook.clients import velero
+from seatrial.runbook.clients.restic import Restic
+from seatrial.runbook.secrets import Secret
 from tests.waiting import wait_for
 
 V = "velero.io/v1"
@@ -129,7 +129,7 @@ def start_cluster(name: str, root: Path, settings: BucketSettings, *, sync_perio
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
     require_tool("restic")
-    from fixtures.sandbox.environment import start_s3
+    from seatrial.fixtures.sandbox.environment import start_s3
 
     root = tmp_path_factory.mktemp("velero")
     s3 = start_s3()

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from fixtures.sandbox.velero import restore_actions as actions
-from fixtures.sandbox.velero.common import OperationLog, format_duration, parse_duration, valid_label_value
-from fixtures.sandbox.velero.modifiers import ModifierError, from_configmap, glob_matches
-from runbook import velero
+from seatrial.fixtures.sandbox.velero import restore_actions as actions
+from seatrial.fixtures.sandbox.velero.common import OperationLog, format_duration, parse_duration, valid_label_value
+from seatrial.fixtures.sandbox.velero.modifiers import ModifierError, from_configmap, glob_matches
+from seatrial.runbook.clients import velero
 
 
 def configmap(text: str, *, extra_key: bool = False) -> dict:

@@ -24,11 +24,11 @@ from test_config import (  # the table and the workspace with planted values liv
     apply,
 )
 
-from runbook import cli
-from runbook.config import Config
-from runbook.errors import Unreachable
-from runbook.log import get_logger, reset_logging, setup_logging
-from runbook.secrets import MASK
+from seatrial.runbook import cli
+from seatrial.runbook.config import Config
+from seatrial.runbook.errors import Unreachable
+from seatrial.runbook.log import get_logger, reset_logging, setup_logging
+from seatrial.runbook.secrets import MASK
 
 
 def assert_clean(text: str, where: str) -> None:
@@ -117,7 +117,7 @@ def _env(workspace: Workspace) -> dict[str, str]:
 
 def test_cli_output_holds_no_secret(loaded: Config, workspace: Workspace) -> None:
     good = subprocess.run(
-        [sys.executable, "-m", "runbook.cli", "-vv", "-c", str(workspace.path), "plan"],
+        [sys.executable, "-m", "seatrial.runbook.cli", "-vv", "-c", str(workspace.path), "plan"],
         capture_output=True, text=True, env=_env(workspace), timeout=60,
     )
     assert good.returncode == 3, good.stderr  # its clusters are unreachable: a clean one-line error
@@ -127,7 +127,7 @@ def test_cli_output_holds_no_secret(loaded: Config, workspace: Workspace) -> Non
         if bad.id in ("inline-password", "inline-s3-key", "url-with-credentials", "credentials-garbage"):
             bad.change(workspace)
             bad_runs.append(subprocess.run(
-                [sys.executable, "-m", "runbook.cli", "-vv", "-c", str(workspace.path), "run", "--dry-run"],
+                [sys.executable, "-m", "seatrial.runbook.cli", "-vv", "-c", str(workspace.path), "run", "--dry-run"],
                 capture_output=True, text=True, env=_env(workspace), timeout=60,
             ))
     assert [r.returncode for r in bad_runs] == [2, 2, 2, 2]
@@ -158,7 +158,7 @@ def test_cli_unexpected_error_is_one_redacted_line(loaded: Config, workspace: Wo
 INNER_TEST = '''
 import logging
 import os
-from runbook.config import load_config
+from seatrial.runbook.config import load_config
 
 def test_leaks_everything_it_can():
     config = load_config(os.environ["SEATRIAL_CONFIG"])
@@ -192,7 +192,7 @@ def _inner_pytest(workspace: Workspace, *plugins: str) -> tuple[subprocess.Compl
 
 
 def test_pytest_redact_keeps_terminal_and_junit_clean(loaded: Config, workspace: Workspace) -> None:
-    result, junit = _inner_pytest(workspace, "runbook.pytest_redact")
+    result, junit = _inner_pytest(workspace, "seatrial.runbook.checking.pytest_redact")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "1 failed, 1 passed, 1 skipped" in result.stdout
     assert_clean(result.stdout + result.stderr, "inner pytest terminal")
@@ -211,7 +211,7 @@ def test_without_the_plugin_the_inner_run_does_leak(loaded: Config, workspace: W
 
 
 def test_short_values_stay_masked_but_do_not_garble_every_message() -> None:
-    from runbook.secrets import MIN_SCRUBBED_LENGTH, Secret, redact
+    from seatrial.runbook.secrets import MIN_SCRUBBED_LENGTH, Secret, redact
 
     short = Secret("q" * (MIN_SCRUBBED_LENGTH - 1), "short")
     assert "q" not in repr(short) and "q" not in f"{short}"

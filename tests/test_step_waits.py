@@ -11,12 +11,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from fixtures.kubeapi.fixture import KubeApi
-from runbook.kube import Cluster
-from runbook.steps import annotate
-from runbook.steps.restore import RestoreSeen, wait_for_data_and_pods
-from runbook.velero import API_VERSION
-from runbook.wait import wait_until
+from seatrial.fixtures.kubeapi.fixture import KubeApi
+from seatrial.runbook.clients.kube import Cluster
+from seatrial.runbook.clients.velero import API_VERSION
+from seatrial.runbook.migration.steps import annotate
+from seatrial.runbook.migration.steps.restore import RestoreSeen, wait_for_data_and_pods
+from seatrial.runbook.wait import wait_until
 
 NS, VNS, RESTORE = "harbor", "velero", "restore-1"
 READY = [{"type": "Ready", "status": "True"}]
@@ -63,7 +63,7 @@ def _after_rounds(monkeypatch: pytest.MonkeyPatch, rounds: int, change) -> None:
         if calls["sleep"] == rounds:
             change()
 
-    monkeypatch.setattr("runbook.wait.time.sleep", sleep)
+    monkeypatch.setattr("seatrial.runbook.wait.time.sleep", sleep)
 
 
 def _reads(kube_api: KubeApi) -> Counter:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from fixtures.kubeapi.store import AlreadyExistsError, ConflictError, NotFoundError, ResourceType, Store
+from seatrial.fixtures.kubeapi.store import AlreadyExistsError, ConflictError, NotFoundError, ResourceType, Store
 
 NS = ResourceType("", "v1", "Namespace", "namespaces", namespaced=False)
 CM = ResourceType("", "v1", "ConfigMap", "configmaps", has_status=False)

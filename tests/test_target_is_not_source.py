@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.kubeapi.kubeconfig import write_kubeconfig
-from fixtures.sandbox.environment import Sandbox
-from fixtures.tools import require_tool
-from runbook.harbor import HarborClient
-from runbook.journal import Journal
-from runbook.kube import Cluster
+from seatrial.fixtures.kubeapi.kubeconfig import write_kubeconfig
+from seatrial.fixtures.sandbox.environment import Sandbox
+from seatrial.fixtures.tools import require_tool
+from seatrial.runbook.clients.harbor import HarborClient
+from seatrial.runbook.clients.kube import Cluster
+from seatrial.runbook.migration.journal import Journal
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +58,7 @@ def _config_with(sandbox: Sandbox, root: Path, servers: dict[str, str], *, sourc
 
 
 def _cli(config: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runbook.cli", "-c", str(config), *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "seatrial.runbook.cli", "-c", str(config), *args], cwd=ROOT,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300, check=False)
 
 

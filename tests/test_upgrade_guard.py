@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from runbook import helm
-from runbook.upgrade import fix as volume_fix
-from runbook.upgrade.findings import FAIL, OK, WARN
-from runbook.upgrade.planner import chart_side, make_plan
+from seatrial.runbook.clients import helm
+from seatrial.runbook.upgrade import fix as volume_fix
+from seatrial.runbook.upgrade.findings import FAIL, OK, WARN
+from seatrial.runbook.upgrade.planner import chart_side, make_plan
 
-CHARTS = Path(__file__).resolve().parent.parent / "fixtures" / "charts"
+CHARTS = Path(__file__).resolve().parent.parent / "seatrial" / "fixtures" / "charts"
 RELEASE, NS = "my-harbor", "harbor"
 _loaded: dict[str, helm.Chart] = {}
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-CHARTS = ROOT / "fixtures" / "charts"
+CHARTS = ROOT / "seatrial" / "fixtures" / "charts"
 
 
 def upgrade_plan(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "runbook.cli", "upgrade-plan", "--release", "my-harbor", "-n", "harbor",
+    command = [sys.executable, "-m", "seatrial.runbook.cli", "upgrade-plan", "--release", "my-harbor", "-n", "harbor",
                "--out", str(tmp_path / "out"), *args]
     return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=240, check=False)
 
@@ -83,15 +83,16 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     assert bad_chart.returncode == 2 and "cannot be loaded" in bad_chart.stderr
     bad_set = upgrade_plan(tmp_path, "--chart", chart, "--set", "novalue", "--from-chart", chart)
     assert bad_set.returncode == 2 and "--set 'novalue'" in bad_set.stderr
-    no_release = subprocess.run([sys.executable, "-m", "runbook.cli", "upgrade-plan", "--chart", chart],
+    no_release = subprocess.run([sys.executable, "-m", "seatrial.runbook.cli", "upgrade-plan", "--chart", chart],
                                 capture_output=True, text=True, cwd=tmp_path, check=False)
     assert no_release.returncode == 2 and "--release" in no_release.stderr
     assert not (tmp_path / "out" / "junit.xml").exists()  # nothing was judged on bad input
 
 
 def test_the_plan_checks_skip_in_a_migration_session_without_a_plan(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "checks" / "test_upgrade_plan.py"), "-q",
-                           "-p", "no:cacheprovider", f"--confcutdir={ROOT / 'checks'}", "-rs"],
+    done = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "seatrial" / "checks" / "test_upgrade_plan.py"),
+                           "-q",
+                           "-p", "no:cacheprovider", f"--confcutdir={ROOT / 'seatrial' / 'checks'}", "-rs"],
                           capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "8 skipped" in done.stdout and "no upgrade plan given" in done.stdout

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import yaml
 
-from runbook import helm
+from seatrial.runbook.clients import helm
 from tests.test_config import Workspace
 
-CHARTS = Path(__file__).resolve().parent.parent / "fixtures" / "charts"
+CHARTS = Path(__file__).resolve().parent.parent / "seatrial" / "fixtures" / "charts"
 VALUES = {"expose": {"type": "clusterIP", "tls": {"enabled": False}}, "externalURL": "http://harbor.example",
           "harborAdminPassword": "Live-Plan-Admin-Pw-7"}
 
@@ -33,7 +33,7 @@ def config_for(kube_api, tmp_path: Path) -> tuple[Path, dict]:
 
 
 def upgrade_plan(config: Path, environ: dict, tmp_path: Path, chart: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runbook.cli", "-c", str(config), "upgrade-plan", "--chart",
+    return subprocess.run([sys.executable, "-m", "seatrial.runbook.cli", "-c", str(config), "upgrade-plan", "--chart",
                            str(CHARTS / f"harbor-{chart}.tgz"), "--release", "my-harbor", "--namespace", "harbor",
                            "--out", str(tmp_path / "plan")], capture_output=True, text=True, timeout=240,
                           env={**environ, "PATH": "/usr/bin:/bin"}, check=False)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import yaml
 
-from fixtures.upgrade_rehearsal import CHARTS_DIR, add_upgrade, next_minor_chart
-from runbook.config import load_config
+from seatrial.fixtures.upgrade_rehearsal import CHARTS_DIR, add_upgrade, next_minor_chart
+from seatrial.runbook.config import load_config
 from tests.test_config import Workspace
 
 

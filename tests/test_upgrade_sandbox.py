@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-CHARTS = ROOT / "fixtures" / "charts"
+CHARTS = ROOT / "seatrial" / "fixtures" / "charts"
 
 
 def upgrade_config(sandbox, tmp_path: Path, upgrade: dict) -> Path:
@@ -32,7 +32,7 @@ def upgrade_config(sandbox, tmp_path: Path, upgrade: dict) -> Path:
 
 
 def seatrial(config: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runbook.cli", "-c", str(config), *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "seatrial.runbook.cli", "-c", str(config), *args], capture_output=True,
                           text=True, cwd=ROOT, timeout=900, check=False)
 
 

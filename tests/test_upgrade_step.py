@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from checks.context import CheckContext
-from fixtures.kubeapi.kubeconfig import write_kubeconfig
-from fixtures.sandbox.cluster import SandboxCluster
-from runbook import helm
-from runbook.config import UpgradeConfig, load_config
-from runbook.errors import CheckFailed
-from runbook.kube import Cluster
-from runbook.steps.context import StepContext
-from runbook.upgrade import rollout
-from runbook.upgrade.step import (
+from seatrial.checks.context import CheckContext
+from seatrial.fixtures.kubeapi.kubeconfig import write_kubeconfig
+from seatrial.fixtures.sandbox.cluster import SandboxCluster
+from seatrial.runbook.clients import helm
+from seatrial.runbook.clients.kube import Cluster
+from seatrial.runbook.config import UpgradeConfig, load_config
+from seatrial.runbook.errors import CheckFailed
+from seatrial.runbook.migration.steps.context import StepContext
+from seatrial.runbook.upgrade import rollout
+from seatrial.runbook.upgrade.step import (
     RolloutStuck,
     guard,
     pvc_objects,
@@ -30,7 +30,7 @@ from runbook.upgrade.step import (
 )
 from tests.test_config import Workspace
 
-CHARTS = Path(__file__).resolve().parent.parent / "fixtures" / "charts"
+CHARTS = Path(__file__).resolve().parent.parent / "seatrial" / "fixtures" / "charts"
 NS, RELEASE = "harbor", "my-harbor"
 VALUES = {"expose": {"type": "clusterIP", "tls": {"enabled": False}}, "externalURL": "http://harbor.example",
           "harborAdminPassword": "Upgrade-Step-Admin-Pw-3"}
@@ -94,7 +94,7 @@ def test_the_step_refuses_the_seed_upgrade_before_any_change(target, tmp_path):
     install(cluster, engine, "1.6.4")
     before = pvc_objects(cluster, NS)
     cfg = config(tmp_path, kubeconfig, {"chart": str(CHARTS / "harbor-1.7.5.tgz")})
-    from runbook.steps import upgrade as step
+    from seatrial.runbook.migration.steps import upgrade as step
 
     lines: list[str] = []
     with pytest.raises(CheckFailed) as refused:
@@ -125,7 +125,7 @@ def test_an_upgrade_by_one_minor_keeps_every_pvc_object_and_the_checks_say_so(ta
     assert engine.status(RELEASE)["chart_version"] == "1.19.1"
     assert pvc_objects(cluster, NS) == before  # same names, UIDs and volumes
 
-    from checks import test_upgrade as checks
+    from seatrial.checks import test_upgrade as checks
 
     ctx = CheckContext(cfg)
     assert check_failure(checks.test_no_new_pvcs, ctx) is None
@@ -144,7 +144,7 @@ def test_forced_through_without_the_guard_the_checks_name_the_new_empty_pvcs(tar
     engine.upgrade(new_chart, RELEASE, VALUES)  # what the seed did, with no guard in front
     wait_for_rollouts(cluster, NS, workloads(new_chart.render(VALUES, release=RELEASE, namespace=NS)), timeout=120,
                       strategy=None, say=lambda _line: None)
-    from checks import test_upgrade as checks
+    from seatrial.checks import test_upgrade as checks
 
     failure = check_failure(checks.test_no_new_pvcs, CheckContext(cfg))
     assert failure is not None and "new EMPTY volumes" in failure

@@ -1,4 +1,4 @@
-"""runbook.velero: builders validate against the real CRD schemas and round-trip through the test API
+"""seatrial.runbook.clients.velero: builders validate against the real CRD schemas and round-trip through the test API
 server; readers read what the server stores; pod-volume selection follows Velero's GetVolumesByPod."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import copy
 import pytest
 import yaml
 
-from runbook import crds, velero
-from runbook.errors import BadInput
-from runbook.kube import Cluster
+from seatrial.runbook.clients import crds, velero
+from seatrial.runbook.clients.kube import Cluster
+from seatrial.runbook.errors import BadInput
 
 VELERO_NS = "velero"
 

@@ -1,4 +1,5 @@
-"""Warm check processes (runbook.warm_checks): a fork of the warm server gives what `python -m pytest` gives
+"""Warm check processes (seatrial.runbook.checking.warm_checks): a fork of the warm server gives what `python -m
+pytest` gives
 (exit code, output, JUnit, rewritten asserts, the redaction plugin), each run is a process of its own that
 inherits nothing from the one before, and anything unusual falls back to a fresh interpreter."""
 
@@ -15,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from runbook import warm_checks
-from runbook.warm_checks import NEVER_PRELOADED, OFF, run_pytest, warm_server
+from seatrial.runbook.checking import warm_checks
+from seatrial.runbook.checking.warm_checks import NEVER_PRELOADED, OFF, run_pytest, warm_server
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "warm-fork-secret-4f1c9a"
@@ -24,7 +25,7 @@ SECRET = "warm-fork-secret-4f1c9a"
 CHECKS = f'''
 import json, os, sys, threading
 
-from runbook.secrets import Secret
+from seatrial.runbook.secrets import Secret
 
 LEAK = "left-by-an-earlier-run"
 
@@ -46,9 +47,9 @@ def test_secret_is_masked():
 def test_fresh_process_and_record():
     # nothing an earlier run left behind: environment, module state, threads
     assert "SEATRIAL_LEFT_BEHIND" not in os.environ
-    assert not hasattr(sys.modules["runbook.secrets"], "left_behind")
+    assert not hasattr(sys.modules["seatrial.runbook.secrets"], "left_behind")
     os.environ["SEATRIAL_LEFT_BEHIND"] = LEAK
-    sys.modules["runbook.secrets"].left_behind = LEAK
+    sys.modules["seatrial.runbook.secrets"].left_behind = LEAK
     threading.Thread(target=lambda: None).start()
     with open(os.environ["SEATRIAL_WARM_RECORD"], "w") as out:
         json.dump({{"pid": os.getpid(), "ppid": os.getppid(), "cwd": os.getcwd(),
@@ -67,7 +68,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def command(project: Path, junit: str = "junit.xml") -> list[str]:
     return [sys.executable, "-m", "pytest", str(project / "test_inner.py"), "-q", "-p", "no:cacheprovider",
-            "-p", "runbook.pytest_redact", "-o", "addopts=", "--rootdir", str(project),
+            "-p", "seatrial.runbook.checking.pytest_redact", "-o", "addopts=", "--rootdir", str(project),
             f"--junitxml={project / junit}"]
 
 
@@ -153,7 +154,7 @@ def test_the_switch_and_a_changed_start_up_leave_a_fresh_interpreter(project: Pa
 
 
 def test_the_server_preloads_libraries_only_and_has_one_thread() -> None:
-    probe = ("import json, sys\nfrom runbook.warm_checks import os_threads, preload\npreload()\n"
+    probe = ("import json, sys\nfrom seatrial.runbook.checking.warm_checks import os_threads, preload\npreload()\n"
              "print(json.dumps({'threads': os_threads(), 'modules': sorted(sys.modules)}))")
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120,
                           check=False)
@@ -161,6 +162,6 @@ def test_the_server_preloads_libraries_only_and_has_one_thread() -> None:
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["threads"] == 1, "a process with threads must not fork (the Helm engine's Go runtime starts some)"
     modules = set(seen["modules"])
-    assert {"pytest", "kubernetes", "boto3", "requests", "runbook.kube"} <= modules  # what it is for
+    assert {"pytest", "kubernetes", "boto3", "requests", "seatrial.runbook.clients.kube"} <= modules  # what it is for
     preloaded = sorted(m for m in modules if m.split(".")[0] in NEVER_PRELOADED or m in NEVER_PRELOADED)
     assert not preloaded, f"the warm server imported {preloaded}: pytest must import (and rewrite) them in the fork"

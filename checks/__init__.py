@@ -1,1 +1,0 @@
-"""seatrial checks: pytest modules, one per runbook step, read-only."""

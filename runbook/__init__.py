@@ -1,1 +1,0 @@
-"""seatrial runbook: configuration, clients, steps, runner, CLI and report (the DO side)."""

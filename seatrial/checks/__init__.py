@@ -1,0 +1,1 @@
+"""seatrial checks: pytest modules, one per seatrial.runbook step, read-only."""

@@ -1,0 +1,1 @@
+"""seatrial seatrial.runbook: configuration, clients, steps, runner, CLI and report (the DO side)."""
