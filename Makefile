@@ -36,7 +36,7 @@ test: system-deps venv
 	$(BIN)/python -m pytest
 
 rehearse: system-deps venv
-	$(BIN)/python -m seatrial.fixtures.rehearse --env $(ENV) $(if $(DIR),--dir $(DIR)) $(KIND_OPTS)
+	$(BIN)/seatrial rehearse --env $(ENV) $(if $(DIR),--dir $(DIR)) $(KIND_OPTS)
 
 # issue 13's benchmarks and one table of their ratios (by hand, ~6 min; BENCH_OPTS="--only checks --sizes 10,1000")
 bench: system-deps venv

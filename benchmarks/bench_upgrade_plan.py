@@ -17,7 +17,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 ROOT = Path(__file__).resolve().parent.parent
-CHARTS = ROOT / "seatrial" / "fixtures" / "charts"
+CHARTS = ROOT / "seatrial" / "charts"
 TARGET_S = 10.0
 
 

@@ -81,8 +81,8 @@ def sandbox_commands(path: Path) -> list[list[str]]:
     for script in scripts:
         for line in script.replace("\\\n", " ").splitlines():
             words = shlex.split(line.split(" || ")[0])
-            if words[:3] == ["python", "-m", "seatrial.fixtures.sandbox"]:
-                found.append(words[3:])
+            if words[:2] == ["seatrial", "sandbox"]:
+                found.append(words[2:])
     return found
 
 

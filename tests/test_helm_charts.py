@@ -24,7 +24,7 @@ from seatrial.runbook.clients import helm, kube
 from seatrial.runbook.errors import BadInput, NotFound, Unreachable
 from seatrial.runbook.secrets import MASK
 
-CHARTS = Path(__file__).resolve().parent.parent / "seatrial" / "fixtures" / "charts"
+CHARTS = Path(__file__).resolve().parent.parent / "seatrial" / "charts"
 
 
 def kinds_named(objects: list[dict], kind: str) -> list[str]:

@@ -15,7 +15,7 @@ from helm_python import _native
 from seatrial.runbook.clients import helm, kube
 from seatrial.runbook.errors import BadInput, Conflict, NotFound
 
-CHARTS = Path(__file__).resolve().parent.parent / "seatrial" / "fixtures" / "charts"
+CHARTS = Path(__file__).resolve().parent.parent / "seatrial" / "charts"
 HARBOR_VALUES = {"expose": {"type": "clusterIP", "tls": {"enabled": False}},
                  "externalURL": "http://harbor.example", "harborAdminPassword": "Rehearsal-Admin-Pw-1"}
 # The chart's pre-install hook Job (upgradeCRDs) needs a Job controller; the CRDs come from its crds/ anyway.

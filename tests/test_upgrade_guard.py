@@ -13,7 +13,7 @@ from seatrial.runbook.upgrade import fix as volume_fix
 from seatrial.runbook.upgrade.findings import FAIL, OK, WARN
 from seatrial.runbook.upgrade.planner import chart_side, make_plan
 
-CHARTS = Path(__file__).resolve().parent.parent / "seatrial" / "fixtures" / "charts"
+CHARTS = Path(__file__).resolve().parent.parent / "seatrial" / "charts"
 RELEASE, NS = "my-harbor", "harbor"
 _loaded: dict[str, helm.Chart] = {}
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-CHARTS = ROOT / "seatrial" / "fixtures" / "charts"
+CHARTS = ROOT / "seatrial" / "charts"
 
 
 def upgrade_plan(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:

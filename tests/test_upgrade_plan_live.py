@@ -12,7 +12,7 @@ import yaml
 from seatrial.runbook.clients import helm
 from tests.test_config import Workspace
 
-CHARTS = Path(__file__).resolve().parent.parent / "seatrial" / "fixtures" / "charts"
+CHARTS = Path(__file__).resolve().parent.parent / "seatrial" / "charts"
 VALUES = {"expose": {"type": "clusterIP", "tls": {"enabled": False}}, "externalURL": "http://harbor.example",
           "harborAdminPassword": "Live-Plan-Admin-Pw-7"}
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-CHARTS = ROOT / "seatrial" / "fixtures" / "charts"
+CHARTS = ROOT / "seatrial" / "charts"
 
 
 def upgrade_config(sandbox, tmp_path: Path, upgrade: dict) -> Path:

@@ -30,7 +30,7 @@ from seatrial.runbook.upgrade.step import (
 )
 from tests.test_config import Workspace
 
-CHARTS = Path(__file__).resolve().parent.parent / "seatrial" / "fixtures" / "charts"
+CHARTS = Path(__file__).resolve().parent.parent / "seatrial" / "charts"
 NS, RELEASE = "harbor", "my-harbor"
 VALUES = {"expose": {"type": "clusterIP", "tls": {"enabled": False}}, "externalURL": "http://harbor.example",
           "harborAdminPassword": "Upgrade-Step-Admin-Pw-3"}

@@ -3,7 +3,8 @@
 Commands (each loads and validates the configuration first, except `rehearse`):
     plan | run [--from STEP] [--until STEP] [--dry-run] [--yes] [--keep-frozen] [--rollback-on-failure]
     | step NAME [--yes] [--rollback-on-failure]
-    verify NAME | status | report [--project-size SIZE] | reset-target [--yes] | rehearse [--env sandbox|kind]
+    verify NAME | status | report [--project-size SIZE] | reset-target [--yes] | upgrade-plan ...
+    rehearse [--env sandbox|kind] [--dir D] | sandbox up|status|down --dir D | kind up|status|down --dir D
 
 Exit codes:
     0   all green
@@ -59,6 +60,13 @@ exit codes:
 """
 
 Handler = Callable[[argparse.Namespace, Config | None], int]
+# command -> (the program in seatrial.fixtures that does it, what it does)
+ENVIRONMENT_COMMANDS = {
+    "rehearse": ("seatrial.fixtures.rehearse", "run the whole migration on a throwaway environment "
+                 "[--env sandbox|kind] [--dir D]"),
+    "sandbox": ("seatrial.fixtures.sandbox", "the local sandbox as a background service: up|status|down --dir D"),
+    "kind": ("seatrial.fixtures.kind", "two kind clusters and an S3 container (needs Docker): up|status|down --dir D"),
+}
 log = get_logger("cli")
 
 
@@ -78,7 +86,7 @@ def _commands() -> dict[str, Handler]:
         "status": commands.status_command,
         "report": commands.report_command,
         "reset-target": commands.reset_target_command,
-        "rehearse": commands.rehearse_command,
+        **{name: commands.environment_command for name in ENVIRONMENT_COMMANDS},
         "upgrade-plan": _upgrade_plan,
     }
 
@@ -90,7 +98,7 @@ def _upgrade_plan(args: argparse.Namespace, config: Config | None) -> int:
 
 
 COMMANDS: dict[str, Handler] = _commands()
-NEEDS_NO_CONFIG = {"rehearse", "upgrade-plan"}
+NEEDS_NO_CONFIG = {"upgrade-plan", *ENVIRONMENT_COMMANDS}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -153,9 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "(e.g. 2TiB) at the throughput measured in the run; default 1TiB")
     reset = commands.add_parser("reset-target", help="delete the target namespace to retry (destructive)")
     reset.add_argument("--yes", action="store_true", help="delete without asking")
-    rehearse_parser = commands.add_parser("rehearse", help="run the whole migration on a throwaway environment")
-    rehearse_parser.add_argument("--env", choices=("sandbox", "kind"), default="sandbox")
-    rehearse_parser.add_argument("--dir", help="where the environment and its run directory live (default: temp)")
+    # The environments live with the fixtures; these commands hand their arguments to them (`--help` there).
+    for name, (module, summary) in ENVIRONMENT_COMMANDS.items():
+        passthrough = commands.add_parser(name, help=f"{summary} (`seatrial {name} --help`)", add_help=False)
+        passthrough.add_argument("arguments", nargs=argparse.REMAINDER)
+        passthrough.set_defaults(module=module)
     from seatrial.runbook.upgrade.command import add_parser as add_upgrade_plan
 
     add_upgrade_plan(commands)
@@ -186,7 +196,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbosity = 0
     try:
         try:
-            args = parser.parse_args(argv)
+            args, unknown = parser.parse_known_args(argv)
+            if args.command in ENVIRONMENT_COMMANDS:  # their options are theirs: `seatrial sandbox --help`
+                args.arguments = [*unknown, *args.arguments]
+            elif unknown:
+                parser.error(f"unrecognized arguments: {' '.join(unknown)}")
         except _UsageError as exc:
             print(f"seatrial: error: {exc}", file=sys.stderr)
             return 2

@@ -104,9 +104,8 @@ def reset_target_command(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def rehearse_command(args: argparse.Namespace, config: Config | None) -> int:
-    """The rehearsal lives with the environments (fixtures/); run it as its own program."""
-    command = [sys.executable, "-m", "seatrial.fixtures.rehearse", "--env", args.env]
-    if getattr(args, "dir", None):
-        command += ["--dir", args.dir]
-    return subprocess.run(command, check=False).returncode
+def environment_command(args: argparse.Namespace, config: Config | None) -> int:
+    """`seatrial rehearse|sandbox|kind ...`: the environments live with the fixtures (seatrial.fixtures), which the
+    runbook never imports; each runs as its own program with the arguments as given, its exit code passed on."""
+    command = [sys.executable, "-m", args.module, *args.arguments]
+    return subprocess.run(command, check=False).returncode  # noqa: S603 -- our own module, argv as a list

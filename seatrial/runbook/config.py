@@ -739,9 +739,10 @@ class _Loader:
 
     def upgrade(self, raw) -> UpgradeConfig:
         if isinstance(raw.get("upgrade"), dict) and {"force", "force_replace", "replace"} & set(raw["upgrade"]):
-            from seatrial.runbook.upgrade.guard import REPLACE_REFUSED
-
-            raise ConfigError("upgrade.force", f"replace semantics are refused: {REPLACE_REFUSED}",
+            # the guard's check `no_replace` quotes the seed's failure in full
+            raise ConfigError("upgrade.force", "replace semantics are refused: --force replaces each object with "
+                              "the manifest instead of patching it, and a restored PVC (its spec is immutable once "
+                              "bound) and the database StatefulSet then fail to update",
                               fix="remove it: seatrial upgrades with helm's three-way merge patch, which leaves a "
                                   "restored PVC's volumeName alone")
         data = self.section(raw, "upgrade")

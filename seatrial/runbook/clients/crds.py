@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from pathlib import Path
+from importlib import resources
 from typing import TYPE_CHECKING
 
 import yaml
@@ -17,7 +17,7 @@ import yaml
 if TYPE_CHECKING:
     import jsonschema
 
-CRD_DIR = Path(__file__).parent / "velero_crds"
+CRD_DIR = resources.files("seatrial.runbook.clients") / "velero_crds"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TOP_LEVEL = ("apiVersion", "kind", "metadata")
 
@@ -25,7 +25,7 @@ _TOP_LEVEL = ("apiVersion", "kind", "metadata")
 @functools.cache
 def _crds() -> tuple[dict, ...]:
     crds = []
-    for path in sorted(CRD_DIR.glob("*.yaml")):
+    for path in sorted((entry for entry in CRD_DIR.iterdir() if entry.name.endswith(".yaml")), key=lambda e: e.name):
         with path.open("rb") as stream:
             crds.append(yaml.load(stream, Loader=_Loader))  # noqa: S506 - C/Safe loader only
     return tuple(crds)

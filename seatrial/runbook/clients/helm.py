@@ -1,11 +1,11 @@
 """The real Helm v4 engine (helm-python-sdk 0.2.2: Helm SDK v4.2.3 over ctypes, no helm binary), as seatrial uses it.
 
-    chart = load_chart("fixtures/charts/harbor-1.18.4.tgz")            # a directory, a .tgz,
+    chart = load_chart("seatrial/charts/harbor-1.18.4.tgz")            # a directory, a .tgz,
     chart = load_chart("harbor", repo_url="https://helm.goharbor.io", version="1.18.4")   # a repository,
     chart = load_chart("oci://registry.example/charts/harbor", version="1.18.4")           # or OCI
     objects = chart.render({"expose": {"type": "clusterIP"}}, release="my-harbor", namespace="harbor")
 
-    helm = Helm(kubeconfig, "target", namespace="harbor")   # or Helm.for_cluster(config.target)
+    helm = Helm(kubeconfig, "target", namespace="harbor")   # a kubeconfig and a context
     helm.install(chart, "my-harbor", values)                  # server-side apply, as Helm 4 does
     helm.upgrade(chart, "my-harbor", values)                  # patches (never replace), see upgrade()
     helm.status("my-harbor"); helm.get_values("my-harbor"); helm.history("my-harbor")
@@ -43,7 +43,6 @@ from seatrial.runbook.secrets import MASK, redact, register
 
 if TYPE_CHECKING:
     from seatrial.runbook.clients.kube import Cluster
-    from seatrial.runbook.config import ClusterConfig
 
 ENGINE = f"helm-python-sdk {helm_python.__version__} (Helm SDK {helm_python.EXPECTED_HELM_SDK_VERSION})"
 RELEASE_SECRET_PREFIX = "sh.helm.release.v1."
@@ -289,7 +288,7 @@ def load_chart(ref: str | Path, *, version: str | None = None, repo_url: str | N
         return Chart(helm_python.Chart.load(path), str(path))
     except helm_python.HelmError as error:
         raise _error(error, f"chart {text} cannot be loaded",
-                     fix="give a chart directory (with Chart.yaml) or a chart .tgz, e.g. fixtures/charts/"
+                     fix="give a chart directory (with Chart.yaml) or a chart .tgz, e.g. seatrial/charts/"
                          "harbor-1.18.4.tgz, or a chart name with repo_url, or oci://HOST/PATH/CHART") from None
 
 
@@ -330,11 +329,6 @@ class Helm:
         except helm_python.HelmError as error:
             raise _error(error, f"context {context!r} of {self.kubeconfig} cannot be used by Helm",
                          fix="check the kubeconfig and the context name (kubectl config get-contexts)") from None
-
-    @classmethod
-    def for_cluster(cls, cluster: ClusterConfig) -> Helm:
-        """The engine for a `source`/`target` entry of seatrial.yaml (its kubeconfig, context and namespace)."""
-        return cls(cluster.kubeconfig, cluster.context, namespace=cluster.namespace)
 
     def __repr__(self) -> str:
         return f"Helm(context={self.context!r}, namespace={self.namespace!r})"

@@ -16,7 +16,9 @@ def add_parser(commands) -> None:
                     "printed), 1 a finding that loses data or fails the upgrade, 2 bad input.")
     plan.add_argument("--chart", required=True, metavar="REF",
                       help="the new chart: a directory, a .tgz, a chart name with --repo, or oci://HOST/PATH")
-    plan.add_argument("--version", metavar="V", help="chart version (repository or oci:// charts)")
+    plan.add_argument("--version", metavar="V",
+                      help="chart version (repository or oci:// charts; a bare chart name without --repo: "
+                           "the chart seatrial ships)")
     plan.add_argument("--repo", metavar="URL", help="chart repository URL for a chart name")
     plan.add_argument("--values", "-f", action="append", default=[], metavar="FILE", help="values file (repeat)")
     plan.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="(repeat)")
@@ -39,8 +41,7 @@ def deployed_side(args: argparse.Namespace, config_path: str):
     from seatrial.runbook.upgrade import planner
 
     if args.from_chart:
-        chart = planner.ChartRef(args.from_chart, args.from_version, args.from_repo, args.from_values,
-                                 args.from_set).load()
+        chart = _from_ref(args).load()
         values = planner.user_values(args.from_values, args.from_set, "--from-values")
         return planner.chart_side(chart, values, release=args.release, namespace=args.namespace, upgrade=False)
     if args.from_values or args.from_set or args.from_version or args.from_repo:
@@ -59,10 +60,22 @@ def deployed_side(args: argparse.Namespace, config_path: str):
         raise BadInput(exc.message, fix=exc.fix) from None
 
 
+def _from_ref(args: argparse.Namespace):
+    from seatrial.runbook.upgrade import planner
+
+    if not args.from_chart:
+        return None
+    return planner.ChartRef(args.from_chart, args.from_version, args.from_repo, args.from_values, args.from_set)
+
+
 def upgrade_plan_command(args: argparse.Namespace, config_path: str) -> int:
     from seatrial.runbook.upgrade import planner  # the Helm engine loads only for this command
 
     new = planner.ChartRef(args.chart, args.version, args.repo, args.values, args.sets)
+    for option, ref in (("--chart", new), ("--from-chart", _from_ref(args))):
+        shipped = ref.shipped() if ref else None
+        if shipped is not None:
+            print(f"{option} {ref.ref} {ref.version}: the chart seatrial ships ({shipped.name}), offline")
     new_values = new.values()
     deployed = deployed_side(args, config_path)
     plan = planner.make_plan(deployed, new.load(), new_values, release=args.release, namespace=args.namespace,

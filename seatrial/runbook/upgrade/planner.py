@@ -34,7 +34,28 @@ class ChartRef:
     sets: list[str] = field(default_factory=list)
 
     def load(self) -> helm.Chart:
+        shipped = self.shipped()
+        if shipped is not None:
+            return helm.load_chart(shipped)
         return helm.load_chart(self.ref, version=self.version, repo_url=self.repo_url)
+
+    def shipped(self) -> Path | None:
+        """A chart name and version with no repository (`--chart harbor --version 1.19.1`): the archive seatrial
+        ships (seatrial.charts). None for paths, repositories and oci://; BadInput naming --repo when seatrial
+        does not ship that version."""
+        if self.repo_url or not self.version or self.ref.startswith("oci://") or Path(self.ref).expanduser().exists():
+            return None
+        if "/" in self.ref or self.ref.endswith(".tgz"):
+            return None  # a path that is not there: load_chart names it
+        from seatrial.charts import chart_path, shipped_versions
+
+        found = chart_path(self.ref, self.version)
+        if found is None:
+            have = ", ".join(shipped_versions(self.ref)) or "none"
+            raise BadInput(f"chart {self.ref} {self.version}: seatrial does not ship it (it ships {self.ref}: {have})",
+                           fix="give its repository: --repo URL (e.g. --repo https://helm.goharbor.io), a .tgz, "
+                               "or one of the shipped versions")
+        return found
 
     def values(self, option: str = "--values") -> dict:
         return user_values(self.value_files, self.sets, option)
@@ -120,7 +141,7 @@ def report(plan: Plan) -> str:
 
 def run_checks(plan_file: Path, junit: Path) -> tuple[int, str]:
     """The findings as pytest checks (one per object), JUnit like every other step's."""
-    from seatrial.runbook.migration.runner import PYTEST_EXIT, check_command, checks_dir
+    from seatrial.runbook.checking.process import PYTEST_EXIT, check_command, checks_dir
 
     command = check_command(checks_dir() / "test_upgrade_plan.py", junit, "seatrial-upgrade-plan",
                             f"--seatrial-upgrade-plan={plan_file}")

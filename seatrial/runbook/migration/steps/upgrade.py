@@ -51,7 +51,7 @@ def apply(ctx: StepContext) -> dict:
               "from": guarded.plan.deployed, "to": guarded.plan.new, "app_version": guarded.chart.app_version,
               "revision_before": guarded.stored.revision, "pvcs": pvc_objects(ctx.target, target.namespace)}
     record(run_dir, before)
-    with helm.Helm.for_cluster(target) as engine:
+    with helm.Helm(target.kubeconfig, target.context, namespace=target.namespace) as engine:
         upgrade_and_wait(engine, guarded, ctx.target, release=target.release, namespace=target.namespace,
                          timeout=upgrade.timeout_seconds,
                          rollback_on_failure=upgrade.rollback_on_failure or ctx.rollback_on_failure,
