@@ -198,9 +198,9 @@ def test_modules_run_in_step_order_with_readable_ids(tmp_path: Path, live_config
     assert done.returncode == 0, output
     cases = _junit_cases(junit)
     assert cases == [
-        ("checks.test_annotate", "test_volume_covered[harbor/my-harbor-database-0:database-data]"),
-        ("checks.test_annotate", "test_volume_covered[harbor/my-harbor-registry-5d9c7b-x2x8q:registry-data]"),
-        ("checks.test_fixup", "test_service_has_target_address[none]"),
+        ("seatrial.checks.test_annotate", "test_volume_covered[harbor/my-harbor-database-0:database-data]"),
+        ("seatrial.checks.test_annotate", "test_volume_covered[harbor/my-harbor-registry-5d9c7b-x2x8q:registry-data]"),
+        ("seatrial.checks.test_fixup", "test_service_has_target_address[none]"),
     ], output
     assert output.index("test_annotate.py::") < output.index("test_fixup.py::")
 

@@ -605,13 +605,13 @@ def test_clean_migration_passes_every_check(migrated: Migration, tmp_path: Path)
     names = {case.get("classname") + "::" + case.get("name") for case in cases}
     # the chart-upgrade guard's checks are not asked for in a migration: skipped, saying so, and only them
     not_asked = [c for c in cases
-                 if c.get("classname") == "checks.test_upgrade_plan" and c.find("skipped") is not None
+                 if c.get("classname") == "seatrial.checks.test_upgrade_plan" and c.find("skipped") is not None
                  and "no upgrade plan given" in (c.find("skipped").get("message") or "")]
     not_passed = [c.get("name") for c in cases if c not in not_asked and (
         c.find("skipped") is not None or c.find("failure") is not None or c.find("error") is not None)]
     assert not not_passed, not_passed
     for module in ("preflight", "freeze", "annotate", "backup", "restore", "fixup", "thaw_target", "verify_harbor"):
-        assert any(name.startswith(f"checks.test_{module}::") for name in names), module
+        assert any(name.startswith(f"seatrial.checks.test_{module}::") for name in names), module
     # one test per object, parametrized from the live clusters and the golden inventory
     assert any("test_volume_backed_up[harbor/my-harbor-database-0:database-data]" in n for n in names), names
     assert any("test_artifact_pulls_with_verified_digests[seed-1/repo-1@sha256:" in n for n in names), names

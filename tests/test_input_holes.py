@@ -109,7 +109,7 @@ def test_status_exits_1_when_a_step_failed_and_speaks_json(workspace: Workspace,
     assert cli.main(["status"]) == 0
     capsys.readouterr()
     journal.start("freeze")
-    journal.finish("freeze", "failed", checks_failed=["checks.test_freeze::test_source_read_only"])
+    journal.finish("freeze", "failed", checks_failed=["seatrial.checks.test_freeze::test_source_read_only"])
     assert cli.main(["status"]) == 1
     assert "failed: freeze" in capsys.readouterr().out
     assert cli.main(["status", "-o", "json"]) == 1

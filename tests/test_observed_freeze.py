@@ -58,7 +58,7 @@ def test_a_writable_source_during_the_backup_fails_its_checks_naming_when(sandbo
     text = done.stdout + done.stderr
     assert done.returncode == 1, text
     assert "source Harbor was WRITABLE during the backup at 20" in text, text
-    assert "FAILED checks.test_backup::test_source_read_only_during_backup" in text, text
+    assert "FAILED seatrial.checks.test_backup::test_source_read_only_during_backup" in text, text
     assert "read_only=false at 20" in text and "(Harbor's clock;" in text, text
     readings = Journal(load_config(sandbox.config_path).run_dir).step("backup")["freeze_readings"]
     assert readings and all(r["read_only"] is False and r["at"].endswith("Z") for r in readings), readings
@@ -70,7 +70,7 @@ def test_a_resumed_run_redoes_a_changed_step_nothing_relied_on_yet_and_says_so(s
     assert done.returncode == 0, text
     assert "== freeze: done before, but its checks now fail; doing it again (what it established has changed, " \
            "and no finished step relied on it yet)" in text, text
-    assert "now failing: checks.test_freeze::test_source_read_only" in text, text
+    assert "now failing: seatrial.checks.test_freeze::test_source_read_only" in text, text
     assert "backup: " in text and "checks green" in text
 
 
@@ -98,7 +98,7 @@ def test_an_exclusion_added_after_the_backup_stops_a_resumed_run_naming_it(sandb
     text = done.stdout + done.stderr
     assert done.returncode == 1, text
     assert "== annotate: done before, but what it established has changed since" in text, text
-    assert "now failing: checks.test_annotate::test_volume_covered" in text and "registry-data" in text, text
+    assert "now failing: seatrial.checks.test_annotate::test_volume_covered" in text and "registry-data" in text, text
     assert "run --from annotate" in text, text
     with Cluster(sandbox.kubeconfig, "source") as source:
         annotations = source.get("v1", "Pod", pod["metadata"]["name"], "harbor")["metadata"].get("annotations") or {}

@@ -94,13 +94,13 @@ def test_pytest_seatrial_rehearse_is_one_session_with_a_junit_file(tmp_path: Pat
     assert all(case.find("failure") is None and case.find("error") is None and case.find("skipped") is None
                for case in cases)
     checks = {f"{case.get('classname')}::{case.get('name')}" for case in cases}
-    assert "checks.test_backup::test_volume_backed_up[harbor/my-harbor-database-0:database-data]" in checks
+    assert "seatrial.checks.test_backup::test_volume_backed_up[harbor/my-harbor-database-0:database-data]" in checks
     # what real clusters have, rehearsed too (fidelity): a multi-arch index, an empty volume (job logs), a PVC shared
     # by the two registry replicas, and a restore into a namespace that has kube-root-ca.crt already
     assert any("test_artifact_pulls_with_verified_digests[seed-1/multi-arch@" in c for c in checks), checks
     assert any("test_volume_backed_up[harbor/my-harbor-jobservice-" in c for c in checks)
     assert sum("test_volume_backed_up[harbor/my-harbor-registry-" in c for c in checks) == 2
-    assert "checks.test_restore::test_restore_created_everything" in checks
+    assert "seatrial.checks.test_restore::test_restore_created_everything" in checks
     assert len(checks) > 3 * len(STEP_ORDER), "every check is a test case of the session's JUnit"
     reports = list((tmp_path / "basetemp").rglob("report.md"))
     assert len(reports) == 1 and "| verify-harbor | passed |" in reports[0].read_text()

@@ -31,7 +31,7 @@ ROOT_CAUSE = ("the backup tarball of seatrial-my-harbor-1 is missing from s3://v
               "deletes objects under the prefix, then back up again")
 
 
-def _case(name: str, inner: str = "", module: str = "checks.test_backup") -> str:
+def _case(name: str, inner: str = "", module: str = "seatrial.checks.test_backup") -> str:
     return f'<testcase classname="{module}" name="{name}" time="0.01">{inner}</testcase>'
 
 
@@ -98,7 +98,7 @@ def _run_dir(config, *, failing: bool) -> Journal:
         restored = {f"test_volume_restored[{ident.split('/', 1)[1]}].bytes_restored": size
                     for ident, (_, size, _) in volumes.items()}
         (run / "junit" / "restore.xml").write_text(_suite("restore", restored, [
-            _case(f"test_volume_restored[{ident.split('/', 1)[1]}]", module="checks.test_restore")
+            _case(f"test_volume_restored[{ident.split('/', 1)[1]}]", module="seatrial.checks.test_restore")
             for ident in volumes]))
         journal.record_name("restore", "seatrial-my-harbor-1")
     return journal

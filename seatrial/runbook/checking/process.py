@@ -33,4 +33,4 @@ def check_command(module: Path, junit: Path, suite: str, *options: str) -> list[
     # options: --durations, its timeout).
     return [sys.executable, "-m", "pytest", str(module), *options, "-q", "-c", os.devnull, *CHECK_PROCESS_PLUGINS,
             f"--junitxml={junit}", "-o", "junit_family=xunit2", "-o", f"junit_suite_name={suite}",
-            "--rootdir", str(checks_dir().parent), f"--confcutdir={checks_dir()}"]
+            "--rootdir", str(checks_dir().parent.parent), f"--confcutdir={checks_dir()}"]

@@ -103,7 +103,7 @@ def superseded_checks(ctx: StepContext, step: str) -> list[str]:
 def reverify(ctx: StepContext, step: str) -> CheckResult:
     """Re-run a finished step's checks (their JUnit goes to junit/<step>.reverified.xml; the step's own stays)."""
     left_out = superseded_checks(ctx, step)
-    extra = tuple(f"--deselect=checks/{check_module(step)}::{check}" for check in left_out)
+    extra = tuple(f"--deselect=seatrial/checks/{check_module(step)}::{check}" for check in left_out)
     result = run_checks(ctx, step, extra=extra, junit_name=f"{step}.reverified.xml")
     result.left_out = left_out
     return result
