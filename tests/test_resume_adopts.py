@@ -148,3 +148,17 @@ def test_a_resume_adopts_the_recorded_restore_and_a_failed_one_is_not_restored_o
     backup_name, name = restore._names(asked)
     assert name != "restore-1" and asked.journal.name("planned_restore") == name
     assert any("Restore restore-1 (--new-restore) is kept for inspection" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("command", [["run"], ["step", "backup"], ["step", "restore"]])
+def test_new_backup_and_new_restore_reach_the_steps(tmp_path: Path, command: list[str]) -> None:
+    from seatrial.runbook.cli import build_parser
+    from seatrial.runbook.commands import _context
+
+    workspace = Workspace(tmp_path)
+    workspace.write(workspace.text)
+    config = workspace.load()
+    asked = _context(build_parser().parse_args([*command, "--new-backup", "--new-restore"]), config)
+    assert asked.new_backup and asked.new_restore
+    plain = _context(build_parser().parse_args(command), config)
+    assert not plain.new_backup and not plain.new_restore
