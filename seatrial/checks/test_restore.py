@@ -134,6 +134,8 @@ def _shown_empty(ctx: CheckContext, pvb: dict, claim: str) -> None:
 
     spec = pvb["spec"]
     claim_name = pvc_of(ctx, pvb)
+    if not claim_name:
+        return  # not a PVC (an emptyDir): nothing persistent to lose, as test_volume_backed_up judges only PVCs
     volumes = pod_volumes(ctx, "source")
     volume = next((v for v in volumes if (v.pod, v.volume) == (spec["pod"]["name"], spec["volume"])), None) or \
         next((v for v in volumes if claim_name and v.pvc == claim_name), None)
@@ -183,8 +185,9 @@ def test_volume_content_identical(ctx: CheckContext, pvb, record_fact):
     restored_at = datetime.fromisoformat(completed.replace("Z", "+00:00")).timestamp() if completed else None
     scratch = Path(tempfile.mkdtemp(prefix="content-parity-", dir=ctx.config.run_dir))
     try:
-        restic_reader(ctx, spec["pod"].get("namespace") or ctx.config.source.namespace).restore(
-            status["snapshotID"], scratch)
+        # reading a whole volume back may take as long as the restore did
+        restic_reader(ctx, spec["pod"].get("namespace") or ctx.config.source.namespace,
+                      timeout=ctx.config.velero.timeout_seconds).restore(status["snapshotID"], scratch)
         result = compare(entries(scratch), entries(directory), restored_at)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
