@@ -169,6 +169,31 @@ def test_a_5xx_spell_during_the_backup_wait_is_ridden_out(matrix: Matrix):
     assert "backup: " in text and "checks green" in text, text[-3000:]
 
 
+def test_a_backup_wait_faulted_for_good_resumes_on_the_same_backup(matrix: Matrix):
+    """The source API fails the Backup's reads for good right after a new Backup is made: exit 3 naming the source,
+    the source stays read-only (the Backup's phase cannot be read); the resume adopts THAT Backup (it ran on
+    meanwhile) and judges it green: one Backup for the attempt, never a second full backup."""
+    proxy = matrix.proxies["source"]
+    backups = _count(matrix, "source", "Backup")
+
+    def arm(line: str) -> None:
+        if "created Backup velero/" in line:
+            proxy.set("5xx", paths=("/apis/velero.io/v1/namespaces/velero/backups/",))
+
+    code, text, faults = _watched(matrix, "step", "backup", "--yes", arm=arm)
+    assert faults["source"] and code == 3, f"the backup wait faulted for good: exit {code}:\n{text[-3000:]}"
+    assert "source" in text and "503" in text and "stays read-only" in text, text[-3000:]
+    assert _count(matrix, "source", "Backup") == backups + 1, text[-3000:]
+
+    resumed = matrix.cli("step", "backup", "--yes")
+    text = resumed.stdout + resumed.stderr
+    _clean(matrix, text)
+    assert resumed.returncode == 0, text[-4000:]
+    assert "adopting Backup velero/" in text and "created Backup" not in text, text[-3000:]
+    assert _count(matrix, "source", "Backup") == backups + 1, "the resume made a second Backup"
+    assert matrix.state() == matrix.before
+
+
 # -- faults met in the middle of a step that changes things ------------------------------------------------------
 # These run after the cells above (same sandbox); the restore cell, last, replaces the target's restored namespace
 # and so re-takes `matrix.before`.

@@ -247,7 +247,7 @@ def test_a_reader_sees_the_verdict_the_failing_check_and_the_volume_table(worksp
     assert "the backup tarball of seatrial-my-harbor-1 is missing" in text
     assert "fix: the object was removed after Velero wrote it" in text
     assert "36 × not judged: the backup tarball" in text
-    assert ("pod volume PVC bytes backed up snapshot bytes restored data parity (byte count) "
+    assert ("pod volume PVC bytes backed up snapshot bytes restored data parity "
             "my-harbor-database-0 database-data database-data-my-harbor-database-0 2.0 GiB 5e1f0c2ab3d4") in text
     assert text.index("FAILED") < text.index("test_bucket_holds_full_layout") < text.index("bytes backed up")
 
@@ -306,3 +306,12 @@ def test_parity_names_an_empty_volume_instead_of_calling_zero_bytes_the_same():
     assert _parity({"bytes": "4096", "restored": "4096"}) == "same byte count"
     assert _parity({"bytes": "0", "restored": "4096"}) == "DIFFERS (+4096 bytes)"
     assert _parity({"bytes": "4096"}) == "not restored yet"
+
+
+def test_parity_says_what_the_file_by_file_comparison_found_over_the_byte_counts():
+    from seatrial.runbook.migration.report import _parity
+
+    assert _parity({"bytes": "4096", "restored": "4096", "content": "identical (12 files)"}) == "identical (12 files)"
+    differs = "DIFFERS in 1 path(s): base/1/2608: file 8192 bytes, mode 600, sha256 0a1b2c3d4e5f, the snapshot has ..."
+    assert _parity({"bytes": "4096", "restored": "4096", "content": differs}) == differs
+    assert _parity({"excluded": "volumes.exclude", "content": "identical (1 files)"}).startswith("left out on purpose")

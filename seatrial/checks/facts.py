@@ -282,17 +282,23 @@ def pvbs_by_pvc(ctx: CheckContext, side: str = "source") -> dict[str, list[dict]
     backs up a PVC shared by several pods once, from one of them; a pod recreated after the backup has another
     name: matching by PVC judges both right (fidelity-audit.md D2)."""
     def build() -> dict[str, list[dict]]:
-        by_uid, index = pvcs_by_uid(ctx, side), {}
+        index: dict[str, list[dict]] = {}
         for pvb in pod_volume_backups(ctx, side):
-            meta = pvb["metadata"]
-            claim = by_uid.get((meta.get("labels") or {}).get("velero.io/pvc-uid"))
-            name = claim["metadata"]["name"] if claim else (meta.get("annotations") or {}).get("velero.io/pvc-name")
+            name = pvc_of(ctx, pvb, side)
             if name and ((pvb.get("spec") or {}).get("pod") or {}).get("namespace", ctx.namespace(side)) \
                     == ctx.namespace(side):
                 index.setdefault(name, []).append(pvb)
         return index
 
     return ctx.memo(("pvbs-by-pvc", side, require_backup_name(ctx)), build)
+
+
+def pvc_of(ctx: CheckContext, pvb: dict, side: str = "source") -> str | None:
+    """The PVC a PodVolumeBackup backed up: by its label `velero.io/pvc-uid`, else its annotation
+    `velero.io/pvc-name` (backupper.go)."""
+    meta = pvb["metadata"]
+    claim = pvcs_by_uid(ctx, side).get((meta.get("labels") or {}).get("velero.io/pvc-uid"))
+    return claim["metadata"]["name"] if claim else (meta.get("annotations") or {}).get("velero.io/pvc-name")
 
 
 def pod_volume_restores(ctx: CheckContext) -> list[dict]:

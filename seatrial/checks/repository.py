@@ -67,12 +67,8 @@ def through_endpoint(identifier: str, endpoint: str) -> str:
     return f"s3:{endpoint.rstrip('/')}{path}"
 
 
-def restic_snapshots(ctx: CheckContext, volume_namespace: str, backup_name: str) -> tuple[str, set[str]]:
-    """(repository, ids) of the snapshots tagged backup=<name>; ids hold full and short forms.
-
-    One `restic --no-lock snapshots --tag backup=<name>` (read-only on the bucket) with a cache
-    directory of seatrial's own in run_dir: snapshot files read once are not read again, so the S3
-    requests of a later check follow what is new in the repository, not its whole history."""
+def restic_reader(ctx: CheckContext, volume_namespace: str, timeout: float = RESTIC_TIMEOUT_S):
+    """The real restic on the namespace's repository, as seatrial reaches it, with seatrial's own cache."""
     from seatrial.runbook.clients.restic import Restic
 
     storage = ctx.config.storage
@@ -81,9 +77,18 @@ def restic_snapshots(ctx: CheckContext, volume_namespace: str, backup_name: str)
                                     "AWS_DEFAULT_REGION": storage.region or "us-east-1"}
     if isinstance(storage.verify, str):
         env["RESTIC_CACERT"] = storage.verify  # restic's --cacert, from the environment
-    restic = Restic(restic_repository(ctx, volume_namespace), repository_password(ctx), env=env,
-                    timeout=RESTIC_TIMEOUT_S, cache_dir=ctx.config.run_dir / RESTIC_CACHE,
-                    options=("--insecure-tls",) if storage.insecure else ())
+    return Restic(restic_repository(ctx, volume_namespace), repository_password(ctx), env=env,
+                  timeout=timeout, cache_dir=ctx.config.run_dir / RESTIC_CACHE,
+                  options=("--insecure-tls",) if storage.insecure else ())
+
+
+def restic_snapshots(ctx: CheckContext, volume_namespace: str, backup_name: str) -> tuple[str, set[str]]:
+    """(repository, ids) of the snapshots tagged backup=<name>; ids hold full and short forms.
+
+    One `restic --no-lock snapshots --tag backup=<name>` (read-only on the bucket) with a cache
+    directory of seatrial's own in run_dir: snapshot files read once are not read again, so the S3
+    requests of a later check follow what is new in the repository, not its whole history."""
+    restic = restic_reader(ctx, volume_namespace)
     ids: set[str] = set()
     for snapshot in restic.snapshots({"backup": backup_name}):
         ids.update(v for v in (snapshot.get("id"), snapshot.get("short_id")) if v)

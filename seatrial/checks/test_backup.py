@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from seatrial.checks.context import CheckContext
+from seatrial.checks.emptiness import harbor_floor, shown_empty, wrong_directory_fix
 from seatrial.checks.facts import (
     TRAVELLING_KINDS,
     backup,
@@ -125,17 +126,24 @@ def test_volume_backed_up(ctx: CheckContext, volume, record_fact):
     record_fact("bytes", total)
     if (pvb.get("spec") or {}).get("pod", {}).get("name") != volume.pod:
         record_fact("backed_up_from", _describe(pvb))  # a shared PVC, or a pod recreated since the backup
-    if empty_volume_backup(pvb):
-        record_fact("empty_volume", "true")  # nothing to carry: Velero took no snapshot of an empty volume
-        return
-    if zero_byte_volume_backup(pvb):
-        record_fact("empty_volume", "true (a snapshot of 0 bytes)")  # kopia, or restic with lost+found
+    if empty_volume_backup(pvb) or zero_byte_volume_backup(pvb):
+        # no snapshot (restic, a volume without entries) or one of 0 bytes (kopia; restic with lost+found): right
+        # only for a volume shown empty at the source
+        carried = "no snapshot" if empty_volume_backup(pvb) else "a snapshot of 0 bytes"
+        claim = f"PodVolumeBackup {pvb['metadata']['name']} is Completed with {carried} (totalBytes {total})"
+        record_fact("empty_evidence", shown_empty(ctx, volume, claim))
+        record_fact("empty_volume", "true" if empty_volume_backup(pvb) else "true (a snapshot of 0 bytes)")
         return
     expect(status.get("phase") == "Completed" and status.get("snapshotID"),
            f"{volume}: PodVolumeBackup {pvb['metadata']['name']} did not complete with data",
            f"phase={status.get('phase')} snapshotID={status.get('snapshotID')!r} totalBytes={total} "
            f"message={status.get('message', '')!r}",
            f"kubectl -n {ctx.config.velero.namespace} describe podvolumebackup {pvb['metadata']['name']}")
+    floor = harbor_floor(ctx, volume)
+    expect(floor is None or total >= floor[0],
+           f"{volume}: PodVolumeBackup {pvb['metadata']['name']} carried {total} bytes, fewer than the source Harbor "
+           "says this volume holds -- the target would miss data", f"totalBytes={total}; {floor[1] if floor else ''}",
+           wrong_directory_fix(ctx))
 
 
 def _describe(pvb: dict) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from seatrial.checks.context import CheckContext
 from seatrial.checks.facts import (
     cluster_made_warning,
@@ -9,8 +11,10 @@ from seatrial.checks.facts import (
     parse_quantity,
     pod_volume_backups,
     pod_volume_restores,
+    pod_volumes,
     pods,
     pvc_by_name,
+    pvc_of,
     pvcs,
     pvrs_by_pod_volume,
     pvs_by_name,
@@ -85,8 +89,9 @@ def test_restore_created_everything(ctx: CheckContext, record_fact):
 def test_volume_restored(ctx: CheckContext, pvb, record_fact):
     """From the source's PodVolumeBackups: an empty set synced to the target would otherwise pass unnoticed."""
     spec, name = pvb["spec"], pvb["metadata"]["name"]
-    if empty_volume_backup(pvb):
-        return  # Velero restores nothing for an empty volume (no snapshot)
+    if empty_volume_backup(pvb):  # Velero restores nothing for a volume it took no snapshot of: right if it is empty
+        _shown_empty(ctx, pvb, f"PodVolumeBackup {name} took no snapshot, so nothing is restored into it")
+        return
     synced = ctx.memo(("synced-pvb-names", require_backup_name(ctx)),
                       lambda: frozenset(p["metadata"]["name"] for p in pod_volume_backups(ctx, "target")))
     if name not in synced:
@@ -103,11 +108,95 @@ def test_volume_restored(ctx: CheckContext, pvb, record_fact):
              "the target volume is empty", f"{len(pod_volume_restores(ctx))} PodVolumeRestores in this restore",
              "the pod already existed on target (restore into an absent namespace) or was excluded; reset and restore")
     status = pvrs[0].get("status") or {}
-    record_fact("bytes_restored", ((status.get("progress") or {}).get("totalBytes")))  # for the report's table
+    restored = (status.get("progress") or {}).get("totalBytes")
+    record_fact("bytes_restored", restored)  # for the report's table
     expect(status.get("phase") == "Completed",
            f"PodVolumeRestore {pvrs[0]['metadata']['name']} ({spec['pod']['name']}:{spec['volume']}) did not complete",
            f"phase={status.get('phase')} message={status.get('message', '')!r}",
            f"kubectl -n {ctx.config.velero.namespace} describe podvolumerestore {pvrs[0]['metadata']['name']}")
+    if restored != 0:  # bytes restored, or no progress reported (nothing claims the volume empty)
+        return
+    backed_up = (((pvb.get("status") or {}).get("progress") or {}).get("totalBytes")) or 0
+    expect(not backed_up, f"PodVolumeRestore {pvrs[0]['metadata']['name']} ({spec['pod']['name']}:{spec['volume']}) "
+           f"restored 0 bytes of the {backed_up} its snapshot holds -- the target volume is EMPTY",
+           f"PodVolumeRestore totalBytes={restored!r}; PodVolumeBackup {name} totalBytes={backed_up}",
+           f"the node-agent on the target wrote into another directory than the pod's volume (check its host-pods "
+           f"mount: kubectl -n {ctx.config.velero.namespace} get ds node-agent -o yaml); reset-target and restore "
+           "again")
+    _shown_empty(ctx, pvb, f"PodVolumeRestore {pvrs[0]['metadata']['name']} restored 0 bytes from a snapshot of 0 "
+                           "bytes")
+
+
+def _shown_empty(ctx: CheckContext, pvb: dict, claim: str) -> None:
+    """A restore that carries nothing is right only for a source volume shown empty (seatrial.checks.emptiness)."""
+    __tracebackhide__ = True
+    from seatrial.checks.emptiness import shown_empty
+
+    spec = pvb["spec"]
+    claim_name = pvc_of(ctx, pvb)
+    if not claim_name:
+        return  # not a PVC (an emptyDir): nothing persistent to lose, as test_volume_backed_up judges only PVCs
+    volumes = pod_volumes(ctx, "source")
+    volume = next((v for v in volumes if (v.pod, v.volume) == (spec["pod"]["name"], spec["volume"])), None) or \
+        next((v for v in volumes if claim_name and v.pvc == claim_name), None)
+    if volume is None:
+        pytest.skip(f"not judged: {claim}, and no source pod mounts its volume any more, so whether it was empty is "
+                    "unknown")
+    shown_empty(ctx, volume, claim)
+
+
+def _compared_volumes(ctx: CheckContext) -> list[dict]:
+    """The source's PodVolumeBackups with a snapshot, when volumes.content_parity asks for the comparison."""
+    if not ctx.config.volumes.content_parity:
+        return []
+    return [p for p in pod_volume_backups(ctx, "source") if (p.get("status") or {}).get("snapshotID")]
+
+
+@needs("backup", "restore")
+@live("pvb", _compared_volumes, ids=lambda p: f"{p['spec']['pod']['name']}:{p['spec']['volume']}", allow_empty=True,
+      empty="volume to compare (volumes.content_parity is off)")
+def test_volume_content_identical(ctx: CheckContext, pvb, record_fact):
+    """The restored volume holds what its snapshot holds, file by file (seatrial.checks.content_parity): read back
+    from the repository into a scratch directory and compared with the target's PV directory."""
+    import shutil
+    import tempfile
+    from datetime import datetime
+    from pathlib import Path
+
+    from seatrial.checks.content_parity import compare, entries, volume_directory
+    from seatrial.checks.repository import restic_reader
+
+    spec, status = pvb["spec"], pvb.get("status") or {}
+    where = f"{spec['pod']['name']}:{spec['volume']}"
+    pvr = next((p for p in pvrs_by_pod_volume(ctx).get((spec["pod"]["name"], spec["volume"]), [])
+                if p["spec"].get("snapshotID") == status.get("snapshotID")), None)
+    if pvr is None or (pvr.get("status") or {}).get("phase") != "Completed":
+        pytest.skip(f"not judged: {where} has no Completed PodVolumeRestore to compare (test_volume_restored says "
+                    "why)")
+    if ((pvb.get("spec") or {}).get("uploaderType") or ctx.config.velero.uploader) != "restic":
+        pytest.skip(f"not judged: {where} was backed up by kopia; content parity reads restic snapshots only")
+    claim = pvc_of(ctx, pvb) or ""
+    directory = volume_directory(pvc_by_name(ctx, "target").get(claim), pvs_by_name(ctx, "target"))
+    if directory is None:
+        pytest.skip(f"not judged: the target volume of PVC {claim} is not a directory on this machine (content parity "
+                    "reads the volumes where seatrial can: a rehearsal's PV directories); set "
+                    "volumes.content_parity: false where it cannot")
+    completed = (pvr.get("status") or {}).get("completionTimestamp")
+    restored_at = datetime.fromisoformat(completed.replace("Z", "+00:00")).timestamp() if completed else None
+    scratch = Path(tempfile.mkdtemp(prefix="content-parity-", dir=ctx.config.run_dir))
+    try:
+        # reading a whole volume back may take as long as the restore did
+        restic_reader(ctx, spec["pod"].get("namespace") or ctx.config.source.namespace,
+                      timeout=ctx.config.velero.timeout_seconds).restore(status["snapshotID"], scratch)
+        result = compare(entries(scratch), entries(directory), restored_at)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    record_fact("content", result.summary())  # the report's parity column
+    expect(result.identical,
+           f"{where}: the restored volume (PVC {ctx.config.target.namespace}/{claim}) is not what snapshot "
+           f"{status['snapshotID']} holds -- {len(result.differences)} path(s) differ", result.summary(),
+           f"the data was damaged on the way or written over on the target; reset-target and restore again, then "
+           f"compare by hand: restic restore {status['snapshotID']} --target DIR; diff -r DIR {directory}")
 
 
 def _source_pvcs(ctx: CheckContext) -> list[dict]:

@@ -148,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     step.add_argument("name", choices=STEPS, metavar="NAME", help=", ".join(STEPS))
     step.add_argument("--yes", action="store_true", help="confirm destructive actions without asking")
     for parser_ in (run, step):
+        parser_.add_argument("--new-backup", action="store_true",
+                             help="backup step: take a new Backup instead of adopting the one an interrupted "
+                                  "attempt made")
+        parser_.add_argument("--new-restore", action="store_true",
+                             help="restore step: make a new Restore instead of adopting the recorded one")
         parser_.add_argument("--rollback-on-failure", action="store_true",
                              help="upgrade step: roll the release back when a rollout fails or is stuck "
                                   "(as upgrade.rollback_on_failure)")

@@ -17,6 +17,7 @@ from seatrial.runbook.migration.steps.context import StepContext
 def _context(args: argparse.Namespace, config: Config) -> StepContext:
     return StepContext(config, yes=getattr(args, "yes", False), dry_run=getattr(args, "dry_run", False),
                        keep_frozen=getattr(args, "keep_frozen", False),
+                       new_backup=getattr(args, "new_backup", False), new_restore=getattr(args, "new_restore", False),
                        rollback_on_failure=getattr(args, "rollback_on_failure", False))
 
 

@@ -103,6 +103,9 @@ class HarborConfig:
 class VolumesConfig:
     exclude: tuple[str, ...] = ()
     storage_class_mapping: dict[str, str] = field(default_factory=dict)
+    # restored volumes compared with their snapshots file by file, where seatrial can read them (a rehearsal's
+    # PV directories); off for volumes too large to read back into a scratch directory
+    content_parity: bool = False
 
 
 @dataclass(frozen=True)
@@ -373,7 +376,7 @@ SECTIONS = {
         "verify_fraction",
         "verify_workers",
     ),
-    "volumes": ("exclude", "storage_class_mapping"),
+    "volumes": ("exclude", "storage_class_mapping", "content_parity"),
     "fixup": ("mode", "services"),
     "upgrade": ("chart", "version", "repo", "values", "set", "accept_removed", "reuse_values", "rollback_on_failure",
                 "timeout_seconds"),
@@ -701,7 +704,9 @@ class _Loader:
                     "must map StorageClass names to StorageClass names",
                     fix="e.g. {rook-ceph-block: ceph-rbd}",
                 )
-        return VolumesConfig(exclude=tuple(exclude), storage_class_mapping=dict(mapping))
+        content_parity = self.get(data, "content_parity", "volumes", bool, False)
+        return VolumesConfig(exclude=tuple(exclude), storage_class_mapping=dict(mapping),
+                             content_parity=content_parity)
 
     def fixup(self, raw) -> FixupConfig:
         data = self.section(raw, "fixup")

@@ -231,6 +231,12 @@ class Cluster:
         except ObjectMissing:
             return None
 
+    def kubelet_stats(self, node: str) -> dict:
+        """The node's kubelet Summary API (`/stats/summary` through the API server's node proxy): pods with their
+        volumes' usage. One attempt: a node whose kubelet does not answer leaves its volumes' usage unknown."""
+        return self._request("GET", f"/api/v1/nodes/{quote(node, safe='')}/proxy/stats/summary",
+                             target=f"the kubelet stats of node {node}", verb="get", once=True)
+
     # -- writes --------------------------------------------------------------------------------
     def create(self, obj: dict) -> dict:
         resource, name, namespace = self._identify(obj)
@@ -319,7 +325,8 @@ class Cluster:
 
     def _request(self, method: str, path: str, *, query: list[tuple[str, str]] | None = None,
                  body: dict | list | None = None, content_type: str = "application/json", target: str,
-                 resource: Resource | None = None, verb: str | None = None, namespace: str | None = None) -> dict:
+                 resource: Resource | None = None, verb: str | None = None, namespace: str | None = None,
+                 once: bool = False) -> dict:
         headers = {"Accept": "application/json", "Content-Type": content_type}
         request = self._api.param_serialize(method, path, query_params=query, header_params=headers, body=body,
                                             auth_settings=["BearerToken"])
@@ -332,7 +339,7 @@ class Cluster:
                 data = response.read()
             except (urllib3.exceptions.HTTPError, ApiException, OSError) as error:
                 raise self._unreachable(error) from None
-            if not retry.again(attempt, dependency=f"Kubernetes API of context {self.context!r}",
+            if once or not retry.again(attempt, dependency=f"Kubernetes API of context {self.context!r}",
                                status=response.status, method=method, retry_after=response.getheader("Retry-After")):
                 break
         if not 200 <= response.status < 300:

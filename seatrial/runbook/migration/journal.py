@@ -93,10 +93,14 @@ class Journal:
         return self.read()["steps"].get(name, {})
 
     def start(self, name: str) -> None:
-        """A new attempt at a step; `previous` keeps the last attempt's outcome (a crash leaves "running")."""
+        """A new attempt at a step; `attempt_after` keeps the last attempt's outcome (a crash leaves "running"),
+        `previous` what it recorded (a resumed backup adopts the Backup it made, with its freeze readings)."""
         data = self.read()
-        previous = data["steps"].get(name, {}).get("status")
-        data["steps"][name] = {"status": "running", "started": time.time(), "attempt_after": previous}
+        before = data["steps"].get(name, {})
+        # what an attempt that recorded nothing (it stopped early) leaves of the one before it stays known
+        previous = {**(before.get("previous") or {}), **{k: v for k, v in before.items() if k != "previous"}}
+        data["steps"][name] = {"status": "running", "started": time.time(), "attempt_after": before.get("status"),
+                               "previous": previous}
         self.write(data)
 
     def finish(self, name: str, outcome: str, **recorded) -> None:

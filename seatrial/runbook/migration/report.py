@@ -230,6 +230,7 @@ def volume_rows(run_dir: Path) -> list[dict]:
         namespace_pod, _, volume = row["id"].rpartition(":")
         row["pod"], row["volume"] = namespace_pod.split("/", 1)[-1], volume
         row["restored"] = restored.get(f"test_volume_restored[{row['pod']}:{volume}].bytes_restored")
+        row["content"] = restored.get(f"test_volume_content_identical[{row['pod']}:{volume}].content")
     merged = _one_row_per_claim(sorted(rows.values(), key=lambda r: r["id"]))
     for row in merged:
         row["parity"] = _parity(row)
@@ -245,6 +246,7 @@ def _one_row_per_claim(rows: list[dict]) -> list[dict]:
         if first is not row:
             first["pod"] = f"{first['pod']}, {row['pod']}"
             first["restored"] = first.get("restored") or row.get("restored")
+            first["content"] = first.get("content") or row.get("content")
     return list(by_claim.values())
 
 
@@ -258,6 +260,8 @@ def _int(value) -> int | None:
 def _parity(row: dict) -> str:
     if row.get("excluded"):
         return f"left out on purpose ({row['excluded']})"
+    if row.get("content"):  # compared file by file with its snapshot (volumes.content_parity)
+        return row["content"]
     if row.get("empty_volume") == "true":
         return "empty volume (nothing to carry)"
     backed, restored = _int(row.get("bytes")), _int(row.get("restored"))
@@ -381,7 +385,7 @@ def _freeze_lines(window: FreezeWindow, project: int) -> list[str]:
 
 
 def _volume_table(rows: list[dict]) -> list[str]:
-    lines = ["| pod | volume | PVC | bytes backed up | snapshot | bytes restored | data parity (byte count) |",
+    lines = ["| pod | volume | PVC | bytes backed up | snapshot | bytes restored | data parity |",
              "|---|---|---|---|---|---|---|"]
     for row in rows:
         backed, restored = _int(row.get("bytes")), _int(row.get("restored"))
@@ -515,11 +519,12 @@ def _volumes_html(rows: list[dict]) -> str:
     if not rows:
         return "<p>no volume was judged yet (the backup checks record them)</p>"
     out = ["<table id='volumes'><tr><th>pod</th><th>volume</th><th>PVC</th><th>bytes backed up</th><th>snapshot</th>"
-           "<th>bytes restored</th><th>data parity (byte count)</th></tr>"]
+           "<th>bytes restored</th><th>data parity</th></tr>"]
     for row in rows:
         backed, restored = _int(row.get("bytes")), _int(row.get("restored"))
         parity = row["parity"]
-        css = "ok" if parity == "same byte count" else ("bad" if parity.startswith("DIFFERS") else "")
+        css = "ok" if parity == "same byte count" or parity.startswith("identical") else \
+            ("bad" if parity.startswith("DIFFERS") else "")
         out.append(f"<tr><td>{_e(row['pod'])}</td><td>{_e(row['volume'])}</td><td>{_e(row.get('pvc', '-'))}</td>"
                    f"<td class='num'>{_size(backed) if backed is not None else '-'}</td>"
                    f"<td><code>{_e((row.get('snapshot_id') or '-')[:12])}</code></td>"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from seatrial.runbook.clients.velero import API_VERSION, BackupStatus, backup_manifest, is_terminal
+from seatrial.runbook.clients.velero import API_VERSION, COMPLETED, BackupStatus, backup_manifest, is_terminal
 from seatrial.runbook.errors import BadInput, SeatrialError
 from seatrial.runbook.migration.steps.context import StepContext
 from seatrial.runbook.migration.steps.names import new_name
@@ -15,37 +15,71 @@ from seatrial.runbook.wait import wait_until
 FREEZE_READING_EVERY_S = 5.0
 
 
-def _name(ctx: StepContext) -> str:
-    """The Backup this attempt makes or waits for. A finished Backup is never reused (Velero cannot redo
-    it, and a retry must not collide with it in the bucket): a retry gets a new name; an interrupted
-    attempt (a crash, a kill) goes on with the name it had chosen."""
+# How the previous attempt at the step ended when it gave no verdict on its Backup: a crash ("running"), a fault
+# in the wait or in the step ("error"), checks that could not run ("unreachable"). Its Backup is adopted.
+NO_VERDICT = ("running", "error", "unreachable")
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The Backup this attempt makes or waits for; `adopted` when it is the previous attempt's own (its phase)."""
+
+    name: str
+    adopted: str | None = None
+
+
+def _name(ctx: StepContext) -> Chosen:
+    """The Backup this attempt makes or waits for. An attempt that ended without judging its Backup (a crash, a
+    dependency fault during the wait) left a Backup that is still the right one: the resume adopts it -- waits
+    for it, or judges it if it has finished -- instead of taking a second full backup. A new name only when that
+    Backup failed, when its checks judged it (a retry after a fix), or when the operator asks (--new-backup); the
+    old Backup is never reused then (Velero cannot redo it, and the retry must not collide with it in the bucket)."""
     journal = ctx.journal
     recorded, planned = journal.name("backup"), journal.name("planned_backup")
     if planned and planned != recorded:
-        return planned  # the first attempt, or a retry whose name was chosen but maybe not yet created
+        return Chosen(planned)  # the first attempt, or a retry whose name was chosen but maybe not yet created
     if recorded:
         obj = ctx.source.get_or_none(API_VERSION, "Backup", recorded, ctx.config.velero.namespace)
         phase = ((obj or {}).get("status") or {}).get("phase")
-        interrupted = journal.step("backup").get("attempt_after") == "running"
-        if obj is not None and (not is_terminal(phase) or interrupted):
-            return recorded
+        without_verdict = journal.step("backup").get("attempt_after") in NO_VERDICT
+        if obj is not None and not ctx.new_backup and (not is_terminal(phase) or (
+                without_verdict and phase == COMPLETED and not _thawed_since(ctx, recorded))):
+            return Chosen(recorded, adopted=phase or "New")
         name = new_name(ctx, "backup")
-        ctx.say(f"  Backup {recorded} ({phase or 'absent'}) is kept for inspection; backing up again as {name}")
+        why = "--new-backup" if ctx.new_backup and obj is not None else f"{phase or 'absent'}"
+        ctx.say(f"  Backup {recorded} ({why}) is kept for inspection; backing up again as {name}")
         journal.record_name("planned_backup", name)
-        return name
+        return Chosen(name)
     raise BadInput("no backup name was chosen", fix="run the preflight step first (seatrial step preflight)")
+
+
+def _thawed_since(ctx: StepContext, name: str) -> bool:
+    """The freeze this Backup was taken under no longer holds: the source was thawed after it was made (a failure
+    thawed it), or frozen again since (the resume redid the freeze). What was written in between is not in the
+    Backup, so it is not adopted. Unknown when it was made: not adopted either."""
+    previous = ctx.journal.step("backup").get("previous") or {}
+    started = previous.get("made_at") if previous.get("readings_of") == name else None
+    freeze = ctx.journal.step("freeze")
+    thawed, frozen = freeze.get("thawed_at"), freeze.get("frozen_at")
+    if not isinstance(started, int | float):
+        return True
+    return (isinstance(thawed, int | float) and thawed >= started) or (isinstance(frozen, int | float)
+                                                                      and frozen > started)
 
 
 class FreezeReadings:
     """The source Harbor's read_only flag, read during the backup wait (at most every few seconds, and
     every time while it is writable), each with Harbor's own time: the freeze observed, not trusted."""
 
-    def __init__(self, ctx: StepContext):
-        self.ctx = ctx
-        self.readings: list[dict] = []
+    def __init__(self, ctx: StepContext, backup: str, earlier: list[dict] | None = None, *, closed: bool = False):
+        self.ctx, self.backup = ctx, backup
+        self.readings: list[dict] = list(earlier or [])  # an adopted Backup's: taken by the attempt that made it
+        self.closed = closed  # the Backup had finished: a reading now is outside its window
         self._last = float("-inf")
 
     def take(self) -> None:
+        if self.closed:
+            return
         now = time.monotonic()
         if now - self._last < FREEZE_READING_EVERY_S and not (self.readings and self.readings[-1].get("read_only")
                                                                 is False):
@@ -61,7 +95,7 @@ class FreezeReadings:
             self.save()
 
     def save(self) -> None:
-        self.ctx.journal.note("backup", freeze_readings=self.readings)
+        self.ctx.journal.note("backup", freeze_readings=self.readings, readings_of=self.backup)
 
 
 def plan(ctx: StepContext) -> list[str]:
@@ -111,20 +145,32 @@ def apply(ctx: StepContext) -> dict:
     cfg = ctx.config
     if ctx.dry_run:
         return {}
-    name = _name(ctx)
+    chosen = _name(ctx)
+    name = chosen.name
     manifest = backup_manifest(name, velero_namespace=cfg.velero.namespace, included_namespaces=[cfg.source.namespace],
                                default_volumes_to_fs_backup=True, storage_location=cfg.velero.storage_location,
                                labels={"app.kubernetes.io/managed-by": "seatrial"})
-    clock_offset = None
-    if ctx.source.get_or_none(API_VERSION, "Backup", name, cfg.velero.namespace) is None:
-        before = time.time()
+    previous = ctx.journal.step("backup").get("previous") or {}
+    previous = previous if chosen.adopted and previous.get("readings_of") == name else {}  # what it saw of THIS one
+    clock_offset, made_at = previous.get("clock_offset_s"), previous.get("made_at")
+    if chosen.adopted:
+        ctx.say(f"  adopting Backup {cfg.velero.namespace}/{name} ({chosen.adopted}), made by the attempt that "
+                f"stopped before judging it: {'judging' if is_terminal(chosen.adopted) else 'waiting for'} it, "
+                "no second backup (--new-backup takes one)")
+    elif ctx.source.get_or_none(API_VERSION, "Backup", name, cfg.velero.namespace) is not None:
+        made_at = (ctx.journal.step("backup").get("previous") or {}).get("started")  # its create's answer was lost
+    else:
+        made_at = before = time.time()
         created = ctx.source.create(manifest)
         clock_offset = _clock_offset(created, (before + time.time()) / 2)
+        ctx.journal.note("backup", clock_offset_s=clock_offset, readings_of=name, made_at=made_at)
         ctx.journal.record_name("backup", name)
         ctx.say(f"  created Backup {cfg.velero.namespace}/{name}")
     ctx.journal.record_name("backup", name)
-
-    readings = FreezeReadings(ctx)
+    readings = FreezeReadings(ctx, name, previous.get("freeze_readings"), closed=is_terminal(chosen.adopted))
+    # kept if the wait fails: a resume that adopts this Backup judges it with what this attempt saw
+    ctx.journal.note("backup", clock_offset_s=clock_offset, freeze_readings=readings.readings, readings_of=name,
+                     made_at=made_at)
 
     def probe() -> BackupSeen:
         readings.take()  # before the phase: every reading is from inside the backup's window

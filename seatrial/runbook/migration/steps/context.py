@@ -23,6 +23,8 @@ class StepContext(Clients):
     yes: bool = False
     dry_run: bool = False
     keep_frozen: bool = False
+    new_backup: bool = False  # --new-backup: take another Backup instead of adopting the last attempt's
+    new_restore: bool = False  # --new-restore: the same for the Restore
     rollback_on_failure: bool = False  # the upgrade step's --rollback-on-failure (or upgrade.rollback_on_failure)
     out: Callable[[str], None] = field(default=lambda line: print(redact(line), flush=True))
     ask: Callable[[str], str] | None = None  # for tests; default: input() when stdin is a terminal

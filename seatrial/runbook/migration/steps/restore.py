@@ -24,17 +24,41 @@ from seatrial.runbook.wait import wait_until
 if TYPE_CHECKING:
     from seatrial.runbook.clients.kube import Cluster
 
+# A Restore in one of these is not waited for again: the resume makes a new one (over an absent namespace)
+FAILED_RESTORE_PHASES = frozenset({"Failed", "PartiallyFailed", "FailedValidation"})
 SYNC_TIMEOUT = 600  # Velero's backup sync runs every minute; its own e2e waits up to 5 minutes
 
 
 def _names(ctx: StepContext) -> tuple[str, str]:
+    """The Backup to restore and the Restore this attempt makes or waits for. A Restore the journal records is
+    adopted (waited for, or judged if it has finished): a resumed run never makes a second one. A new name only
+    when it failed or the operator asks (--new-restore); the new one needs the target namespace absent again."""
     backup = ctx.journal.name("backup")
     if not backup:
         raise BadInput("no backup is recorded in the journal", fix="run the preflight and backup steps first")
-    restore = ctx.journal.name("restore") or ctx.journal.name("planned_restore")
-    if not restore:  # after reset-target: a new, unused name
+    recorded, planned = ctx.journal.name("restore"), ctx.journal.name("planned_restore")
+    if planned and planned != recorded:
+        return backup, planned  # chosen, maybe not yet created (or its create's answer was lost)
+    if recorded:
+        obj = ctx.target.get_or_none(API_VERSION, "Restore", recorded, ctx.config.velero.namespace)
+        phase = ((obj or {}).get("status") or {}).get("phase")
+        if obj is not None and not ctx.new_restore and phase not in FAILED_RESTORE_PHASES:
+            if is_terminal(phase) or ctx.journal.step("restore").get("attempt_after") in ("running", "error"):
+                ctx.say(f"  adopting Restore {ctx.config.velero.namespace}/{recorded} ({phase or 'New'}) of the "
+                        "earlier attempt: no second restore (--new-restore makes one)")
+            return backup, recorded
+        why = "--new-restore" if ctx.new_restore and obj is not None else phase or "absent"
+        ns = ctx.config.target.namespace
+        if not ctx.new_restore and obj is not None and ctx.target.get_or_none("v1", "Namespace", ns) is not None:
+            raise BadInput(f"Restore {recorded} ended {phase} and left namespace {ns} on target "
+                           f"{ctx.config.target.context}: a new restore over it would skip every object there and "
+                           "NOT restore their volume data", fix="run `seatrial reset-target`, then resume (the next "
+                           "restore gets a new name); --new-restore restores over it anyway, after confirmation")
         restore = new_name(ctx, "restore")
-        ctx.journal.record_name("planned_restore", restore)
+        ctx.say(f"  Restore {recorded} ({why}) is kept for inspection; restoring again as {restore}")
+    else:  # after reset-target: a new, unused name
+        restore = new_name(ctx, "restore")
+    ctx.journal.record_name("planned_restore", restore)
     return backup, restore
 
 
