@@ -11,6 +11,9 @@ APT_PACKAGES := restic docker-registry chromium
 .PHONY: test rehearse bench lint system-deps venv clean
 
 system-deps:
+ifeq ($(ENV),kind)
+	@$(PYTHON) seatrial/fixtures/kind/prereqs.py kind $(VENV)
+else
 	@missing=""; for tool in restic docker-registry kubectl chromium; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
 	missing="$${missing/ kubectl/ kubernetes-client}"; \
 	if [ -n "$$missing" ]; then \
@@ -22,11 +25,13 @@ system-deps:
 	    echo "seatrial needs:$$missing -- run: sudo apt-get install -y$$missing"; exit 2; \
 	  fi; \
 	fi
+endif
 
 $(BIN)/seatrial: pyproject.toml
+	@$(PYTHON) seatrial/fixtures/kind/prereqs.py python $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev]' || { rm -rf $(VENV); echo "seatrial: error: pip failed; $(VENV) removed, so the next make starts clean"; exit 1; }
 	@touch $@
 
 venv: $(BIN)/seatrial

@@ -18,16 +18,19 @@ KIND_COMMANDS = {
 }
 KIND_VALUED = {"--name", "--kubeconfig", "--image", "--config", "--wait", "--nodes"}
 DOCKER_COMMANDS = {
-    ("run",): ((1, None), {"--detach", "--name", "--network", "--publish", "--env-file"}),
-    ("rm",): ((1, None), {"--force"}),
+    ("info",): ((0, 0), {"--format"}),
+    ("run",): ((1, None), {"--detach", "--name", "--network", "--publish", "--env-file", "-e"}),
+    ("rm",): ((1, None), {"--force", "--volumes"}),
     ("port",): ((1, 2), set()),
+    ("container", "inspect"): ((1, None), {"--format"}),
     ("inspect",): ((1, None), {"--format"}),
     ("logs",): ((1, 1), set()),
     ("pull",): ((1, 1), {"--platform"}),
+    ("manifest", "inspect"): ((1, 1), {"--verbose"}),
     ("image", "inspect"): ((1, None), {"--format"}),
     ("image", "save"): ((1, None), {"--platform", "--output"}),
 }
-DOCKER_VALUED = {"--name", "--network", "--publish", "--env-file", "--format", "--platform", "--output"}
+DOCKER_VALUED = {"--name", "--network", "--publish", "--env-file", "--format", "--platform", "--output", "-e"}
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 
@@ -37,7 +40,7 @@ def _split(argv: list[str], valued: set[str]) -> tuple[list[str], dict[str, str 
         if pending:
             flags[pending] = arg
             pending = None
-        elif arg.startswith("--"):
+        elif arg.startswith("--") or arg in valued:
             name, _, value = arg.partition("=")
             flags[name] = value or None
             if not value and name in valued:
@@ -83,7 +86,7 @@ def check_docker(argv: list[str]) -> list[str]:
         if not (flags.get("--publish") or "").startswith("127.0.0.1:"):
             problems.append(f"docker {command}: publish on the loopback address only")
         if any(re.search(r"(PASSWORD|SECRET|ROOT_USER)=", arg) for arg in argv):
-            problems.append(f"docker {command}: a key on the command line (use --env-file)")
+            problems.append(f"docker {command}: a key on the command line (use -e NAME, the value in the env)")
     if words[:2] == ["image", "save"] and not flags.get("--platform"):
         problems.append(f"docker {command}: save needs --platform (kind#3795 workaround)")
     return problems

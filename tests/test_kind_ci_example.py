@@ -51,3 +51,15 @@ def test_it_runs_make_rehearse_env_kind_and_keeps_report_junit_and_logs():
     kept = "\n".join(str(s["with"]["path"]) for s in uploads)
     assert "run/report." in kept and "run/junit/" in kept and "/logs/" in kept
     assert uploads[0]["if"] == "always()"
+
+
+def test_it_logs_in_to_docker_hub_when_the_secrets_are_there_and_installs_no_sandbox_tools():
+    """About 11 Docker Hub pulls a fresh run against 10 an hour anonymously (kind-facts.md section 7)."""
+    login = next(s for s in steps() if s.get("uses", "").startswith("docker/login-action@"))
+    assert login["if"] == "env.DOCKERHUB_USERNAME != ''"
+    assert load()["env"]["DOCKERHUB_USERNAME"] == "${{ secrets.DOCKERHUB_USERNAME }}"
+    assert login["with"]["password"] == "${{ secrets.DOCKERHUB_TOKEN }}"
+    make_step = next(i for i, s in enumerate(steps()) if "make rehearse" in s.get("run", ""))
+    assert steps().index(login) < make_step
+    runs = "\n".join(s.get("run", "") for s in steps())
+    assert "restic" not in runs and "docker-registry" not in runs and "chromium" not in runs  # not on the kind path

@@ -3,6 +3,7 @@ are absent (the stand-ins do not count), and fail instead in CI when kind was as
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -55,3 +56,48 @@ def test_in_ci_with_kind_requested_it_fails_instead(tmp_path, path):
 def test_in_ci_without_kind_requested_it_is_a_skip(tmp_path):
     done = run_pytest(tmp_path, [str(tmp_path)], ci=True)
     assert done.returncode == 0 and "1 skipped" in done.stdout, done.stdout
+
+
+TIMED = '''
+def test_on_kind(seatrial_environment):
+    pass
+
+def test_elsewhere():
+    pass
+'''
+REPORT_TIMEOUTS = '''
+import json, os
+
+def pytest_collection_finish(session):
+    timeouts = {item.name: [list(m.args) for m in item.iter_markers("timeout")] for item in session.items}
+    with open(os.environ["SEATRIAL_TEST_TIMEOUTS"], "w") as stream:
+        json.dump(timeouts, stream)
+'''
+
+
+@pytest.mark.parametrize("environment", ["kind", "sandbox"])
+def test_on_kind_a_test_that_sets_the_environment_up_gets_a_timeout_a_real_up_fits(tmp_path, environment):
+    """pytest-timeout charges the session fixture's set-up (a real `up`: many minutes) to the first test that asks
+    for it, so pyproject's 300 s would kill `up` itself (pytest-timeout#190, #196)."""
+    from seatrial.fixtures.kind.fixture import KIND_TIMEOUT_S
+
+    (tmp_path / "test_timed.py").write_text(TIMED)
+    (tmp_path / "conftest.py").write_text(REPORT_TIMEOUTS)
+    report = tmp_path / "timeouts.json"
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "SEATRIAL_TEST_TIMEOUTS": str(report)}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "seatrial.fixtures.plugin", "-p", "no:cacheprovider",
+                           "--seatrial-env", environment, "--timeout=300", "--collect-only", "-q", str(tmp_path)],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    timeouts = json.loads(report.read_text())
+    assert timeouts["test_elsewhere"] == []
+    assert timeouts["test_on_kind"] == ([[KIND_TIMEOUT_S]] if environment == "kind" else [])
+    assert KIND_TIMEOUT_S >= 3600
+
+
+def test_the_real_kind_test_has_a_timeout_a_real_up_fits():
+    from seatrial.fixtures.kind.fixture import KIND_TIMEOUT_S
+    from tests.test_kind_real import test_the_rehearsal_on_real_kind_backs_up_every_harbor_volume as real
+
+    timeouts = [mark.args for mark in real.pytestmark if mark.name == "timeout"]
+    assert timeouts == [(KIND_TIMEOUT_S,)]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from seatrial.fixtures.kind.environment import KindEnvironment
+from seatrial.fixtures.kind.fixture import KIND_TIMEOUT_S
 from seatrial.runbook.clients.kube import Cluster
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -21,11 +22,12 @@ EXCLUDED = ("my-harbor-redis", "data")  # volumes.exclude of the kind configurat
 
 @pytest.mark.kind
 @pytest.mark.slow
+@pytest.mark.timeout(KIND_TIMEOUT_S)  # pytest-timeout counts what the test waits for: a real `up` takes minutes
 def test_the_rehearsal_on_real_kind_backs_up_every_harbor_volume(tmp_path):
     root = tmp_path / "kind"
     done = subprocess.run([sys.executable, "-m", "seatrial.fixtures.rehearse", "--env", "kind", "--dir", str(root),
                            "--keep"],
-                          capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=3600)
+                          capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=KIND_TIMEOUT_S - 60)
     try:
         assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
         kubeconfig = root / "kubeconfig"
