@@ -28,7 +28,7 @@ README_MAX_LINES = 170
 REHEARSE_RECIPE = "$(BIN)/seatrial rehearse --env $(ENV) $(if $(DIR),--dir $(DIR)) $(KIND_OPTS)"
 PLACEHOLDER = re.compile(r"^[A-Z][A-Z0-9_]*$")  # NAME, STEP, D: a value the reader fills in
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+LINK = re.compile(r"!?\[[^\]]*\]\(\s*([^)\s]+)(?:\s+\"[^\"]*\")?\s*\)")  # [text](target "title")
 FENCE = re.compile(r"^\s*(```|~~~)")
 
 
@@ -51,11 +51,18 @@ class Shown:
 
 # -- reading the docs ------------------------------------------------------------------------------
 def prose_and_code(text: str) -> Iterator[tuple[int, str, bool]]:
-    """(line number, line, inside a fenced code block) for every line; a code line ending in `\\` is joined with
-    the next ones, as a shell reads it."""
+    """(first line number, text, inside a fenced code block): each code line (one ending in `\\` joined with the
+    next ones, as a shell reads it), and each block of prose: a paragraph or list item (its lines joined by newlines,
+    as inline code may run over a line break), a heading, a table row."""
     in_code = False
     pending: tuple[int, str] | None = None
-    for number, line in enumerate(text.splitlines(), 1):
+    block: list[str] = []
+    start = 0
+    for number, line in enumerate([*text.splitlines(), ""], 1):
+        starts_alone = re.match(r"\s*(#{1,6} |\||[-*] |\d+\. )", line)
+        if block and (FENCE.match(line) or in_code or not line.strip() or starts_alone):
+            yield start, "\n".join(block), False
+            block = []
         if FENCE.match(line):
             in_code = not in_code
             continue
@@ -67,24 +74,31 @@ def prose_and_code(text: str) -> Iterator[tuple[int, str, bool]]:
             if line.rstrip().endswith("\\"):
                 pending = (number, line.rstrip()[:-1])
                 continue
-        yield number, line, in_code
+            yield number, line, True
+        elif line.strip():
+            start = number if not block else start
+            block.append(line)
+            if line.lstrip().startswith(("#", "|")):  # a heading or a table row stands alone
+                yield start, "\n".join(block), False
+                block = []
 
 
-def inline_code(line: str) -> list[str]:
-    return re.findall(r"`([^`]+)`", line)
+def inline_code(block: str) -> list[tuple[int, str]]:
+    """(line offset in the block, code) of each code span; a span over a line break reads as one line."""
+    return [(block[:m.start()].count("\n"), m.group(1).replace("\n", " ")) for m in re.finditer(r"`([^`]+)`", block)]
 
 
 def shown_commands(path: Path, program: str) -> list[Shown]:
     """Every command line of `program` (seatrial, make, pytest) in the doc: a code block's lines, and inline code."""
     found = []
-    for number, line, in_code in prose_and_code(path.read_text()):
-        candidates = [line.strip().removeprefix("$ ")] if in_code else inline_code(line)
-        for candidate in candidates:
+    for number, text, in_code in prose_and_code(path.read_text()):
+        spans = [(0, text.strip().removeprefix("$ "))] if in_code else inline_code(text)
+        for offset, candidate in spans:
             words = _words(candidate)
             while words and ENV_ASSIGNMENT.match(words[0]):
                 words = words[1:]  # KUBECONFIG=... seatrial ...
             if words and (words[0] == program or words[0].endswith(f"/bin/{program}")):
-                found.append(Shown(path, number, " ".join(shlex.quote(w) for w in words), not in_code))
+                found.append(Shown(path, number + offset, " ".join(shlex.quote(w) for w in words), not in_code))
     return found
 
 
@@ -236,17 +250,18 @@ def slug(heading: str) -> str:
 
 
 def anchors_of(path: Path) -> set[str]:
-    return {slug(line.lstrip("#")) for _, line, in_code in prose_and_code(path.read_text())
-            if not in_code and re.match(r"#{1,6} ", line)}
+    return {slug(text.lstrip("#")) for _, text, in_code in prose_and_code(path.read_text())
+            if not in_code and re.match(r"#{1,6} ", text)}
 
 
 def link_problems(path: Path) -> list[str]:
     problems = []
-    for number, line, in_code in prose_and_code(path.read_text()):
+    for start, text, in_code in prose_and_code(path.read_text()):
         if in_code:
             continue
-        prose = re.sub(r"`[^`]*`", "", line)
-        for target in LINK.findall(prose):
+        prose = re.sub(r"`[^`]*`", lambda span: "\n" * span.group(0).count("\n"), text)
+        for link in LINK.finditer(prose):
+            target, number = link.group(1), start + prose[:link.start()].count("\n")
             if re.match(r"^[a-z][a-z0-9+.-]*:", target):  # https:, mailto:
                 continue
             file_part, _, anchor = target.partition("#")
@@ -317,6 +332,10 @@ pytest --seatrial-confg seatrial.yaml
 ```
 
 See [the guide](missing.md) and [a heading](#no-such-heading) and [this one](#a-guide-with-mistakes).
+
+A span may run over a line break: `seatrial sandbox up --dir D
+--bogus-two`, and a link [too](
+missing-too.md).
 """
 
 
@@ -324,19 +343,21 @@ def test_a_doc_naming_an_option_that_does_not_exist_fails(tmp_path: Path):
     doc = tmp_path / "wrong.md"
     doc.write_text(WRONG_DOC)
     seatrial = seatrial_refusals(doc)
-    lines = [f"{doc}:{n}" for n in (3, 6, 8, 9, 10)]
+    lines = [f"{doc}:{n}" for n in (3, 6, 8, 9, 10, 19)]
     assert [p.split(": `")[0] for p in seatrial] == lines, seatrial
     assert "unrecognized arguments: --bogus" in seatrial[0]
     assert "required: --release" in seatrial[1]  # a code block shows a whole command line
     assert "unrecognized arguments: --nope" in seatrial[2]
     assert "invalid choice: 'floppy'" in seatrial[3]
     assert "--no-such-thing" in seatrial[4]
+    assert "--bogus-two" in seatrial[5]
     make = make_refusals(doc)
     assert any(":12:" in p and "--nah" in p for p in make), make
     assert any(":13:" in p and "no target 'deploy'" in p for p in make), make
     assert [p for p in pytest_refusals(doc) if "--seatrial-confg" in p and ":14:" in p]
     links = link_problems(doc)
-    assert len(links) == 2 and "missing.md" in links[0] and "#no-such-heading" in links[1], links
+    assert len(links) == 3 and "missing.md" in links[0] and "#no-such-heading" in links[1], links
+    assert links[2].startswith(f"{doc}:20: link 'missing-too.md'"), links
 
 
 def test_the_notation_stands_for_each_command_it_shows():
