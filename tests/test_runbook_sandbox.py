@@ -209,6 +209,7 @@ def test_planted_exclusion_stops_at_backup_checks_and_keep_frozen_keeps_the_sour
     assert "backup: " in text and "check(s) failed" in text, text
     assert f"{NAMESPACE}/{pod}:registry-data" in text, text
     assert "fix:" in text and "then resume with: seatrial" in text, text
+    assert "causes and fixes: docs/troubleshooting.md#backup-checks" in text, text
     assert "restore" not in [line.removeprefix("== ") for line in text.splitlines()], "went past backup"
     assert box.harbor("source").read_only() is True
     assert "source Harbor stays read-only (--keep-frozen)" in text
