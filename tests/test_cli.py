@@ -68,7 +68,8 @@ def test_missing_config_is_bad_input(workspace: Workspace, capsys) -> None:
     assert cli.main(["status"]) == 2
     assert capsys.readouterr().err.splitlines() == [
         f"seatrial: error: config: configuration file not found: {workspace.path}",
-        "  fix: pass -c PATH or set SEATRIAL_CONFIG; start from examples/seatrial.yaml",
+        "  fix: pass -c PATH or set SEATRIAL_CONFIG; start from examples/seatrial.yaml"
+        " (see docs/troubleshooting.md#configuration-errors-exit-2)",
     ]
 
 
@@ -143,7 +144,8 @@ def test_errors_from_a_command_become_their_exit_code(workspace: Workspace, monk
     monkeypatch.setitem(cli.COMMANDS, "verify", failing)
     assert cli.main(["verify", "backup"]) == code
     err = capsys.readouterr().err
-    assert err.splitlines() == [f"seatrial: error: {error.message}", f"  fix: {error.fix}"]
+    see = f" (see docs/troubleshooting.md#{error.guide})" if error.guide else ""
+    assert err.splitlines() == [f"seatrial: error: {error.message}", f"  fix: {error.fix}{see}"]
     assert "Traceback" not in err
 
 

@@ -407,5 +407,5 @@ def test_cli_on_a_bad_config_exits_2_with_one_error_line(workspace: Workspace) -
     assert result.returncode == 2, result.stderr
     lines = result.stderr.splitlines()
     assert lines[0] == "seatrial: error: storage.bukcet: unknown key; did you mean storage.bucket?"
-    assert lines[1:] == ["  fix: rename it to storage.bucket"]
+    assert lines[1:] == ["  fix: rename it to storage.bucket (see docs/troubleshooting.md#configuration-errors-exit-2)"]
     assert "Traceback" not in result.stderr and result.stdout == ""

@@ -163,7 +163,8 @@ def test_plan_lists_each_step_with_objects_and_calls(box: Box) -> None:
                      "create Backup velero/", "includedNamespaces [harbor]", "defaultVolumesToFsBackup true",
                      "create ConfigMap velero/seatrial-fixup on target", "create Restore velero/",
                      "add /spec/loadBalancerIP=198.51.100.10", f"{target} answers, then PUT /api/v2.0/configurations",
-                     "checks: checks/test_verify_harbor.py", "on request (not part of run): seatrial reset-target",
+                     "checks: seatrial/checks/test_verify_harbor.py",
+                     "on request (not part of run): seatrial reset-target",
                      f"namespace {NAMESPACE} is absent on target target: nothing to delete"):
         assert expected in text, f"{expected!r} not in the plan:\n{text}"
     assert_no_secret(box, out(done), "the plan")
@@ -208,6 +209,7 @@ def test_planted_exclusion_stops_at_backup_checks_and_keep_frozen_keeps_the_sour
     assert "backup: " in text and "check(s) failed" in text, text
     assert f"{NAMESPACE}/{pod}:registry-data" in text, text
     assert "fix:" in text and "then resume with: seatrial" in text, text
+    assert "causes and fixes: docs/troubleshooting.md#backup-checks" in text, text
     assert "restore" not in [line.removeprefix("== ") for line in text.splitlines()], "went past backup"
     assert box.harbor("source").read_only() is True
     assert "source Harbor stays read-only (--keep-frozen)" in text

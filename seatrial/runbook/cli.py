@@ -192,8 +192,11 @@ def config_path(args: argparse.Namespace) -> str:
 
 def _print_error(error: SeatrialError) -> None:
     print(f"seatrial: error: {redact(error.message)}", file=sys.stderr)
+    see = f"see {error.see_also()}" if error.see_also() else ""
     if error.fix:
-        print(f"  fix: {redact(error.fix)}", file=sys.stderr)
+        print(f"  fix: {redact(error.fix)}" + (f" ({see})" if see else ""), file=sys.stderr)
+    elif see:
+        print(f"  {see}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

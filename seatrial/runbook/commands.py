@@ -27,7 +27,7 @@ def plan_command(args: argparse.Namespace, config: Config) -> int:
         print(f"{index}. {step}")
         for line in step_module(step).plan(ctx):
             print(f"     {line}")
-        print(f"     checks: checks/test_{step.replace('-', '_')}.py")
+        print(f"     checks: seatrial/checks/test_{step.replace('-', '_')}.py")
     for step in EXTRA_STEPS:
         print(f"on request (not part of run): seatrial {step}")
         for line in step_module(step).plan(ctx):

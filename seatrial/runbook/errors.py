@@ -6,11 +6,16 @@ None of them may hold a secret value; build messages from names, never from valu
 
 from __future__ import annotations
 
+TROUBLESHOOTING = "docs/troubleshooting.md"
+DEPENDENCY_FAULT_GUIDE = "a-dependency-is-unreachable-or-failing-exit-3"
+
 
 class SeatrialError(Exception):
-    """Base class. `exit_code` is what the CLI exits with."""
+    """Base class. `exit_code` is what the CLI exits with; `guide` the heading of docs/troubleshooting.md that
+    explains this kind of failure ("" when none does; tests/test_docs_commands.py checks each one is there)."""
 
     exit_code = 1
+    guide = ""
 
     def __init__(self, message: str, *, fix: str | None = None):
         self.message = message
@@ -19,6 +24,10 @@ class SeatrialError(Exception):
 
     def render(self) -> str:
         return f"{self.message}\n  fix: {self.fix}" if self.fix else self.message
+
+    def see_also(self) -> str:
+        """Where the guide explains this failure, e.g. `docs/troubleshooting.md#a-wait-gave-up`, or ""."""
+        return f"{TROUBLESHOOTING}#{self.guide}" if self.guide else ""
 
 
 class CheckFailed(SeatrialError):
@@ -29,10 +38,13 @@ class BadInput(SeatrialError):
     """Configuration or arguments are wrong. Nothing was changed."""
 
     exit_code = 2
+    guide = "bad-arguments-and-refused-commands-exit-2"
 
 
 class ConfigError(BadInput):
     """A configuration key is wrong; `key` is its dotted path, e.g. `storage.bucket`."""
+
+    guide = "configuration-errors-exit-2"
 
     def __init__(self, key: str, message: str, *, fix: str):
         self.key = key
@@ -43,6 +55,7 @@ class Unreachable(SeatrialError):
     """A dependency (cluster, bucket, Harbor) cannot be reached."""
 
     exit_code = 3
+    guide = DEPENDENCY_FAULT_GUIDE
 
     @property
     def dependency_fault(self) -> bool:
@@ -65,6 +78,7 @@ class ApiError(SeatrialError):
         super().__init__(message, fix=fix)
         if status is not None and (status >= 500 or status == 429):
             self.exit_code = 3
+            self.guide = self.guide or DEPENDENCY_FAULT_GUIDE
 
     @property
     def dependency_fault(self) -> bool:
@@ -75,18 +89,21 @@ class Unauthorized(ApiError):
     """401: the credentials are refused; every later call would fail the same way (exit 3)."""
 
     exit_code = 3
+    guide = "credentials-refused-401-403"
 
 
 class Forbidden(ApiError):
     """403: the dependency refuses this user (exit 3)."""
 
     exit_code = 3
+    guide = "credentials-refused-401-403"
 
 
 class ReadOnlyRefused(Forbidden):
     """Harbor refused a write because it is read-only: a state of the migration, not a dependency fault."""
 
     exit_code = 1
+    guide = "the-target-harbor-is-still-read-only"
 
 
 class ProtocolError(ApiError):
@@ -94,6 +111,7 @@ class ProtocolError(ApiError):
     JSON, a manifest that does not parse): a dependency problem, never a statement about the user's data."""
 
     exit_code = 3
+    guide = DEPENDENCY_FAULT_GUIDE
 
 
 class NotFound(ApiError):
@@ -112,9 +130,11 @@ class DigestMismatch(SeatrialError):
     """Content pulled from a registry does not hash to its digest."""
 
     exit_code = 1
+    guide = "verify-harbor-checks"
 
 
 class WaitTimeout(SeatrialError):
     """A wait gave up; the message says the last state it saw."""
 
     exit_code = 1
+    guide = "a-wait-gave-up"

@@ -15,4 +15,4 @@ def add_options(parser) -> None:
     group.addoption("--seatrial-restore", dest="seatrial_restore", metavar="NAME",
                     help="the Velero restore to check (default: the one the run journal recorded)")
     group.addoption("--seatrial-upgrade-plan", dest="seatrial_upgrade_plan", metavar="PLAN",
-                    help="the plan.json of `seatrial upgrade-plan`, for checks/test_upgrade_plan.py")
+                    help="the plan.json of `seatrial upgrade-plan`, for seatrial/checks/test_upgrade_plan.py")

@@ -160,6 +160,12 @@ class Journal:
         return RunLock(self.run_dir / LOCK)
 
 
+class RunLocked(BadInput):
+    """Another live run holds the run directory's lock."""
+
+    guide = "another-run-holds-the-run-lock"
+
+
 class RunLock:
     """An exclusive lock on the run directory: `flock` on a lock file that also holds the owner's pid (for the
     message). The kernel drops the lock when its holder dies, so a lock left by a dead run is free, and two runs
@@ -184,8 +190,8 @@ class RunLock:
             except BlockingIOError:
                 os.close(fd)
                 owner = self._owner()
-                raise BadInput(f"another seatrial run holds {self.path} (pid {owner or 'unknown'})",
-                               fix="wait for it to finish (a run that died frees the lock by itself)") from None
+                raise RunLocked(f"another seatrial run holds {self.path} (pid {owner or 'unknown'})",
+                                fix="wait for it to finish (a run that died frees the lock by itself)") from None
             if not self._still_at_path(fd):  # its holder removed it as we opened it: lock the new one
                 os.close(fd)
                 continue

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from seatrial.runbook.checking.process import PYTEST_EXIT, check_command, checks_dir
 from seatrial.runbook.checking.warm_checks import run_pytest, warm_server
-from seatrial.runbook.errors import BadInput, SeatrialError, Unreachable
+from seatrial.runbook.errors import DEPENDENCY_FAULT_GUIDE, TROUBLESHOOTING, BadInput, SeatrialError, Unreachable
 from seatrial.runbook.migration.steps import EXTRA_STEPS, STEP_ORDER, check_module
 from seatrial.runbook.migration.steps.context import StepContext
 from seatrial.runbook.secrets import redact
@@ -197,6 +197,8 @@ def run_step(ctx: StepContext, step: str, *, redo: bool = False) -> int:
     except SeatrialError as exc:
         journal.finish(step, "error", duration=time.time() - started, error=redact(exc.render()))
         ctx.say(redact(f"{step} failed: {exc.render()}"))
+        if exc.see_also():
+            ctx.say(f"  see {exc.see_also()}")
         _after_failure(ctx, step)
         ctx.say(f"resume with: {_resume_hint(ctx, step)}")
         return exc.exit_code
@@ -218,9 +220,16 @@ def run_step(ctx: StepContext, step: str, *, redo: bool = False) -> int:
         ctx.say(f"  ({result.not_judged} other check(s) not judged: they wait on the failure above)")
     if not result.failed:
         ctx.say(result.why_not_run())
+    ctx.say(f"  causes and fixes: {checks_guide(step, result)}")
     _after_failure(ctx, step)
     ctx.say(f"fix the above, then resume with: {_resume_hint(ctx, step)}")
     return result.exit_code if result.exit_code in (1, 2, 3) else 1
+
+
+def checks_guide(step: str, result: CheckResult) -> str:
+    """The section of docs/troubleshooting.md on this step's failed checks; a dependency fault has its own."""
+    anchor = DEPENDENCY_FAULT_GUIDE if result.exit_code == 3 else f"{step}-checks"
+    return f"{TROUBLESHOOTING}#{anchor}"
 
 
 def _backup_still_running(ctx: StepContext) -> str | None:

@@ -26,7 +26,7 @@ STUCK_AFTER_S = 120.0  # a pod waiting this long for a volume another pod holds 
 
 
 class RolloutStuck(CheckFailed):
-    pass
+    guide = "a-rollout-is-stuck-on-a-readwriteonce-volume"
 
 
 @dataclass
