@@ -161,7 +161,8 @@ def test_project_sizes_are_read_in_binary_and_decimal_units(given: str, expected
     assert parse_size(given) == int(expected)
 
 
-@pytest.mark.parametrize("given", ["", "lots", "2XB", "-1GiB", "0TiB"])
+@pytest.mark.parametrize("given", ["", "lots", "2XB", "-1GiB", "0TiB", "0.0000001B", "0.5", "1" + "0" * 400,
+                                   "2000PiB"])
 def test_a_bad_project_size_names_the_argument(given: str) -> None:
     with pytest.raises(BadInput) as error:
         parse_size(given)
