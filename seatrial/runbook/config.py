@@ -156,8 +156,13 @@ class Config:
         return found
 
     def describe(self) -> dict[str, Any]:
-        """A plain dict safe to print or put in a report: paths as strings, secrets masked."""
-        return _plain(self)
+        """A plain dict safe to print or put in a report: paths as strings, secrets masked (also the values of
+        `upgrade.set` under a secret-named key, such as harborAdminPassword or trivy.gitHubToken)."""
+        from seatrial.runbook.clients.helm_values import masked_set
+
+        described = _plain(self)
+        described["upgrade"]["set"] = [masked_set(item) for item in self.upgrade.set]
+        return described
 
 
 def _verify(ca_bundle: Path | None, insecure: bool) -> bool | str:
