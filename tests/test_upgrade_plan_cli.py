@@ -125,6 +125,7 @@ def _one_error_line(done: subprocess.CompletedProcess) -> str:
     (["--release", "My_Harbor"], "--release 'My_Harbor' is not a Helm release name"),
     (["--out", "a-file"], "a-file is a file, not a directory"),
     (["--out", "a-file/plan"], "a-file is a file, not a directory"),
+    (["--out", "/sys/seatrial-plan"], "--out /sys/seatrial-plan: cannot write the plan there"),  # even root cannot
 ])
 def test_bad_arguments_are_refused_before_anything(tmp_path, args, says):
     (tmp_path / "a-file").write_text("not a directory\n")

@@ -127,7 +127,11 @@ def upgrade_plan_command(args: argparse.Namespace, config_path: str) -> int:
     plan = planner.make_plan(deployed.side, new_chart, values, release=args.release, namespace=args.namespace,
                              force=args.force, accept_removed=frozenset(args.accept_removed))
     out = Path(args.out)
-    files = planner.write_outputs(plan, out)
+    try:
+        files = planner.write_outputs(plan, out)
+    except OSError as exc:  # a read-only place, a full disk: the argument names where
+        raise BadInput(f"--out {args.out}: cannot write the plan there ({exc.strerror or type(exc).__name__})",
+                       fix="give --out a directory this user can write") from None
     code, output = planner.run_checks(files["plan"], out / planner.JUNIT_FILE)
     for line in planner.summary(plan, files):
         print(line)
