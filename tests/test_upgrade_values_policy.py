@@ -51,10 +51,10 @@ def core_replicas(objects: list[dict]) -> int:
                 )["spec"]["replicas"]
 
 
-def installed(kube_api, values: dict):
+def installed(kube_api, values: dict, version: str = "1.18.4"):
     with helm.Helm(kube_api.kubeconfig, kube_api.context, namespace=NS) as engine, \
             Cluster(kube_api.kubeconfig, kube_api.context, name="target") as cluster:
-        engine.install(chart("1.18.4"), RELEASE, values, create_namespace=True)
+        engine.install(chart(version), RELEASE, values, create_namespace=True)
         yield engine, cluster
 
 
@@ -68,6 +68,11 @@ def shared_registry_release(kube_api):
     yield from installed(kube_api, SHARED_REGISTRY)
 
 
+@pytest.fixture
+def older_release(kube_api):
+    yield from installed(kube_api, INSTALLED, "1.17.4")
+
+
 @pytest.mark.parametrize(("policy", "version", "given", "replicas"), [
     ("default", "1.18.4", {}, 2),          # none given: the deployed values, as they are
     ("default", "1.19.1", GIVEN, 1),       # given: those alone (the deployed ones are dropped)
@@ -76,7 +81,16 @@ def shared_registry_release(kube_api):
     ("reset-then-reuse", "1.19.1", GIVEN, 2),
 ])
 def test_the_guard_renders_what_the_engine_deploys(release, policy, version, given, replicas):
-    engine, cluster = release
+    assert_rendered_as_deployed(*release, policy, version, given, replicas)
+
+
+def test_reuse_values_keeps_the_deployed_charts_values_yaml(older_release):
+    """1.17.4 -> 1.18.4 with --reuse-values: 1.18.4's new keys (trivy.dbRepository, ipFamily...) are absent, as
+    the deployed chart's values.yaml stands in for the new one's."""
+    assert_rendered_as_deployed(*older_release, "reuse", "1.18.4", GIVEN, 2)
+
+
+def assert_rendered_as_deployed(engine, cluster, policy, version, given, replicas):
     deployed = helm.read_release(cluster, RELEASE, NS)
     new_chart = chart(version)
     values = upgrade_values(policy, given, deployed.config, deployed.chart_values)
