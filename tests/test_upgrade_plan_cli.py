@@ -168,3 +168,20 @@ def test_no_values_given_judges_the_deployed_values_as_helm_reuses_them(tmp_path
                          "--reset-values")
     assert reset.returncode == 1, reset.stdout + reset.stderr
     assert "FAILED update_allowed[PersistentVolumeClaim/my-harbor-registry]" in reset.stdout
+
+
+@pytest.mark.parametrize("verbosity", [[], ["-v"], ["-vv"]])
+def test_secret_values_from_values_and_set_stay_out_of_every_output_at_every_verbosity(tmp_path, verbosity):
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump({"harborAdminPassword": "Planted-Values-Pw-0007",
+                                      "trivy": {"gitHubToken": "ghp_PlantedValuesToken7"}}))
+    planted = ("Planted-Values-Pw-0007", "ghp_PlantedValuesToken7", "Planted-Set-Secret-0007")
+    done = subprocess.run([sys.executable, "-m", "seatrial.runbook.cli", *verbosity, "upgrade-plan", "--release",
+                           "my-harbor", "-n", "harbor", "--out", str(tmp_path / "out"),
+                           "--chart", str(CHARTS / "harbor-1.18.4.tgz"), "--values", str(values),
+                           "--set", f"core.secret={planted[2]}", "--from-chart", str(CHARTS / "harbor-1.18.4.tgz"),
+                           "--from-values", str(values), "--from-set", f"core.secret={planted[2]}"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=240, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    outputs = [done.stdout, done.stderr] + [p.read_text() for p in (tmp_path / "out").iterdir()]
+    assert not [value for value in planted if any(value in text for text in outputs)]
