@@ -152,7 +152,7 @@ def _error(error: helm_python.HelmError, what: str, fix: str) -> SeatrialError:
 def _template_failure(detail: str) -> bool:
     """A template that fails during install or upgrade: the values are wrong, not the cluster."""
     return detail.startswith(("execution error at (", "template: ", "values don't meet the specifications")) \
-        or bool(re.match(r"\S+/templates/\S+:\d+:\d+: executing |\S+/templates/\S+:\d+:\d+ executing ", detail))
+        or bool(re.match(r"\S+/templates/\S+:\d+:\d+:? executing ", detail))
 
 
 def _transport_failure(detail: str) -> bool:

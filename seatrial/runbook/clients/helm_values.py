@@ -17,7 +17,7 @@ import yaml
 
 from seatrial.runbook.clients.kubeyaml import KubernetesYamlLoader
 from seatrial.runbook.errors import BadInput
-from seatrial.runbook.secrets import MASK, register
+from seatrial.runbook.secrets import MASK, redact, register
 
 # Value keys whose values are secrets in the charts seatrial handles (harborAdminPassword, secretKey,
 # database.internal.password, credentials.secretContents, registry.credentials.htpasswdString, tls keys...).
@@ -141,7 +141,7 @@ def parse_set(expression: str, option: str = "--set") -> dict:
         try:
             values = helm_python.parse_set_string(expression)
         except helm_python.HelmError as error:
-            refusal = " ".join(str(error).split())
+            refusal = redact(" ".join(str(error).split()))
         else:
             if values:
                 register_secret_values(values)
