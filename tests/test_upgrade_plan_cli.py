@@ -146,6 +146,15 @@ def test_a_chart_that_is_not_harbors_is_refused_not_judged(tmp_path, side):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_directory_that_is_not_a_chart_is_refused_without_reading_it(tmp_path):
+    (tmp_path / "not-a-chart" / "deep").mkdir(parents=True)
+    (tmp_path / "not-a-chart" / "deep" / "big.bin").write_bytes(b"\0" * (6 << 20))  # the engine refuses > 5 MiB
+    done = upgrade_plan(tmp_path, "--chart", str(tmp_path / "not-a-chart"),
+                        "--from-chart", str(CHARTS / "harbor-1.18.4.tgz"))
+    line = _one_error_line(done)
+    assert "the directory has no Chart.yaml" in line and "big.bin" not in done.stderr, done.stderr
+
+
 def test_a_tab_after_a_value_is_read_as_helm_reads_it(tmp_path):
     values = tmp_path / "values.yaml"
     values.write_text("updateStrategy:\n  type: Recreate\t# TAB, then a comment: legal YAML\n")
