@@ -51,6 +51,10 @@ def test_a_local_chart_and_values_resolve_next_to_the_file(workspace):
     ({"chart": "harbor", "repo": "https://x", "force": True}, "upgrade.force", "spec is immutable after creation"),
     ({"chart": "harbor", "repo": "https://x", "wait": True}, "upgrade.wait", "unknown key"),
     ({"repo": "https://x"}, "upgrade.chart", "missing required key"),
+    ({"chart": "harbor", "repo": "https://x", "timeout_seconds": 10**400}, "upgrade.timeout_seconds", "a day"),
+    ({"chart": "oci://"}, "upgrade.chart", "not an OCI chart reference"),
+    ({"chart": "harbor", "repo": "not a url"}, "upgrade.repo", "malformed URL"),
+    ({"chart": "harbor", "repo": "https://x", "values": ["/etc"]}, "upgrade.values[0]", "/etc is a directory"),
 ])
 def test_bad_upgrade_sections_name_the_key(workspace, section, key, says):
     data = workspace.data()

@@ -37,6 +37,7 @@ NAME_PLACEHOLDERS: tuple[str, ...] = ("release", "namespace", "timestamp", "rand
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 MAX_VERIFY_WORKERS = 64
+MAX_UPGRADE_TIMEOUT = 86400
 
 
 # --------------------------------------------------------------------------- the configuration
@@ -472,6 +473,9 @@ class _Loader:
         resolved = Path(self.expand(value, dotted))
         if not resolved.is_absolute():
             resolved = self.base / resolved
+        if must_exist and resolved.is_dir():
+            raise ConfigError(dotted, f"{resolved} is a directory, not a {what}",
+                              fix=f"point {dotted} at the {what} itself")
         if must_exist and not resolved.is_file():
             relative = "" if Path(value).is_absolute() else f" (relative to {self.base})"
             fix = f"create it or point {dotted} at an existing {what}"
@@ -758,7 +762,10 @@ class _Loader:
         chart = self.text(data, "chart", "upgrade")
         version = self.get(data, "version", "upgrade", (str, int, float), None)
         version = None if version is None else str(version)  # `version: 1.19.1` is text, `version: 2` a number
-        repo = self.text(data, "repo", "upgrade", None)
+        repo = self.url(data, "repo", "upgrade") if data.get("repo") is not None else None
+        if chart.startswith("oci://") and not re.fullmatch(r"oci://[^/\s]+/\S+", chart):
+            raise ConfigError("upgrade.chart", f"{chart!r} is not an OCI chart reference",
+                              fix="write oci://HOST/PATH/CHART, e.g. oci://registry.example/charts/harbor")
         remote = repo is not None or chart.startswith("oci://")
         if not remote:
             resolved = Path(self.expand(chart, "upgrade.chart"))
@@ -787,8 +794,9 @@ class _Loader:
         accepted = self.get(data, "accept_removed", "upgrade", list, [])
         _check_components(accepted)
         timeout = self.get(data, "timeout_seconds", "upgrade", int, 900)
-        if timeout <= 0:
-            raise ConfigError("upgrade.timeout_seconds", "must be positive", fix="e.g. timeout_seconds: 900")
+        if not 0 < timeout <= MAX_UPGRADE_TIMEOUT:
+            raise ConfigError("upgrade.timeout_seconds", f"must be positive and at most {MAX_UPGRADE_TIMEOUT} "
+                              "(a day)", fix="e.g. timeout_seconds: 900 (rollouts wait this long)")
         return UpgradeConfig(chart=chart, version=version, repo=repo, values=tuple(values), set=tuple(sets),
                              accept_removed=tuple(accepted),
                              reuse_values=self.get(data, "reuse_values", "upgrade", bool, False),
