@@ -331,3 +331,40 @@ def test_a_configured_share_of_artifacts_is_pulled_the_same_on_every_run(tmp_pat
     assert first == again  # the same artifacts on every run
     assert 60 <= len(first) <= 140, len(first)  # about a quarter of 400
     assert len(golden_artifacts(CheckContext(load_config(config)))) == 400
+
+
+@pytest.mark.parametrize("backup", [["--seatrial-backup=bk-1"], []], ids=["backup-known", "backup-unknown"])
+def test_an_unknown_restore_is_one_root_cause_and_the_rest_not_judged(tmp_path: Path, kube_api,
+                                                                      bucket_config: tuple[Path, str], backup) -> None:
+    """`pytest checks/test_restore.py --seatrial-restore no-such-restore` on a target the restore never reached:
+    the missing Restore is said once, first; the target's PVCs and pods are not judged against it (nor is the
+    backup, known or not, a second cause)."""
+    config, _ = bucket_config
+    with Cluster(kube_api.kubeconfig, kube_api.context) as cluster:
+        for namespace in ("velero", "harbor"):
+            cluster.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        cluster.create({"apiVersion": "velero.io/v1", "kind": "Backup",
+                        "metadata": {"name": "bk-1", "namespace": "velero"}, "spec": {}})
+        for name in ("my-harbor-registry", "database-data-my-harbor-database-0"):
+            cluster.create({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                            "metadata": {"name": name, "namespace": "harbor"},
+                            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+    junit = tmp_path / "junit.xml"
+    done = run_checks(str(CHECKS / "test_restore.py"), f"--seatrial-config={config}", f"--junitxml={junit}",
+                      *backup, "--seatrial-restore=no-such-restore")
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    cases = list(ET.parse(junit).getroot().iter("testcase"))
+    failed = [case for case in cases if case.find("failure") is not None or case.find("error") is not None]
+    assert [case.get("name") for case in failed] == ["test_restore_completed"], output
+    assert cases[0].get("name") == "test_restore_completed"
+    message = failed[0].find("failure").get("message")
+    assert "target: Restore no-such-restore does not exist in namespace velero" in message, message
+    assert "--seatrial-restore NAME" in message
+    others = [case for case in cases if case is not failed[0]]
+    assert {case.get("name").split("[")[0] for case in others} >= {"test_pvc_restored_and_bound",
+                                                                   "test_no_extra_pvcs_on_target", "test_pod_ready"}
+    for case in others:
+        skipped = case.find("skipped")
+        assert skipped is not None, case.get("name")
+        assert skipped.get("message").startswith("not judged: target: Restore no-such-restore"), case.get("name")

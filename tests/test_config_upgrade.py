@@ -45,12 +45,16 @@ def test_a_local_chart_and_values_resolve_next_to_the_file(workspace):
 @pytest.mark.parametrize(("section", "key", "says"), [
     ({"chart": "missing.tgz"}, "upgrade.chart", "chart not found"),
     ({"chart": "harbor", "repo": "https://x", "values": ["nope.yaml"]}, "upgrade.values[0]", "values file not found"),
-    ({"chart": "harbor", "repo": "https://x", "set": ["novalue"]}, "upgrade.set", "KEY=VALUE"),
+    ({"chart": "harbor", "repo": "https://x", "set": ["novalue"]}, "upgrade.set[0]", "KEY=VALUE"),
     ({"chart": "harbor", "repo": "https://x", "timeout_seconds": 0}, "upgrade.timeout_seconds", "positive"),
     ({"chart": "harbor", "repo": "https://x", "rollback_on_failure": "yes"}, "upgrade.rollback_on_failure", "true"),
     ({"chart": "harbor", "repo": "https://x", "force": True}, "upgrade.force", "spec is immutable after creation"),
     ({"chart": "harbor", "repo": "https://x", "wait": True}, "upgrade.wait", "unknown key"),
     ({"repo": "https://x"}, "upgrade.chart", "missing required key"),
+    ({"chart": "harbor", "repo": "https://x", "timeout_seconds": 10**400}, "upgrade.timeout_seconds", "a day"),
+    ({"chart": "oci://"}, "upgrade.chart", "not an OCI chart reference"),
+    ({"chart": "harbor", "repo": "not a url"}, "upgrade.repo", "malformed URL"),
+    ({"chart": "harbor", "repo": "https://x", "values": ["/etc"]}, "upgrade.values[0]", "/etc is a directory"),
 ])
 def test_bad_upgrade_sections_name_the_key(workspace, section, key, says):
     data = workspace.data()
@@ -84,3 +88,65 @@ def test_rollback_on_failure_from_the_command_line_reaches_the_step(workspace):
     ctx = _context(build_parser().parse_args(["step", "upgrade", "--rollback-on-failure"]), config)
     assert upgrade.plan(ctx)[-1].endswith("roll back on failure")
     assert not _context(build_parser().parse_args(["step", "upgrade"]), config).rollback_on_failure
+
+
+# ------------------------------------------------------------------- validated at load: nothing runs on bad input
+
+REMOTE = {"chart": "harbor", "repo": "https://helm.goharbor.io", "version": "1.19.1"}
+
+
+@pytest.mark.parametrize(("values_text", "says"), [
+    ("expose: [type: clusterIP\n", "not valid YAML at line"),
+    ("expose:\n\ttype: clusterIP\n", "TAB indents the line"),
+    ("- a list\n- not a map\n", "holds a list, not a map of values"),
+])
+def test_a_values_file_helm_cannot_read_is_refused_at_load(workspace, values_text, says):
+    (workspace.root / "values.yaml").write_text(values_text)
+    data = workspace.data()
+    data["upgrade"] = {**REMOTE, "values": ["values.yaml"]}
+    workspace.write(data)
+    with pytest.raises(ConfigError) as raised:
+        workspace.load()
+    assert raised.value.key == "upgrade.values[0]" and says in raised.value.render(), raised.value.render()
+
+
+def test_a_tab_after_a_value_is_legal_yaml_as_helm_reads_it(workspace):
+    (workspace.root / "values.yaml").write_text("expose:\n  type: clusterIP\t# a comment after a TAB\n")
+    data = workspace.data()
+    data["upgrade"] = {**REMOTE, "values": ["values.yaml"]}
+    workspace.write(data)
+    assert workspace.load().upgrade.values == (workspace.root / "values.yaml",)
+
+
+def test_an_upgrade_section_without_a_chart_is_refused(workspace):
+    data = workspace.data()
+    data["upgrade"] = {}
+    workspace.write(data)
+    with pytest.raises(ConfigError) as raised:
+        workspace.load()
+    assert raised.value.key == "upgrade.chart" and "missing required key" in raised.value.render()
+
+
+@pytest.mark.parametrize("accepted", [["nosuchthing"], ["chartmuseum", "chartmusem"]])
+def test_an_unknown_accept_removed_component_is_refused(workspace, accepted):
+    data = workspace.data()
+    data["upgrade"] = {**REMOTE, "accept_removed": accepted}
+    workspace.write(data)
+    with pytest.raises(ConfigError) as raised:
+        workspace.load()
+    assert raised.value.key == "upgrade.accept_removed" and accepted[-1] in raised.value.message
+    assert "registry" in raised.value.fix
+
+
+@pytest.mark.parametrize(("expression", "says"), [
+    ("a[=1", "malformed list index"),
+    ("x[y]=1", "malformed list index"),
+    ("=1", "no key before '='"),
+])
+def test_a_set_helm_would_misread_is_refused(workspace, expression, says):
+    data = workspace.data()
+    data["upgrade"] = {**REMOTE, "set": ["a.b=c", expression]}
+    workspace.write(data)
+    with pytest.raises(ConfigError) as raised:
+        workspace.load()
+    assert raised.value.key == "upgrade.set[1]" and says in raised.value.render(), raised.value.render()

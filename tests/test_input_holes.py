@@ -15,6 +15,8 @@ from seatrial.runbook import cli
 from seatrial.runbook.log import reset_logging
 from seatrial.runbook.migration.journal import Journal
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
@@ -128,3 +130,57 @@ def test_a_second_full_backup_needs_confirmation(workspace: Workspace, capsys):
         line = _error(capsys)
         assert "Backup seatrial-harbor-1 already passed; no second backup was taken" in line, line
         assert journal.step("backup")["status"] == "passed"
+
+
+def test_a_directory_given_as_the_configuration_is_named_as_one(workspace: Workspace, tmp_path: Path, capsys):
+    assert cli.main(["-c", str(tmp_path), "status"]) == 2
+    line = _error(capsys)
+    assert f"{tmp_path} is a directory, not a configuration file" in line and "not found" not in line, line
+
+
+@pytest.mark.parametrize("argv", [["step", "upgrade"], ["run", "--from", "upgrade"]])
+def test_an_upgrade_asked_for_without_an_upgrade_section_is_bad_input(workspace: Workspace, capsys, argv):
+    data = workspace.data()
+    del data["upgrade"]
+    workspace.write(data)
+    assert cli.main(argv) == 2
+    line = _error(capsys)
+    assert "has no `upgrade:` section" in line, line
+    assert not Journal(_run_dir(workspace)).path.exists(), "a refused command wrote the journal"
+
+
+def test_an_unknown_accept_removed_component_stops_the_upgrade_step_before_anything(workspace: Workspace, capsys):
+    run_dir = _run_dir(workspace)
+    data = workspace.data()
+    data["upgrade"]["accept_removed"] = ["nosuchthing"]
+    workspace.write(data)
+    assert cli.main(["step", "upgrade", "--yes"]) == 2
+    line = _error(capsys)
+    assert "upgrade.accept_removed: nosuchthing: not a component" in line, line
+    assert not Journal(run_dir).path.exists()
+
+
+def test_bad_input_inside_a_step_is_one_line_without_a_resume_hint(workspace: Workspace, capsys, monkeypatch):
+    """A values file that stops being YAML after the configuration was read (edited during the run): the step
+    refuses it before reading the cluster, as one line; a resume cannot fix it, so none is offered."""
+    values = workspace.root / "values.yaml"
+    values.write_text("updateStrategy: {type: Recreate}\n")
+    data = workspace.data()
+    data["upgrade"] = {"chart": str(ROOT / "seatrial" / "fixtures" / "charts" / "harbor-1.18.4.tgz"),
+                       "values": [str(values)]}
+    workspace.write(data)
+    loaded = cli.load_config
+
+    def load_then_break_the_values(path):
+        config = loaded(path)
+        values.write_text("updateStrategy:\n\ttype: Recreate\n")
+        return config
+
+    run_dir = _run_dir(workspace)
+    monkeypatch.setattr(cli, "load_config", load_then_break_the_values)
+    assert cli.main(["step", "upgrade"]) == 2
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if line.startswith("seatrial: ")]
+    assert len(errors) == 1 and "not valid YAML at line 2" in errors[0], captured.err
+    assert "resume with" not in captured.out + captured.err, captured.out
+    assert Journal(run_dir).step("upgrade")["status"] == "error"

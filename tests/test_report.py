@@ -161,7 +161,8 @@ def test_project_sizes_are_read_in_binary_and_decimal_units(given: str, expected
     assert parse_size(given) == int(expected)
 
 
-@pytest.mark.parametrize("given", ["", "lots", "2XB", "-1GiB", "0TiB"])
+@pytest.mark.parametrize("given", ["", "lots", "2XB", "-1GiB", "0TiB", "0.0000001B", "0.5", "1" + "0" * 400,
+                                   "2000PiB"])
 def test_a_bad_project_size_names_the_argument(given: str) -> None:
     with pytest.raises(BadInput) as error:
         parse_size(given)
@@ -183,6 +184,8 @@ def test_seatrial_report_projects_for_a_given_size_and_refuses_a_bad_one(workspa
     bad = report("--project-size", "lots")
     assert bad.returncode == 2 and "--project-size 'lots' is not a data size" in bad.stdout + bad.stderr
     assert "Traceback" not in bad.stdout + bad.stderr
+    huge = report("--project-size", "1" + "0" * 400)  # was an OverflowError: "internal error", exit 70
+    assert huge.returncode == 2 and "is more than 1 EiB" in huge.stderr and "internal error" not in huge.stderr
 
 
 def test_secrets_never_reach_the_report(workspace: Workspace) -> None:

@@ -218,3 +218,47 @@ def test_short_values_stay_masked_but_do_not_garble_every_message() -> None:
     assert redact("a quick question") == "a quick question"
     long_enough = Secret("long-" + "z" * MIN_SCRUBBED_LENGTH, "long")
     assert redact(f"value {long_enough.reveal()} here") == "value *** here"
+
+
+# --------------------------------------------------------------------------- Helm values: --set and upgrade.set
+
+SET_SECRETS = ("Planted-Set-Admin-0001", "ghp_plantedGitHubToken0001", "pw12")  # the last too short to be scrubbed
+CHARTS = Path(__file__).resolve().parent.parent / "seatrial" / "fixtures" / "charts"
+
+
+@pytest.mark.parametrize("verbosity", [[], ["-v"], ["-vv"]])
+def test_upgrade_set_values_under_secret_keys_are_masked_in_the_configuration_dump(workspace: Workspace,
+                                                                                     verbosity) -> None:
+    data = workspace.data()
+    data["upgrade"]["set"] = [f"harborAdminPassword={SET_SECRETS[0]}", f"trivy.gitHubToken={SET_SECRETS[1]}",
+                              f"core.secret={SET_SECRETS[2]},core.replicas=2"]
+    workspace.write(data)
+    done = subprocess.run([sys.executable, "-m", "seatrial.runbook.cli", *verbosity, "-c", str(workspace.path),
+                           "plan"], capture_output=True, text=True, env=_env(workspace), timeout=60)
+    output = done.stdout + done.stderr
+    assert not [value for value in SET_SECRETS if value in output], output
+    if verbosity:
+        assert "'harborAdminPassword=***'" in output and "'trivy.gitHubToken=***'" in output, output
+        assert "'core.secret=***,core.replicas=2'" in output, output
+
+
+def test_describe_masks_upgrade_set_values_under_secret_keys(workspace: Workspace) -> None:
+    data = workspace.data()
+    data["upgrade"]["set"] = [f"credentials.secretContents.cloud={SET_SECRETS[0]}", "existingSecret=my-secret"]
+    workspace.write(data)
+    described = workspace.load().describe()
+    assert described["upgrade"]["set"] == ["credentials.secretContents.cloud=***", "existingSecret=my-secret"]
+
+
+@pytest.mark.parametrize("verbosity", [[], ["-v"], ["-vv"]])
+@pytest.mark.parametrize("option", ["--set", "--from-set"])
+def test_a_set_that_cannot_be_parsed_is_shown_with_its_secrets_masked(tmp_path: Path, verbosity, option) -> None:
+    chart = str(CHARTS / "harbor-1.18.4.tgz")
+    for secret in SET_SECRETS:
+        done = subprocess.run([sys.executable, "-m", "seatrial.runbook.cli", *verbosity, "upgrade-plan", "--release",
+                               "my-harbor", "-n", "harbor", "--chart", chart, "--from-chart", chart, option,
+                               f"harborAdminPassword={secret},x[y]=1", "--out", str(tmp_path / "out")],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert secret not in done.stdout + done.stderr, done.stderr
+        assert f"{option} 'harborAdminPassword=***,x[y]=1' cannot be parsed" in done.stderr, done.stderr

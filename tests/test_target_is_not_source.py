@@ -113,6 +113,11 @@ def test_another_url_for_the_source_server_is_told_by_the_kube_system_uid(sandbo
         assert done.returncode == 2, f"{args}: {text}"
         assert "kube-system namespace UID" in text and "'prod-old'" in text and "'prod-new'" in text, text
         assert "deleted namespace" not in text
+        # bad input: one line, and no resume offered (a resume cannot fix a configuration)
+        assert len(_error_lines(done)) == 1 and "resume with" not in text, text
+    run = _cli(config, "run", "--yes")
+    assert run.returncode == 2 and len(_error_lines(run)) == 1, run.stdout + run.stderr
+    assert "kube-system namespace UID" in _error_lines(run)[0] and "resume with" not in run.stdout + run.stderr
     assert _source_pvcs(sandbox) == before
 
 

@@ -9,6 +9,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,3 +109,88 @@ def test_secret_values_never_reach_the_outputs(tmp_path):
     assert done.returncode == 1  # chartmuseum.enabled is not read by 1.19.1
     outputs = [done.stdout, done.stderr] + [p.read_text() for p in (tmp_path / "out").iterdir()]
     assert not any(planted in text or "Planted-SecretKey-0042" in text for text in outputs)
+
+
+def _one_error_line(done: subprocess.CompletedProcess) -> str:
+    lines = [line for line in done.stderr.splitlines() if line.startswith("seatrial: ")]
+    assert done.returncode == 2 and len(lines) == 1, done.stdout + done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--set", "a[=1"], "--set 'a[=1' cannot be parsed: the key 'a[' has a malformed list index"),
+    (["--accept-removed", "nosuchthing"], "--accept-removed nosuchthing: not a component of Harbor's chart"),
+    (["--namespace", "Harbor_NS"], "--namespace 'Harbor_NS' is not a Kubernetes namespace name"),
+    (["--release", "My_Harbor"], "--release 'My_Harbor' is not a Helm release name"),
+    (["--out", "a-file"], "a-file is a file, not a directory"),
+    (["--out", "a-file/plan"], "a-file is a file, not a directory"),
+    (["--out", "/sys/seatrial-plan"], "--out /sys/seatrial-plan: cannot write the plan there"),  # even root cannot
+])
+def test_bad_arguments_are_refused_before_anything(tmp_path, args, says):
+    (tmp_path / "a-file").write_text("not a directory\n")
+    chart = str(CHARTS / "harbor-1.18.4.tgz")
+    done = upgrade_plan(tmp_path, "--chart", chart, "--from-chart", chart, *args)
+    assert says in _one_error_line(done)
+    assert not (tmp_path / "out").exists() and (tmp_path / "a-file").read_text() == "not a directory\n"
+
+
+@pytest.mark.parametrize("side", ["--chart", "--from-chart"])
+def test_a_chart_that_is_not_harbors_is_refused_not_judged(tmp_path, side):
+    charts = {"--chart": str(CHARTS / "harbor-1.18.4.tgz"), "--from-chart": str(CHARTS / "harbor-1.18.4.tgz"),
+              side: str(CHARTS / "velero-12.1.0.tgz")}
+    done = upgrade_plan(tmp_path, *[item for pair in charts.items() for item in pair])
+    line = _one_error_line(done)
+    assert f"{side} {charts[side]} is chart 'velero', not Harbor's chart" in line, line
+    assert "only knows Harbor's chart" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_directory_that_is_not_a_chart_is_refused_without_reading_it(tmp_path):
+    (tmp_path / "not-a-chart" / "deep").mkdir(parents=True)
+    (tmp_path / "not-a-chart" / "deep" / "big.bin").write_bytes(b"\0" * (6 << 20))  # the engine refuses > 5 MiB
+    done = upgrade_plan(tmp_path, "--chart", str(tmp_path / "not-a-chart"),
+                        "--from-chart", str(CHARTS / "harbor-1.18.4.tgz"))
+    line = _one_error_line(done)
+    assert "the directory has no Chart.yaml" in line and "big.bin" not in done.stderr, done.stderr
+
+
+def test_a_tab_after_a_value_is_read_as_helm_reads_it(tmp_path):
+    values = tmp_path / "values.yaml"
+    values.write_text("updateStrategy:\n  type: Recreate\t# TAB, then a comment: legal YAML\n")
+    chart = str(CHARTS / "harbor-1.18.4.tgz")
+    done = upgrade_plan(tmp_path, "--chart", chart, "--values", str(values), "--from-chart", chart,
+                        "--from-values", str(values))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_no_values_given_judges_the_deployed_values_as_helm_reuses_them(tmp_path):
+    """Helm upgrades with the deployed values when given none; the guard judged the chart's defaults and
+    failed a no-op upgrade with "accessModes RWX -> RWO" on the registry PVC."""
+    deployed = tmp_path / "deployed.yaml"
+    deployed.write_text("persistence:\n  persistentVolumeClaim:\n    registry:\n      accessMode: ReadWriteMany\n")
+    chart = str(CHARTS / "harbor-1.18.4.tgz")
+    same = upgrade_plan(tmp_path, "--chart", chart, "--from-chart", chart, "--from-values", str(deployed))
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "FAILED" not in same.stdout
+    reset = upgrade_plan(tmp_path, "--chart", chart, "--from-chart", chart, "--from-values", str(deployed),
+                         "--reset-values")
+    assert reset.returncode == 1, reset.stdout + reset.stderr
+    assert "FAILED update_allowed[PersistentVolumeClaim/my-harbor-registry]" in reset.stdout
+
+
+@pytest.mark.parametrize("verbosity", [[], ["-v"], ["-vv"]])
+def test_secret_values_from_values_and_set_stay_out_of_every_output_at_every_verbosity(tmp_path, verbosity):
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump({"harborAdminPassword": "Planted-Values-Pw-0007",
+                                      "trivy": {"gitHubToken": "ghp_PlantedValuesToken7"}}))
+    planted = ("Planted-Values-Pw-0007", "ghp_PlantedValuesToken7", "Planted-Set-Secret-0007")
+    done = subprocess.run([sys.executable, "-m", "seatrial.runbook.cli", *verbosity, "upgrade-plan", "--release",
+                           "my-harbor", "-n", "harbor", "--out", str(tmp_path / "out"),
+                           "--chart", str(CHARTS / "harbor-1.18.4.tgz"), "--values", str(values),
+                           "--set", f"core.secret={planted[2]}", "--from-chart", str(CHARTS / "harbor-1.18.4.tgz"),
+                           "--from-values", str(values), "--from-set", f"core.secret={planted[2]}"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=240, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    outputs = [done.stdout, done.stderr] + [p.read_text() for p in (tmp_path / "out").iterdir()]
+    assert not [value for value in planted if any(value in text for text in outputs)]

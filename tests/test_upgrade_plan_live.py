@@ -57,3 +57,15 @@ def test_a_missing_release_is_one_line(kube_api, tmp_path):
     done = upgrade_plan(config, environ, tmp_path, "1.7.5")
     assert done.returncode == 2 and "no Helm release 'my-harbor' in namespace harbor" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_upgrading_to_the_same_chart_without_values_is_green(kube_api, tmp_path):
+    """No values given: helm reuses the deployed ones (here a ReadWriteMany registry volume), so the guard must
+    judge those, not the chart's defaults (it said "accessModes RWX -> RWO" for a no-op upgrade)."""
+    shared = {**VALUES, "persistence": {"persistentVolumeClaim": {"registry": {"accessMode": "ReadWriteMany"}}}}
+    with helm.Helm(kube_api.kubeconfig, kube_api.context, namespace="harbor") as engine:
+        engine.install(helm.load_chart(CHARTS / "harbor-1.18.4.tgz"), "my-harbor", shared, create_namespace=True)
+    config, environ = config_for(kube_api, tmp_path)
+    same = upgrade_plan(config, environ, tmp_path, "1.18.4")
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "harbor-1.18.4 (revision 1) -> harbor-1.18.4" in same.stdout and "FAILED" not in same.stdout

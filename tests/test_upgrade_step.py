@@ -115,7 +115,7 @@ def test_an_upgrade_by_one_minor_keeps_every_pvc_object_and_the_checks_say_so(ta
     lines: list[str] = []
     guarded = guard(cluster, cfg.upgrade, release=RELEASE, namespace=NS, run_dir=cfg.run_dir, say=lines.append)
     assert guarded.plan.exit_code == 0, "\n".join(lines)
-    assert guarded.values["harborAdminPassword"] == VALUES["harborAdminPassword"]
+    assert guarded.values.user["harborAdminPassword"] == VALUES["harborAdminPassword"]
     before = pvc_objects(cluster, NS)
     assert {"my-harbor-registry", "database-data-my-harbor-database-0"} <= set(before)
     record(cfg.run_dir, {"release": RELEASE, "namespace": NS, "from": "1.18.4", "to": "1.19.1",
@@ -209,7 +209,7 @@ def test_rollback_on_failure_rolls_the_release_back(kube_api, tmp_path):
         cluster = Cluster(kube_api.kubeconfig, kube_api.context, name="target")
         upgrade = UpgradeConfig(chart=str(CHARTS / "harbor-1.19.1.tgz"))
         guarded = guard(cluster, upgrade, release=RELEASE, namespace=NS, run_dir=tmp_path, say=lambda _line: None)
-        guarded.values = VALUES
+        assert guarded.values.user == VALUES  # no values given: helm reuses the deployed ones, and so does the guard
         with pytest.raises(Exception) as failed:
             upgrade_and_wait(engine, guarded, cluster, release=RELEASE, namespace=NS, timeout=3,
                              rollback_on_failure=True, say=lambda _line: None)
@@ -247,7 +247,7 @@ def test_a_real_multi_attach_hang_is_named_and_rolled_back(rbd_target, tmp_path)
     assert any(e["reason"] == "FailedAttachVolume" and "Multi-Attach error" in e["message"] for e in events)
 
     assert engine.status(RELEASE)["chart_version"] == "1.18.4" and len(engine.history(RELEASE)) == 3
-    old = chart("1.18.4").render(guarded.values, release=RELEASE, namespace=NS)
+    old = chart("1.18.4").render(guarded.values.user, release=RELEASE, namespace=NS)
     wait_for_rollouts(cluster, NS, workloads(old), timeout=120, strategy=None, say=lines.append)
     assert pvc_objects(cluster, NS) == before  # the rollback left every volume where it was
     assert waiting not in {p["metadata"]["name"] for p in cluster.list("v1", "Pod", NS)}

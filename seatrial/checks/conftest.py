@@ -203,6 +203,7 @@ def pytest_collection_modifyitems(session, config, items):
     config.stash.setdefault(DEPENDENCY_FAULTS, []).extend(
         f"{cause.what}: {cause.observed}" for cause in failed.values() if cause.dependency_fault)
     reported: set[str] = set()
+    blocking: set[str] = set()
     for item in items:
         own = next((failed[key] for key in _keys(item, "seatrial_establishes") if key in failed), None)
         if own is not None and own.key not in reported:
@@ -212,7 +213,9 @@ def pytest_collection_modifyitems(session, config, items):
         blocked = own or next((failed[key] for key in _keys(item, "seatrial_needs") if key in failed), None)
         if blocked is not None:
             item.add_marker(pytest.mark.skip(reason=redact(blocked.not_judged())))
-    causes = {cause.key: cause for cause in failed.values() if cause.key not in reported}
+            blocking.add(blocked.key)
+    # a false fact that no check waits on (each waits on an earlier one) explains nothing here: not a second cause
+    causes = {cause.key: cause for cause in failed.values() if cause.key not in reported and cause.key in blocking}
     module = items[0].getparent(pytest.Module) or items[0].parent
     roots = [RootCause.from_parent(module, name=f"root_cause[{key}]", cause=cause) for key, cause in causes.items()]
     established = [item for item in items if ROOT_CAUSE in item.stash]

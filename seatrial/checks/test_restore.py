@@ -83,7 +83,7 @@ def test_restore_created_everything(ctx: CheckContext, record_fact):
            "run `seatrial reset-target` (deletes the target namespace) and restore again into an absent namespace")
 
 
-@needs("backup", "restore")
+@needs("restore", "backup")  # a Restore that is not there is the cause, whatever the backup
 @live("pvb", lambda ctx: pod_volume_backups(ctx, "source"),
       ids=lambda p: f"{p['spec']['pod']['name']}:{p['spec']['volume']}", allow_empty=True, empty="PodVolumeBackup")
 def test_volume_restored(ctx: CheckContext, pvb, record_fact):
@@ -203,6 +203,7 @@ def _source_pvcs(ctx: CheckContext) -> list[dict]:
     return pvcs(ctx, "source")
 
 
+@needs("restore")  # a Restore that is not there explains a target without the PVCs: said once, not per PVC
 @live("pvc", _source_pvcs, ids=lambda p: f"{p['metadata']['namespace']}/{p['metadata']['name']}", allow_empty=True,
       empty="PVC")
 def test_pvc_restored_and_bound(ctx: CheckContext, pvc):
@@ -240,6 +241,7 @@ def test_pvc_restored_and_bound(ctx: CheckContext, pvc):
            f"target {got:.0f} bytes < source {wanted:.0f} bytes", "restore onto a StorageClass that honours the size")
 
 
+@needs("restore")
 def test_no_extra_pvcs_on_target(ctx: CheckContext):
     source = {p["metadata"]["name"] for p in pvcs(ctx, "source")}
     extra = sorted(p["metadata"]["name"] for p in pvcs(ctx, "target") if p["metadata"]["name"] not in source)
@@ -247,6 +249,7 @@ def test_no_extra_pvcs_on_target(ctx: CheckContext):
            f"extra: {extra}", "set fullnameOverride / existingClaim so the release reuses the restored PVCs")
 
 
+@needs("restore")
 @live("pod", lambda ctx: pods(ctx, "target"), ids=lambda p: f"{p['metadata']['namespace']}/{p['metadata']['name']}")
 def test_pod_ready(ctx: CheckContext, pod):
     status = pod.get("status") or {}

@@ -9,6 +9,7 @@ import sys
 import time
 
 from seatrial.runbook.config import Config
+from seatrial.runbook.errors import BadInput
 from seatrial.runbook.migration.runner import run, run_checks, run_step, step_module
 from seatrial.runbook.migration.steps import EXTRA_STEPS, STEP_ORDER
 from seatrial.runbook.migration.steps.context import StepContext
@@ -35,11 +36,20 @@ def plan_command(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _refuse_upgrade_without_section(asked: str | None, option: str, config: Config) -> None:
+    """An upgrade asked for by name needs the `upgrade:` section (a whole run passes over it without one)."""
+    if asked == "upgrade" and not config.upgrade.enabled:
+        raise BadInput(f"{option} upgrade: {config.path} has no `upgrade:` section, so there is nothing to upgrade",
+                       fix="add an `upgrade:` section naming the new chart (see examples/seatrial.yaml)")
+
+
 def run_command(args: argparse.Namespace, config: Config) -> int:
+    _refuse_upgrade_without_section(args.from_step, "run --from", config)
     return run(_context(args, config), from_step=args.from_step, until_step=args.until_step)
 
 
 def step_command(args: argparse.Namespace, config: Config) -> int:
+    _refuse_upgrade_without_section(args.name, "step", config)
     ctx = _context(args, config)
     with ctx.journal.lock():
         return run_step(ctx, args.name, redo=True)

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from seatrial.runbook.clients.s3 import parse_credentials_file
-from seatrial.runbook.errors import ConfigError
+from seatrial.runbook.errors import BadInput, ConfigError
 from seatrial.runbook.identity import SAME_CLUSTER_FIX, kubeconfig_server, normalized_server, same_namespace_refusal
 from seatrial.runbook.secrets import MASK, Secret
 
@@ -37,6 +37,7 @@ NAME_PLACEHOLDERS: tuple[str, ...] = ("release", "namespace", "timestamp", "rand
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 MAX_VERIFY_WORKERS = 64
+MAX_UPGRADE_TIMEOUT = 86400
 
 
 # --------------------------------------------------------------------------- the configuration
@@ -159,8 +160,13 @@ class Config:
         return found
 
     def describe(self) -> dict[str, Any]:
-        """A plain dict safe to print or put in a report: paths as strings, secrets masked."""
-        return _plain(self)
+        """A plain dict safe to print or put in a report: paths as strings, secrets masked (also the values of
+        `upgrade.set` under a secret-named key, such as harborAdminPassword or trivy.gitHubToken)."""
+        from seatrial.runbook.clients.helm_values import masked_set
+
+        described = _plain(self)
+        described["upgrade"]["set"] = [masked_set(item) for item in self.upgrade.set]
+        return described
 
 
 def _verify(ca_bundle: Path | None, insecure: bool) -> bool | str:
@@ -252,6 +258,9 @@ def load_config(
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        raise ConfigError("config", f"{path} is a directory, not a configuration file",
+                          fix=f"pass -c {path / 'seatrial.yaml'} (the file itself), or set SEATRIAL_CONFIG to it")
     if not path.is_file():
         raise ConfigError(
             "config",
@@ -467,6 +476,9 @@ class _Loader:
         resolved = Path(self.expand(value, dotted))
         if not resolved.is_absolute():
             resolved = self.base / resolved
+        if must_exist and resolved.is_dir():
+            raise ConfigError(dotted, f"{resolved} is a directory, not a {what}",
+                              fix=f"point {dotted} at the {what} itself")
         if must_exist and not resolved.is_file():
             relative = "" if Path(value).is_absolute() else f" (relative to {self.base})"
             fix = f"create it or point {dotted} at an existing {what}"
@@ -750,13 +762,16 @@ class _Loader:
                               "bound) and the database StatefulSet then fail to update",
                               fix="remove it: seatrial upgrades with helm's three-way merge patch, which leaves a "
                                   "restored PVC's volumeName alone")
-        data = self.section(raw, "upgrade")
-        if not data:
+        if raw.get("upgrade") is None:  # absent, or `upgrade:` with every key commented out
             return UpgradeConfig()
+        data = self.section(raw, "upgrade")
         chart = self.text(data, "chart", "upgrade")
         version = self.get(data, "version", "upgrade", (str, int, float), None)
         version = None if version is None else str(version)  # `version: 1.19.1` is text, `version: 2` a number
-        repo = self.text(data, "repo", "upgrade", None)
+        repo = self.url(data, "repo", "upgrade") if data.get("repo") is not None else None
+        if chart.startswith("oci://") and not re.fullmatch(r"oci://[^/\s]+/\S+", chart):
+            raise ConfigError("upgrade.chart", f"{chart!r} is not an OCI chart reference",
+                              fix="write oci://HOST/PATH/CHART, e.g. oci://registry.example/charts/harbor")
         remote = repo is not None or chart.startswith("oci://")
         if not remote:
             resolved = Path(self.expand(chart, "upgrade.chart"))
@@ -775,19 +790,19 @@ class _Loader:
             if not isinstance(item, str) or not item.strip():
                 raise ConfigError(f"upgrade.values[{index}]", "expected the path of a values file",
                                   fix="e.g. values: [./harbor-values.yaml]")
-            values.append(self.path({f"values[{index}]": item}, f"values[{index}]", "upgrade", what="values file"))
+            path = self.path({f"values[{index}]": item}, f"values[{index}]", "upgrade", what="values file")
+            assert path is not None
+            _check_values_file(path, f"upgrade.values[{index}]")
+            values.append(path)
         sets = self.get(data, "set", "upgrade", list, [])
-        for item in sets:
-            if not isinstance(item, str) or "=" not in item:
-                raise ConfigError("upgrade.set", f"{item!r} is not KEY=VALUE",
-                                  fix='e.g. set: ["updateStrategy.type=Recreate"]')
+        for index, item in enumerate(sets):
+            _check_set(item, f"upgrade.set[{index}]")
         accepted = self.get(data, "accept_removed", "upgrade", list, [])
-        if not all(isinstance(item, str) and item for item in accepted):
-            raise ConfigError("upgrade.accept_removed", "expected component names",
-                              fix="e.g. accept_removed: [chartmuseum]")
+        _check_components(accepted)
         timeout = self.get(data, "timeout_seconds", "upgrade", int, 900)
-        if timeout <= 0:
-            raise ConfigError("upgrade.timeout_seconds", "must be positive", fix="e.g. timeout_seconds: 900")
+        if not 0 < timeout <= MAX_UPGRADE_TIMEOUT:
+            raise ConfigError("upgrade.timeout_seconds", f"must be positive and at most {MAX_UPGRADE_TIMEOUT} "
+                              "(a day)", fix="e.g. timeout_seconds: 900 (rollouts wait this long)")
         return UpgradeConfig(chart=chart, version=version, repo=repo, values=tuple(values), set=tuple(sets),
                              accept_removed=tuple(accepted),
                              reuse_values=self.get(data, "reuse_values", "upgrade", bool, False),
@@ -831,6 +846,40 @@ class _Loader:
             path=config_path,
             upgrade=upgrade,
         )
+
+
+def _check_values_file(path: Path, key: str) -> None:
+    """Read as Helm will read it at upgrade time, so that a broken file stops the run before anything changes."""
+    from seatrial.runbook.clients.helm_values import read_values_file
+
+    try:
+        read_values_file(path, "values file")
+    except BadInput as exc:
+        raise ConfigError(key, exc.message, fix=exc.fix or "correct the values file") from None
+
+
+def _check_set(item: Any, key: str) -> None:
+    from seatrial.runbook.clients.helm_values import parse_set
+
+    if not isinstance(item, str):
+        raise ConfigError(key, f"expected a KEY=VALUE text, found a {_kind(item)}",
+                          fix='e.g. set: ["updateStrategy.type=Recreate"] (quote it)')
+    try:
+        parse_set(item, "set")
+    except BadInput as exc:
+        raise ConfigError(key, exc.message, fix=exc.fix or 'e.g. set: ["updateStrategy.type=Recreate"]') from None
+
+
+def _check_components(accepted: list) -> None:
+    from seatrial.runbook.upgrade.harbor_chart import DATA_COMPONENTS, unknown_components
+
+    if not all(isinstance(item, str) and item for item in accepted):
+        raise ConfigError("upgrade.accept_removed", "expected component names",
+                          fix=f"e.g. accept_removed: [chartmuseum] (one of {', '.join(DATA_COMPONENTS)})")
+    unknown = unknown_components(accepted)
+    if unknown:
+        raise ConfigError("upgrade.accept_removed", f"{', '.join(unknown)}: not a component of Harbor's chart with "
+                          "a data volume", fix=f"name one of {', '.join(DATA_COMPONENTS)}, or remove it")
 
 
 def _check_writable_dir(run_dir: Path) -> None:

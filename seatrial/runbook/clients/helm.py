@@ -29,17 +29,25 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import helm_python
 import yaml
 
+from seatrial.runbook.clients.helm_upgrade_values import POLICIES, coalesce
+from seatrial.runbook.clients.helm_values import (  # noqa: F401 - the values API, re-exported
+    SECRET_KEY,
+    SECRET_REFERENCE_KEY,
+    masked,
+    names_a_secret,
+    parse_set,
+    register_secret_values,
+)
 from seatrial.runbook.clients.kubeyaml import KubernetesYamlLoader
 from seatrial.runbook.errors import ApiError, BadInput, Conflict, Invalid, NotFound, SeatrialError, Unreachable
-from seatrial.runbook.secrets import MASK, redact, register
+from seatrial.runbook.secrets import redact, register
 
 if TYPE_CHECKING:
     from seatrial.runbook.clients.kube import Cluster
@@ -47,17 +55,6 @@ if TYPE_CHECKING:
 ENGINE = f"helm-python-sdk {helm_python.__version__} (Helm SDK {helm_python.EXPECTED_HELM_SDK_VERSION})"
 RELEASE_SECRET_PREFIX = "sh.helm.release.v1."
 DEFAULT_TIMEOUT_S = 300
-# Value keys whose values are secrets in the charts seatrial handles (harborAdminPassword, secretKey,
-# database.internal.password, credentials.secretContents, registry.credentials.htpasswdString, tls keys...).
-SECRET_KEY = re.compile(r"pass(word)?|secret|token|credential|htpasswd|private|(^|[a-z])key$", re.IGNORECASE)
-# ...but these name where a secret lives (existingSecret, secretName, useSecret), not the secret itself.
-SECRET_REFERENCE_KEY = re.compile(r"^existing|[Nn]ame$|[Rr]ef$|^use[A-Z]|[a-z]Secret$")
-
-
-def names_a_secret(key: str) -> bool:
-    """Whether a values key holds a secret value (harborAdminPassword, core.secret, secretKey), not the
-    name of a Secret that holds one (existingSecret, secretName)."""
-    return bool(SECRET_KEY.search(key)) and not SECRET_REFERENCE_KEY.search(key)
 _NOT_MANIFESTS = ("NOTES.txt",)
 
 
@@ -97,47 +94,7 @@ def manifests_of(files: dict[str, str]) -> list[dict]:
     return objects
 
 
-def parse_set(expression: str) -> dict:
-    """One `--set KEY=VALUE` expression as Helm parses it (`a.b=1,c={x,y}`); a malformed one is BadInput."""
-    try:
-        values = helm_python.parse_set_string(expression)
-    except helm_python.HelmError as error:
-        raise BadInput(f"--set {expression!r} cannot be parsed: {_one_line(str(error))}",
-                       fix="write KEY=VALUE, e.g. --set persistence.persistentVolumeClaim.registry.size=10Gi"
-                       ) from None
-    register_secret_values(values)
-    return values
-
-
-# --------------------------------------------------------------------------- secrets in values
-
-def _holds_secret(key: str, within_secret: bool) -> bool:
-    """Whether the value under `key` is secret: its key names a secret, or it sits inside one that does
-    (credentials.secretContents.cloud holds the S3 keys) and does not itself name a Secret (existingSecret)."""
-    return names_a_secret(key) or (within_secret and not SECRET_REFERENCE_KEY.search(key))
-
-
-def masked(values: Any, _within_secret: bool = False) -> Any:
-    """A copy of `values` fit to show a person: every string under a key that names a secret, at any depth
-    below it, is the mask."""
-    if isinstance(values, dict):
-        return {k: masked(v, _holds_secret(str(k), _within_secret)) for k, v in values.items()}
-    if isinstance(values, list):
-        return [masked(v, _within_secret) for v in values]
-    if _within_secret and isinstance(values, str) and values:
-        return MASK
-    return values
-
-
-def register_secret_values(values: Any) -> None:
-    """Register every string under a key that names a secret (at any depth below it), so
-    seatrial.runbook.secrets.redact scrubs it. A multi-line one (an INI file, a PEM key) also line by line: YAML and
-    JSON print it indented or escaped, never whole."""
-    for value in _secret_strings(values):
-        register(value)
-        for line in value.splitlines() if "\n" in value else ():
-            register(line.strip())
-
+# --------------------------------------------------------------------------- secrets in manifests
 
 def register_manifest_secrets(objects: list[dict]) -> None:
     """Register the values a Secret manifest carries (stringData, and data decoded)."""
@@ -154,17 +111,6 @@ def register_manifest_secrets(objects: list[dict]) -> None:
                     register(base64.b64decode(value, validate=True).decode())
                 except (binascii.Error, UnicodeDecodeError):
                     pass
-
-
-def _secret_strings(values: Any, within_secret: bool = False) -> Iterator[str]:
-    if isinstance(values, dict):
-        for k, v in values.items():
-            yield from _secret_strings(v, _holds_secret(str(k), within_secret))
-    elif isinstance(values, list):
-        for v in values:
-            yield from _secret_strings(v, within_secret)
-    elif within_secret and isinstance(values, str):
-        yield values
 
 
 # --------------------------------------------------------------------------- errors
@@ -204,7 +150,8 @@ def _error(error: helm_python.HelmError, what: str, fix: str) -> SeatrialError:
 
 def _template_failure(detail: str) -> bool:
     """A template that fails during install or upgrade: the values are wrong, not the cluster."""
-    return detail.startswith(("execution error at (", "template: ", "values don't meet the specifications"))
+    return detail.startswith(("execution error at (", "template: ", "values don't meet the specifications")) \
+        or bool(re.match(r"\S+/templates/\S+:\d+:\d+:? executing ", detail))
 
 
 def _transport_failure(detail: str) -> bool:
@@ -284,6 +231,10 @@ def load_chart(ref: str | Path, *, version: str | None = None, repo_url: str | N
     if version:
         raise BadInput(f"chart {text}: a version ({version}) was given for a local chart",
                        fix="drop the version, or give repo_url (chart repository) or an oci:// reference")
+    if path.is_dir() and not (path / "Chart.yaml").is_file():  # else the engine reads the whole tree first
+        raise BadInput(f"chart {text} cannot be loaded: the directory has no Chart.yaml",
+                       fix="give a chart directory (with Chart.yaml) or a chart .tgz, e.g. fixtures/charts/"
+                           "harbor-1.18.4.tgz, or a chart name with repo_url, or oci://HOST/PATH/CHART")
     try:
         return Chart(helm_python.Chart.load(path), str(path))
     except helm_python.HelmError as error:
@@ -362,16 +313,25 @@ class Helm:
                           create_namespace=create_namespace)
 
     def upgrade(self, chart: Chart, release: str, values: dict | None = None, *, wait: bool = False,
-                timeout_s: int = DEFAULT_TIMEOUT_S, reuse_values: bool = False) -> dict:
+                timeout_s: int = DEFAULT_TIMEOUT_S, policy: str = "default", reuse_values: bool = False) -> dict:
         """`helm upgrade` in the apply method the release was installed with (three-way merge patch, or
         server-side apply): fields the old manifest did not set (a restored PVC's volumeName) stay as they
-        are. Never `--force-replace`: replacing bound PVCs and StatefulSets is what Kubernetes refuses."""
+        are. Never `--force-replace`: replacing bound PVCs and StatefulSets is what Kubernetes refuses.
+
+        `policy` says which values Helm deploys (seatrial.runbook.clients.helm_upgrade_values): `default` (none
+        given: the deployed ones), `reuse` (--reuse-values; also `reuse_values=True`), `reset`, `reset-then-reuse`."""
+        policy = "reuse" if reuse_values else policy
+        if policy not in POLICIES:
+            raise BadInput(f"unknown values policy {policy!r}", fix=f"use one of {', '.join(POLICIES)}")
+        values = dict(values or {})
         register_secret_values(values)
+        if policy == "reset-then-reuse":  # the engine has no such flag: the same values, then reset to exactly them
+            values = coalesce(values, self.get_values(release))
         return self._call(f"helm upgrade of {self._where(release)} to {chart.name}-{chart.version} failed",
                           "read the message; `seatrial upgrade-plan` names what the new chart changes",
-                          self._config.upgrade, chart.engine_chart, release, values or {},
+                          self._config.upgrade, chart.engine_chart, release, values,
                           namespace=self.namespace, timeout=timeout_s, wait="watcher" if wait else None,
-                          reuse_values=reuse_values)
+                          reuse_values=policy == "reuse", reset_values=policy in ("reset", "reset-then-reuse"))
 
     def status(self, release: str) -> dict:
         return self._call(f"helm status of {self._where(release)}",

@@ -155,16 +155,28 @@ SIZE_UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "
               "GIB": 2**30, "TI": 2**40, "TIB": 2**40, "PI": 2**50, "PIB": 2**50}
 
 
+MAX_PROJECTION = 2**60  # 1 EiB: beyond any Harbor, and still a number the projection's arithmetic can hold
+
+
 def parse_size(text: str) -> int:
-    """`2TiB`, `500GiB`, `1.5TB`, `800G` -> bytes; BadInput naming --project-size otherwise."""
+    """`2TiB`, `500GiB`, `1.5TB`, `800G` -> whole bytes (at least 1, at most 1 EiB); BadInput naming --project-size
+    otherwise. Read as a decimal, never a float: `1` and 400 zeros is a number too large, not an overflow."""
     import re
+    from decimal import Decimal
 
     found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text or "")
     unit = found.group(2).upper() if found else None
-    if not found or unit not in SIZE_UNITS or float(found.group(1)) <= 0:
+    if not found or unit not in SIZE_UNITS:
         raise BadInput(f"--project-size {text!r} is not a data size",
                        fix="give a number and a unit, e.g. --project-size 2TiB (KiB, MiB, GiB, TiB; KB, MB, GB, TB)")
-    return int(float(found.group(1)) * SIZE_UNITS[unit])
+    size = Decimal(found.group(1)) * SIZE_UNITS[unit]
+    if size < 1 or size != size.to_integral_value():
+        raise BadInput(f"--project-size {text!r} is not a whole number of bytes (at least 1)",
+                       fix="give a size of whole bytes, e.g. --project-size 2TiB or --project-size 1536")
+    if size > MAX_PROJECTION:
+        raise BadInput(f"--project-size {text!r} is more than 1 EiB", fix="give the size of the Harbor data to "
+                       "move, e.g. --project-size 2TiB")
+    return int(size)
 
 
 @dataclass(frozen=True)

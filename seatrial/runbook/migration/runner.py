@@ -196,6 +196,9 @@ def run_step(ctx: StepContext, step: str, *, redo: bool = False) -> int:
         recorded = module.apply(ctx) or {}
     except SeatrialError as exc:
         journal.finish(step, "error", duration=time.time() - started, error=redact(exc.render()))
+        if isinstance(exc, BadInput):  # a resume cannot fix bad input: the CLI prints it as one line, exit 2
+            _after_failure(ctx, step)
+            raise
         ctx.say(redact(f"{step} failed: {exc.render()}"))
         if exc.see_also():
             ctx.say(f"  see {exc.see_also()}")

@@ -13,9 +13,9 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from seatrial.runbook.clients import helm
+from seatrial.runbook.clients.helm_upgrade_values import UpgradeValues, exactly
+from seatrial.runbook.clients.helm_values import read_values_file
 from seatrial.runbook.errors import BadInput
 from seatrial.runbook.secrets import redact
 from seatrial.runbook.upgrade.findings import FAIL, WARN, Finding
@@ -65,32 +65,20 @@ def user_values(files: list[str], sets: list[str], option: str = "--values") -> 
     """The values files in order (maps merged, as Helm does), then each --set."""
     values: dict = {}
     for name in files:
-        path = Path(name).expanduser()
-        try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except OSError as exc:
-            raise BadInput(f"{option} {name}: cannot be read ({exc.strerror or type(exc).__name__})",
-                           fix="give the path of an existing values file") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark else ""
-            raise BadInput(f"{option} {name}: not valid YAML{where}", fix="correct the file (helm reads it the "
-                           "same way)") from None
-        if not isinstance(loaded, dict):
-            raise BadInput(f"{option} {name}: holds a {type(loaded).__name__}, not a map of values",
-                           fix="a values file is a YAML mapping, as the chart's values.yaml")
-        values = merged(values, loaded)
+        values = merged(values, read_values_file(Path(name).expanduser(), option))
+    set_option = "--from-set" if option == "--from-values" else "--set"
     for expression in sets:
-        if "=" not in expression:
-            raise BadInput(f"--set {expression!r}: not KEY=VALUE", fix="write --set persistence.enabled=true")
-        values = merged(values, helm.parse_set(expression))
+        values = merged(values, helm.parse_set(expression, set_option))
     return values
 
 
 def chart_side(chart: helm.Chart, values: dict, *, release: str, namespace: str, upgrade: bool) -> Side:
-    return Side(chart.render(values, release=release, namespace=namespace, is_upgrade=upgrade), values,
-                chart.values, f"{chart.name}-{chart.version}", chart.app_version, chart.values_schema,
-                "\n".join(t.get("data", "") for t in chart.engine_chart.templates))
+    return _side(chart, chart.render(values, release=release, namespace=namespace, is_upgrade=upgrade), values)
+
+
+def _side(chart: helm.Chart, manifests: list[dict], values: dict) -> Side:
+    return Side(manifests, values, chart.values, f"{chart.name}-{chart.version}", chart.app_version,
+                chart.values_schema, "\n".join(t.get("data", "") for t in chart.engine_chart.templates))
 
 
 def release_side(stored: helm.StoredRelease) -> Side:
@@ -99,13 +87,17 @@ def release_side(stored: helm.StoredRelease) -> Side:
                 f"{name}-{stored.chart_version} (revision {stored.revision})", stored.app_version)
 
 
-def make_plan(deployed: Side, new_chart: helm.Chart, new_values: dict, *, release: str, namespace: str,
-              force: bool = False, accept_removed: frozenset[str] = frozenset()) -> Plan:
-    new = chart_side(new_chart, new_values, release=release, namespace=namespace, upgrade=True)
+def make_plan(deployed: Side, new_chart: helm.Chart, new_values: dict | UpgradeValues, *, release: str,
+              namespace: str, force: bool = False, accept_removed: frozenset[str] = frozenset()) -> Plan:
+    """The guard over the deployed side and the new chart rendered with what Helm will deploy: `new_values` is
+    the upgrade's values under a policy (helm_upgrade_values), or a dict rendered exactly as it is."""
+    values = exactly(new_values) if isinstance(new_values, dict) else new_values
 
-    def render(values: dict) -> list[dict]:
-        return new_chart.render(values, release=release, namespace=namespace, is_upgrade=True)
+    def render(user: dict) -> list[dict]:
+        return new_chart.render(values.for_render(new_chart.values, user), release=release, namespace=namespace,
+                                is_upgrade=True)
 
+    new = _side(new_chart, render(values.user), values.user)
     return analyse(deployed, new, render, release=release, namespace=namespace, force=force,
                    accept_removed=accept_removed)
 

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seatrial.runbook.clients import helm
+from seatrial.runbook.clients.helm_upgrade_values import UpgradeValues, upgrade_values
 from seatrial.runbook.errors import CheckFailed, WaitTimeout
 from seatrial.runbook.upgrade import planner
 from seatrial.runbook.upgrade.guard import Plan
+from seatrial.runbook.upgrade.harbor_chart import refuse_other_charts
 from seatrial.runbook.upgrade.objects import name_of, of_kind
 from seatrial.runbook.upgrade.rollout import KINDS, RolloutState, observe
 from seatrial.runbook.upgrade.rollouts import strategy_key
@@ -33,20 +35,26 @@ class RolloutStuck(CheckFailed):
 class Guarded:
     plan: Plan
     chart: helm.Chart
-    values: dict
+    values: UpgradeValues  # what is passed to the engine (`given`, `policy`) and what it deploys (`for_render`)
     stored: helm.StoredRelease
     files: dict[str, Path]
 
 
-def guard(cluster, upgrade, *, release: str, namespace: str, run_dir: Path, say: Callable[[str], None]) -> Guarded:
-    """The plan of `seatrial upgrade-plan` on the live release; its checks' JUnit beside the steps'."""
-    stored = helm.read_release(cluster, release, namespace)
-    chart = planner.ChartRef(upgrade.chart, upgrade.version, upgrade.repo).load()
-    values = planner.user_values([str(p) for p in upgrade.values], list(upgrade.set), "upgrade.values")
-    if upgrade.reuse_values:  # the deployed values (secrets among them) stay out of seatrial.yaml and its files
-        from seatrial.runbook.upgrade.fix import merged
+def values_policy(upgrade) -> str:
+    """The `upgrade:` section's values policy: `reuse_values: true` is helm's --reset-then-reuse-values; without
+    it, helm's own rule (no values given: the deployed ones)."""
+    return "reset-then-reuse" if upgrade.reuse_values else "default"
 
-        values = merged(stored.config, values)
+
+def guard(cluster, upgrade, *, release: str, namespace: str, run_dir: Path, say: Callable[[str], None]) -> Guarded:
+    """The plan of `seatrial upgrade-plan` on the live release, rendered with the values the engine will deploy;
+    its checks' JUnit beside the steps'. The local inputs are read before the cluster: bad input is told first."""
+    given = planner.user_values([str(p) for p in upgrade.values], list(upgrade.set), "upgrade.values")
+    chart = planner.ChartRef(upgrade.chart, upgrade.version, upgrade.repo).load()
+    refuse_other_charts(chart.name, f"upgrade.chart {upgrade.chart}")
+    stored = helm.read_release(cluster, release, namespace)
+    # the deployed values (secrets among them) stay out of seatrial.yaml and its files
+    values = upgrade_values(values_policy(upgrade), given, stored.config, stored.chart_values)
     plan = planner.make_plan(planner.release_side(stored), chart, values, release=release, namespace=namespace,
                              accept_removed=frozenset(upgrade.accept_removed))
     files = planner.write_outputs(plan, run_dir / PLAN_DIR)
@@ -119,8 +127,10 @@ def upgrade_and_wait(engine: helm.Helm, guarded: Guarded, cluster, *, release: s
     """helm upgrade (a patch, never --force), then every rollout; on failure roll back when asked."""
     chart = guarded.chart
     say(f"  helm upgrade {release} -> {chart.name}-{chart.version} (three-way merge; never replace)")
-    done = engine.upgrade(chart, release, guarded.values, wait=False, timeout_s=int(timeout))
-    rendered = chart.render(guarded.values, release=release, namespace=namespace, is_upgrade=True)
+    done = engine.upgrade(chart, release, guarded.values.given, wait=False, timeout_s=int(timeout),
+                          policy=guarded.values.policy)
+    rendered = chart.render(guarded.values.for_render(chart.values), release=release, namespace=namespace,
+                            is_upgrade=True)
     try:
         wait_for_rollouts(cluster, namespace, workloads(rendered), timeout=timeout,
                           strategy=strategy_key(chart.values), say=say, stuck_after=stuck_after)
