@@ -172,7 +172,9 @@ def run(ctx: StepContext, *, from_step: str | None = None, until_step: str | Non
                 break
         from seatrial.runbook.migration.report import write_report
 
-        markdown, page = write_report(ctx.config, ctx.journal)
+        # a run that stopped asks its dependencies nothing more (a Harbor answering 503 would hold the stop
+        # message back by every retry); the report then says what the journal recorded
+        markdown, page = write_report(ctx.config, ctx.journal, live=code == 0)
     ctx.say(f"{'all steps green' if code == 0 else 'stopped'}. report: {markdown} ({page.name})")
     return code
 
