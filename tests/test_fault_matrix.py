@@ -169,6 +169,49 @@ def test_a_5xx_spell_during_the_backup_wait_is_ridden_out(matrix: Matrix):
     assert "backup: " in text and "checks green" in text, text[-3000:]
 
 
+# -- slow answers: a line at least every 10 s (made 0.2 s here), naming what is awaited ---------------------------
+# The proxy holds one request until the line that names it is said: without that line the request would be held for
+# the proxy's limit (a minute) and the test fail.
+QUICK_HEARTBEAT = {"SEATRIAL_PROGRESS_EVERY_S": "0.2"}
+
+
+def _released_when_said(proxy: FaultProxy, words: str):
+    said: list[str] = []
+
+    def arm(line: str) -> None:
+        if words in line:
+            said.append(line)
+            proxy.release()
+    return arm, said
+
+
+def test_a_harbor_api_slow_to_answer_is_said_while_awaited(matrix: Matrix):
+    proxy = matrix.proxies["harbor"]
+    release, said = _released_when_said(proxy, f"still waiting for Harbor API at {proxy.url} to answer GET /api/")
+    proxy.set("hold", paths=("/api/",), budget=1)
+    code, text, faults = _watched(matrix, "step", "thaw-target", arm=release, env=QUICK_HEARTBEAT)
+    assert faults["harbor"] == 1, text[-3000:]
+    assert said, f"nothing was said while Harbor's answer was awaited:\n{text[-3000:]}"
+    assert code == 0, text[-3000:]
+
+
+def test_a_source_api_slow_to_answer_during_the_backup_wait_is_said_while_awaited(matrix: Matrix):
+    proxy = matrix.proxies["source"]
+    backups = "/apis/velero.io/v1/namespaces/velero/backups/"
+    release, said = _released_when_said(
+        proxy, f"still waiting for the Kubernetes API of context 'source' to answer GET {backups}")
+
+    def arm(line: str) -> None:
+        if "created Backup velero/" in line:  # the wait reads the Backup next
+            proxy.set("hold", paths=(backups,), budget=1)
+        release(line)
+
+    code, text, faults = _watched(matrix, "step", "backup", "--yes", arm=arm, env=QUICK_HEARTBEAT)
+    assert faults["source"] == 1, text[-3000:]
+    assert said, f"nothing was said while the Backup's read was awaited:\n{text[-3000:]}"
+    assert code == 0 and "checks green" in text, text[-3000:]
+
+
 # -- faults met in the middle of a step that changes things ------------------------------------------------------
 # These run after the cells above (same sandbox); the restore cell, last, replaces the target's restored namespace
 # and so re-takes `matrix.before`.
@@ -277,12 +320,12 @@ def test_a_harbor_fault_when_freeze_sets_read_only(matrix: Matrix):
     assert matrix.state() == matrix.before
 
 
-def _watched(matrix: Matrix, *args: str, arm) -> tuple[int, str, dict[str, int]]:
+def _watched(matrix: Matrix, *args: str, arm, env: dict[str, str] | None = None) -> tuple[int, str, dict[str, int]]:
     """Run `seatrial <args>`, calling `arm(line)` on each output line (to set a fault at the right moment);
     (exit code, output, faulted requests per proxy). Every fault is healed after."""
     command = [sys.executable, "-m", "seatrial.runbook.cli", "-c", str(matrix.config), *args]
     seen: list[str] = []
-    with subprocess.Popen(command, cwd=ROOT, env={**os.environ, **FAST_FAULTS}, stdin=subprocess.DEVNULL,
+    with subprocess.Popen(command, cwd=ROOT, env={**os.environ, **FAST_FAULTS, **(env or {})}, stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as child:
         assert child.stdout is not None
         for line in child.stdout:

@@ -13,7 +13,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 
-from seatrial.runbook import retry
+from seatrial.runbook import inflight, retry
 from seatrial.runbook.errors import (
     ApiError,
     BadInput,
@@ -78,9 +78,10 @@ class HarborClient:
         while True:
             attempt += 1
             try:
-                response = self._session.request(method, url, params=params, json=json, headers=headers,
-                                                 auth=(self.username, self._password.reveal()), timeout=self.timeout,
-                                                 allow_redirects=False)
+                with inflight.awaiting(f"Harbor API at {self.url} to answer {method} {urlsplit(url).path}"):
+                    response = self._session.request(method, url, params=params, json=json, headers=headers,
+                                                     auth=(self.username, self._password.reveal()),
+                                                     timeout=self.timeout, allow_redirects=False)
             except requests.Timeout:
                 raise Unreachable(f"Harbor at {self.url} did not answer {method} {urlsplit(url).path} within "
                                   f"{self.timeout:.0f} s", fix="check that Harbor is up and the URL is right") from None

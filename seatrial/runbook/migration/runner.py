@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seatrial.runbook import inflight
 from seatrial.runbook.checking.warm_checks import run_pytest, warm_server
 from seatrial.runbook.errors import BadInput, SeatrialError, Unreachable
 from seatrial.runbook.migration.steps import EXTRA_STEPS, STEP_ORDER, check_module
@@ -96,7 +97,8 @@ def run_checks(ctx: StepContext, step: str, *, extra: tuple[str, ...] = (), juni
     junit.parent.mkdir(parents=True, exist_ok=True)
     command = check_command(checks_dir() / check_module(step), junit, f"seatrial-{step}",
                             f"--seatrial-config={ctx.config.path}", *extra)
-    done = run_pytest(command)  # a fresh process, forked from a warm one inside run()
+    with inflight.awaiting(f"the checks of {step} to finish (a pytest process of their own)"):
+        done = run_pytest(command)  # a fresh process, forked from a warm one inside run()
     result = CheckResult(step, PYTEST_EXIT.get(done.returncode, 1), junit=junit if junit.exists() else None,
                          output=redact(done.stdout + done.stderr))
     if result.junit:
@@ -164,7 +166,7 @@ def run(ctx: StepContext, *, from_step: str | None = None, until_step: str | Non
             for line in step_module(step).plan(ctx):
                 ctx.say(f"  would: {line}")
         return 0
-    with ctx.journal.lock(), warm_server():
+    with ctx.journal.lock(), warm_server(), ctx.ticking():
         code = 0
         for step in steps:
             code = run_step(ctx, step, redo=(step == from_step))
@@ -188,7 +190,13 @@ def _confirm_second_backup(ctx: StepContext) -> None:
 
 
 def run_step(ctx: StepContext, step: str, *, redo: bool = False) -> int:
-    """Do one step (unless the journal says it passed and its checks still pass), then its checks."""
+    """Do one step (unless the journal says it passed and its checks still pass), then its checks; a line at least
+    every 10 s while it does."""
+    with ctx.ticking():
+        return _run_step(ctx, step, redo=redo)
+
+
+def _run_step(ctx: StepContext, step: str, *, redo: bool) -> int:
     journal = ctx.journal
     module = step_module(step)
     if redo and step == "backup" and journal.done("backup"):
