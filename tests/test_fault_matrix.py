@@ -212,6 +212,48 @@ def test_a_source_api_slow_to_answer_during_the_backup_wait_is_said_while_awaite
     assert code == 0 and "checks green" in text, text[-3000:]
 
 
+# -- damaged answers: a fault of the dependency (exit 3) naming what came back, never a verdict ---------------------
+
+def _backups_path(matrix: Matrix) -> str:
+    storage = yaml.safe_load(matrix.config.read_text())["storage"]
+    return f"/{storage['bucket']}/{storage['prefix'].strip('/')}/backups/"
+
+
+def test_an_object_store_cutting_answers_short_is_a_dependency_fault(matrix: Matrix):
+    """S3 answers 200 with the whole Content-Length announced and half the body: the backup's checks exit 3 naming the
+    object store and the bytes that came, not a collection failure nor "damaged"; in the backup step the source stays
+    read-only (the Backup is not judged yet); healed, the same checks are green."""
+    code, text, faulted = _faulted_run(matrix, "s3", "truncated", "verify", "backup", paths=(_backups_path(matrix),),
+                                       methods=("GET",))
+    assert faulted, text[-3000:]
+    assert code == 3, f"a body cut short: exit {code}, not 3:\n{text[-3000:]}"
+    assert "the object store answered 200, but the body broke off after" in text, text[-3000:]
+    assert "collection failure" not in text and "damaged" not in text, text[-3000:]
+
+    def arm(line: str) -> None:
+        if "phase Completed" in line:  # the Backup is made and finished: its checks read the bucket next
+            matrix.proxies["s3"].set("truncated", paths=(_backups_path(matrix),), methods=("GET",))
+
+    code, text, faults = _watched(matrix, "step", "backup", "--yes", arm=arm)
+    assert faults["s3"] and code == 3, f"exit {code}:\n{text[-3000:]}"
+    assert "broke off after" in text and "stays read-only" in text and "writable again" not in text, text[-3000:]
+    assert matrix.state() == matrix.before, "the source was thawed although the Backup was not judged"
+
+    healed = matrix.cli("verify", "backup")
+    assert healed.returncode == 0, (healed.stdout + healed.stderr)[-3000:]
+
+
+def test_a_registry_failing_only_the_canary_uploads_is_a_dependency_fault(matrix: Matrix):
+    """The target registry answers 503 to the canary's blob uploads only (every pull works): the canary check is
+    not judged and the checks exit 3, not a failed canary (exit 1)."""
+    canary = yaml.safe_load(matrix.config.read_text())["harbor"]["canary_project"]
+    code, text, faulted = _faulted_run(matrix, "harbor", "5xx", "verify", "verify-harbor",
+                                       paths=(f"/v2/{canary}/canary/blobs/uploads/",))
+    assert faulted, text[-3000:]
+    assert code == 3, f"503 on the canary's uploads: exit {code}, not 3:\n{text[-3000:]}"
+    assert "test_canary_push_and_pull not judged: a dependency failed" in text and "503" in text, text[-3000:]
+
+
 # -- faults met in the middle of a step that changes things ------------------------------------------------------
 # These run after the cells above (same sandbox); the restore cell, last, replaces the target's restored namespace
 # and so re-takes `matrix.before`.

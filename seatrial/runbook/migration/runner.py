@@ -254,7 +254,7 @@ def _run_step(ctx: StepContext, step: str, *, redo: bool) -> int:
         ctx.say(f"  ({result.not_judged} other check(s) not judged: they wait on the failure above)")
     if not result.failed:
         ctx.say(result.why_not_run())
-    _after_failure(ctx, step)
+    _after_failure(ctx, step, unjudged=result.exit_code == 3)
     ctx.say(f"fix the above, then resume with: {_resume_hint(ctx, step)}")
     return result.exit_code if result.exit_code in (1, 2, 3) else 1
 
@@ -295,13 +295,21 @@ def _say_failures(ctx: StepContext, result: CheckResult) -> None:
         ctx.say(f"  now failing: {name}: {first[:300]}")
 
 
-def _after_failure(ctx: StepContext, step: str) -> None:
-    """A failed backup leaves the source writable again, unless the operator keeps it frozen."""
+def _after_failure(ctx: StepContext, step: str, *, unjudged: bool = False) -> None:
+    """A failed backup leaves the source writable again, unless the operator keeps it frozen, or the Backup was
+    not judged (`unjudged`: its checks met a dependency fault): thawing would let writes in after a Backup that
+    may be good, and only a second full backup could be trusted then."""
     if step != "backup" or not ctx.journal.step("freeze").get("frozen_at"):
         return
     if ctx.keep_frozen:
         ctx.journal.set_harbor_state("source", "read-only (kept frozen after the failed backup: --keep-frozen)")
         ctx.say("  source Harbor stays read-only (--keep-frozen)")
+        return
+    if unjudged:
+        ctx.journal.set_harbor_state("source", "read-only (kept frozen: the backup's checks could not judge it)")
+        ctx.say("  source Harbor stays read-only: a dependency failed while the backup's checks read it, so the "
+                "Backup is not judged yet; resume once the dependency is back (or thaw by hand if you abandon the "
+                "move)")
         return
     running = _backup_still_running(ctx)
     if running:
