@@ -194,6 +194,91 @@ def test_a_backup_wait_faulted_for_good_resumes_on_the_same_backup(matrix: Matri
     assert matrix.state() == matrix.before
 
 
+# -- slow answers: a line at least every 10 s (made 0.2 s here), naming what is awaited ---------------------------
+# The proxy holds one request until the line that names it is said: without that line the request would be held for
+# the proxy's limit (a minute) and the test fail.
+QUICK_HEARTBEAT = {"SEATRIAL_PROGRESS_EVERY_S": "0.2"}
+
+
+def _released_when_said(proxy: FaultProxy, words: str):
+    said: list[str] = []
+
+    def arm(line: str) -> None:
+        if words in line:
+            said.append(line)
+            proxy.release()
+    return arm, said
+
+
+def test_a_harbor_api_slow_to_answer_is_said_while_awaited(matrix: Matrix):
+    proxy = matrix.proxies["harbor"]
+    release, said = _released_when_said(proxy, f"still waiting for Harbor API at {proxy.url} to answer GET /api/")
+    proxy.set("hold", paths=("/api/",), budget=1)
+    code, text, faults = _watched(matrix, "step", "thaw-target", arm=release, env=QUICK_HEARTBEAT)
+    assert faults["harbor"] == 1, text[-3000:]
+    assert said, f"nothing was said while Harbor's answer was awaited:\n{text[-3000:]}"
+    assert code == 0, text[-3000:]
+
+
+def test_a_source_api_slow_to_answer_during_the_backup_wait_is_said_while_awaited(matrix: Matrix):
+    proxy = matrix.proxies["source"]
+    backups = "/apis/velero.io/v1/namespaces/velero/backups/"
+    release, said = _released_when_said(
+        proxy, f"still waiting for the Kubernetes API of context 'source' to answer GET {backups}")
+
+    def arm(line: str) -> None:
+        if "created Backup velero/" in line:  # the wait reads the Backup next
+            proxy.set("hold", paths=(backups,), budget=1)
+        release(line)
+
+    code, text, faults = _watched(matrix, "step", "backup", "--yes", arm=arm, env=QUICK_HEARTBEAT)
+    assert faults["source"] == 1, text[-3000:]
+    assert said, f"nothing was said while the Backup's read was awaited:\n{text[-3000:]}"
+    assert code == 0 and "checks green" in text, text[-3000:]
+
+
+# -- damaged answers: a fault of the dependency (exit 3) naming what came back, never a verdict ---------------------
+
+def _backups_path(matrix: Matrix) -> str:
+    storage = yaml.safe_load(matrix.config.read_text())["storage"]
+    return f"/{storage['bucket']}/{storage['prefix'].strip('/')}/backups/"
+
+
+def test_an_object_store_cutting_answers_short_is_a_dependency_fault(matrix: Matrix):
+    """S3 answers 200 with the whole Content-Length announced and half the body: the backup's checks exit 3 naming the
+    object store and the bytes that came, not a collection failure nor "damaged"; in the backup step the source stays
+    read-only (the Backup is not judged yet); healed, the same checks are green."""
+    code, text, faulted = _faulted_run(matrix, "s3", "truncated", "verify", "backup", paths=(_backups_path(matrix),),
+                                       methods=("GET",))
+    assert faulted, text[-3000:]
+    assert code == 3, f"a body cut short: exit {code}, not 3:\n{text[-3000:]}"
+    assert "the object store answered 200, but the body broke off after" in text, text[-3000:]
+    assert "collection failure" not in text and "damaged" not in text, text[-3000:]
+
+    def arm(line: str) -> None:
+        if "phase Completed" in line:  # the Backup is made and finished: its checks read the bucket next
+            matrix.proxies["s3"].set("truncated", paths=(_backups_path(matrix),), methods=("GET",))
+
+    code, text, faults = _watched(matrix, "step", "backup", "--yes", arm=arm)
+    assert faults["s3"] and code == 3, f"exit {code}:\n{text[-3000:]}"
+    assert "broke off after" in text and "stays read-only" in text and "writable again" not in text, text[-3000:]
+    assert matrix.state() == matrix.before, "the source was thawed although the Backup was not judged"
+
+    healed = matrix.cli("verify", "backup")
+    assert healed.returncode == 0, (healed.stdout + healed.stderr)[-3000:]
+
+
+def test_a_registry_failing_only_the_canary_uploads_is_a_dependency_fault(matrix: Matrix):
+    """The target registry answers 503 to the canary's blob uploads only (every pull works): the canary check is
+    not judged and the checks exit 3, not a failed canary (exit 1)."""
+    canary = yaml.safe_load(matrix.config.read_text())["harbor"]["canary_project"]
+    code, text, faulted = _faulted_run(matrix, "harbor", "5xx", "verify", "verify-harbor",
+                                       paths=(f"/v2/{canary}/canary/blobs/uploads/",))
+    assert faulted, text[-3000:]
+    assert code == 3, f"503 on the canary's uploads: exit {code}, not 3:\n{text[-3000:]}"
+    assert "test_canary_push_and_pull not judged: a dependency failed" in text and "503" in text, text[-3000:]
+
+
 # -- faults met in the middle of a step that changes things ------------------------------------------------------
 # These run after the cells above (same sandbox); the restore cell, last, replaces the target's restored namespace
 # and so re-takes `matrix.before`.
@@ -302,12 +387,12 @@ def test_a_harbor_fault_when_freeze_sets_read_only(matrix: Matrix):
     assert matrix.state() == matrix.before
 
 
-def _watched(matrix: Matrix, *args: str, arm) -> tuple[int, str, dict[str, int]]:
+def _watched(matrix: Matrix, *args: str, arm, env: dict[str, str] | None = None) -> tuple[int, str, dict[str, int]]:
     """Run `seatrial <args>`, calling `arm(line)` on each output line (to set a fault at the right moment);
     (exit code, output, faulted requests per proxy). Every fault is healed after."""
     command = [sys.executable, "-m", "seatrial.runbook.cli", "-c", str(matrix.config), *args]
     seen: list[str] = []
-    with subprocess.Popen(command, cwd=ROOT, env={**os.environ, **FAST_FAULTS}, stdin=subprocess.DEVNULL,
+    with subprocess.Popen(command, cwd=ROOT, env={**os.environ, **FAST_FAULTS, **(env or {})}, stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as child:
         assert child.stdout is not None
         for line in child.stdout:

@@ -3,7 +3,8 @@
 - the backup step reads the source Harbor's read_only flag during its wait, with Harbor's time; a source
   made writable behind seatrial's back fails the backup's checks, naming when;
 - a resumed run that finds a finished step's facts changed says what changed: it redoes the step when no
-  finished backup relied on it yet, and stops with exit 1 (naming the command to redo) once one did.
+  finished backup relied on it yet, and stops with exit 1 (naming the command to redo) once one did, at once,
+  asking no dependency anything more.
 """
 
 from __future__ import annotations
@@ -82,6 +83,11 @@ def test_a_resumed_run_stops_when_a_finished_backup_relied_on_what_changed(sandb
     assert "== freeze: done before, but what it established has changed since" in text, text
     assert "the finished backup step relied on it" in text and "run --from freeze" in text, text
     assert "all steps green" not in text
+    # stopping asks nothing more: the target Harbor (answering 503 until a restore) is not probed for the report
+    assert "retrying" not in text, text
+    lines = done.stdout.splitlines()
+    redo = next(i for i, line in enumerate(lines) if "to redo from here:" in line)
+    assert lines[redo + 1].startswith("stopped. report: "), lines[redo:]
     with HarborClient(sandbox.source_harbor_url, "admin", sandbox.admin_password) as harbor:
         assert harbor.read_only() is False, "the stopped run repaired the freeze silently"
 

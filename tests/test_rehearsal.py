@@ -114,12 +114,40 @@ def test_a_temp_rehearsal_directory_goes_after_a_green_run_and_stays_after_a_fai
 
     for code in (0, 1):
         root = tmp_path / f"seatrial-rehearsal-{code}"
-        (root / "run" / "restic-cache").mkdir(parents=True)
-        (root / "run" / "report.md").write_text("# report\n")
+        evidence = tmp_path / f"evidence-{code}"
+        (evidence / "restic-cache").mkdir(parents=True)
+        (evidence / "seatrial.lock").write_text("123\n")
+        (evidence / "report.md").write_text("# report\n")
+        (root / "run").mkdir(parents=True)
         (root / "credentials-velero").write_text("[default]\n")
-        keep_evidence(root / "run", tmp_path / f"evidence-{code}", out=lambda _line: None)
+        keep_evidence(evidence, out=lambda _line: None)
         tidy_temp_root(root, code)
-        assert (tmp_path / f"evidence-{code}" / "report.md").is_file()
-        assert not (tmp_path / f"evidence-{code}" / "restic-cache").exists()  # a cache, not evidence
+        assert (evidence / "report.md").is_file()
+        assert not (evidence / "restic-cache").exists() and not (evidence / "seatrial.lock").exists()  # no evidence
         assert root.exists() == (code != 0), code
     assert f"kept in {tmp_path / 'seatrial-rehearsal-1'} for inspection" in capsys.readouterr().out
+
+
+# an absolute path in a line: not the host part of a URL (http://127.0.0.1), not a name like velero/backup or 0/53
+PRINTED_PATH = re.compile(r"(?<![\w:/.])(/[\w.\-/]+)")
+
+
+@pytest.mark.slow
+def test_every_path_a_rehearsal_in_a_temp_directory_prints_exists_after_it_returns(tmp_path: Path) -> None:
+    """`make rehearse` without --dir: the environment in a temporary directory removed after a green run, the
+    evidence kept in ./run/rehearsal-<time>/ -- the upgrade's plan among it."""
+    _tools()
+    done = subprocess.run([sys.executable, "-m", "seatrial.fixtures.rehearse", "--env", "sandbox"],
+                          cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          env={**os.environ, "TMPDIR": str(tmp_path)}, timeout=REHEARSAL_TIMEOUT_S, check=False)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-8000:]
+    assert not list(tmp_path.glob("seatrial-rehearsal-*")), "the temporary environment stays after a green run"
+    printed = PRINTED_PATH.findall(output)
+    (evidence,) = (tmp_path / "run").iterdir()
+    assert str(evidence / "upgrade-plan" / "report.md") in printed, output
+    assert str(evidence / "report.md") in printed and str(evidence / "report.html") in printed, output
+    gone = sorted({path for path in printed if not Path(path).exists()})
+    assert not gone, f"printed but gone after the rehearsal: {gone}\n{output[-4000:]}"
+    assert done.stdout.rstrip().splitlines()[-1].startswith(f"report: {evidence / 'report.html'}")
+    assert not (evidence / "restic-cache").exists() and not list(evidence.glob("*.lock"))

@@ -318,3 +318,29 @@ def test_parity_says_what_the_file_by_file_comparison_found_over_the_byte_counts
     differs = "DIFFERS in 1 path(s): base/1/2608: file 8192 bytes, mode 600, sha256 0a1b2c3d4e5f, the snapshot has ..."
     assert _parity({"bytes": "4096", "restored": "4096", "content": differs}) == differs
     assert _parity({"excluded": "volumes.exclude", "content": "identical (1 files)"}).startswith("left out on purpose")
+
+
+def test_the_report_asks_each_harbor_its_flag_once_without_retries(workspace: Workspace) -> None:
+    """Both files of a report from one look per Harbor, one request each: a Harbor answering 503 does not hold the
+    report back by a retry's backoff (a stopping run asks nothing at all: live=False)."""
+    from seatrial.fixtures.faultproxy import FaultProxy
+
+    source, target = FaultProxy("http://127.0.0.1:9").start(), FaultProxy("http://127.0.0.1:9").start()
+    try:
+        for proxy in (source, target):
+            proxy.set("5xx", paths=("/",))
+        data = workspace.data()
+        data["harbor"].update(source_url=source.url, target_url=target.url)
+        workspace.write(data)
+        config = workspace.load()
+        journal = _run_dir(config, failing=False)
+        markdown, _ = write_report(config, journal)
+        text = markdown.read_text()
+        assert (source.faulted, target.faulted) == (1, 1)
+        assert f"- target Harbor {target.url}: not restored; now: not answering (Harbor at {target.url}: GET " \
+               "/api/v2.0/systeminfo answered 503" in text, text
+        write_report(config, journal, live=False)
+        assert (source.faulted, target.faulted) == (1, 1)
+    finally:
+        source.stop()
+        target.stop()

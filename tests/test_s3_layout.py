@@ -331,3 +331,38 @@ def test_an_in_process_s3_server_logs_no_access_lines(monkeypatch):
     server = start_moto_server()
     server.stop()
     assert logging.getLogger("werkzeug").level >= logging.WARNING  # INFO would let werkzeug's own _log set it up
+
+
+@pytest.mark.parametrize("read", ["metadata", "gz-json", "tarball"])
+def test_an_answer_cut_short_is_a_dependency_fault_naming_what_came(s3_server, read):
+    """The object store answers 200 with its whole Content-Length announced and half the body (a connection cut
+    mid-answer, through the fault proxy): exit 3 naming the object, the bytes that came and the bytes announced,
+    never "damaged" nor a botocore error; the same read through the healed proxy gives the object."""
+    from seatrial.fixtures.faultproxy import FaultProxy
+    from seatrial.runbook.errors import ProtocolError
+
+    client, bucket, layout = s3_server.client(), s3_server.new_bucket(), Layout("velero")
+    _write(client, bucket, layout, "b1", [(item_path("pods", "harbor", f"core-{i}"), _pod(f"core-{i}", "x" * i))
+                                          for i in range(200)])
+    proxy = FaultProxy(s3_server.endpoint).start()
+    try:
+        cut = s3_client(proxy.url, region=s3_server.region, access_key=s3_server.access_key,
+                        secret_key=s3_server.secret_key)
+        store = BackupStore(cut, bucket, "velero")
+        key, reading = {"metadata": (layout.backup_metadata("b1"), lambda: store.backup_metadata("b1")),
+                        "gz-json": (layout.results("b1"), lambda: store.results("b1")),
+                        "tarball": (layout.backup_tarball("b1"), lambda: store.tarball_index("b1"))}[read]
+        size = client.head_object(Bucket=bucket, Key=key)["ContentLength"]
+        proxy.set("truncated", paths=(f"/{bucket}/{key}",))
+        with pytest.raises(ProtocolError) as raised:
+            reading()
+        assert proxy.faulted == 1
+        error = raised.value
+        assert error.exit_code == 3 and error.dependency_fault
+        assert f"GET {key} at " in error.message and "answered 200, but the body broke off after " in error.message
+        assert f"bytes of the {size} announced" in error.message, error.message
+        assert "damaged" not in error.render() and "not judged" in error.fix
+        proxy.set(None)
+        assert reading()
+    finally:
+        proxy.stop()

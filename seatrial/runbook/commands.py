@@ -58,7 +58,8 @@ def step_command(args: argparse.Namespace, config: Config) -> int:
 def verify_command(args: argparse.Namespace, config: Config) -> int:
     ctx = _context(args, config)
     step_module(args.name)
-    result = run_checks(ctx, args.name)
+    with ctx.ticking():
+        result = run_checks(ctx, args.name)
     if result.exit_code and not result.failed:
         print(f"{args.name}: no check could run:\n{result.why_not_run()}")
         return result.exit_code

@@ -13,7 +13,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 
-from seatrial.runbook import retry
+from seatrial.runbook import inflight, retry
 from seatrial.runbook.errors import (
     ApiError,
     BadInput,
@@ -36,7 +36,9 @@ READ_ONLY_MESSAGE = "read only mode"
 class HarborClient:
     """Basic auth on every request; no session cookies (see __init__)."""
 
-    def __init__(self, url: str, username: str, password: Secret, *, verify: bool | str = True, timeout: float = 30):
+    def __init__(self, url: str, username: str, password: Secret, *, verify: bool | str = True, timeout: float = 30,
+                 retries: bool = True):
+        """`retries=False`: one attempt per request (a 5xx is raised at once), for a look that may not wait."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise BadInput(f"Harbor URL {url!r} is not an http(s) URL", fix="give e.g. https://harbor.example.com")
@@ -46,6 +48,7 @@ class HarborClient:
         self.username = username
         self._password = password
         self.timeout = timeout
+        self.retries = retries
         self._session = requests.Session()
         self._session.verify = verify
         # Harbor answers Basic-auth requests with a `sid` session cookie. A client that sends it back is
@@ -75,9 +78,10 @@ class HarborClient:
         while True:
             attempt += 1
             try:
-                response = self._session.request(method, url, params=params, json=json, headers=headers,
-                                                 auth=(self.username, self._password.reveal()), timeout=self.timeout,
-                                                 allow_redirects=False)
+                with inflight.awaiting(f"Harbor API at {self.url} to answer {method} {urlsplit(url).path}"):
+                    response = self._session.request(method, url, params=params, json=json, headers=headers,
+                                                     auth=(self.username, self._password.reveal()),
+                                                     timeout=self.timeout, allow_redirects=False)
             except requests.Timeout:
                 raise Unreachable(f"Harbor at {self.url} did not answer {method} {urlsplit(url).path} within "
                                   f"{self.timeout:.0f} s", fix="check that Harbor is up and the URL is right") from None
@@ -85,8 +89,9 @@ class HarborClient:
                 raise Unreachable(f"Harbor at {self.url} cannot be reached ({method} {urlsplit(url).path}): "
                                   f"{_describe(exc)}", fix="check the URL, that Harbor is up, and the TLS settings "
                                   "(CA bundle / insecure)") from None
-            if not retry.again(attempt, dependency=f"Harbor API at {self.url}", status=response.status_code,
-                               method=method, retry_after=response.headers.get("Retry-After")):
+            if not self.retries or not retry.again(attempt, dependency=f"Harbor API at {self.url}",
+                                                   status=response.status_code, method=method,
+                                                   retry_after=response.headers.get("Retry-After")):
                 break
         if response.status_code not in expected:
             self._raise_for(response, method)
@@ -115,7 +120,8 @@ class HarborClient:
         if status in (400, 422):
             raise Invalid(observed, status=status, fix="fix the request parameters named in Harbor's message")
         if status in retry.RETRY_STATUSES:
-            raise ApiError(f"{observed} (still, after {retry.attempts()} attempts)", status=status,
+            tries = f"still, after {retry.attempts()} attempts" if self.retries else "one attempt, no retries"
+            raise ApiError(f"{observed} ({tries})", status=status,
                            fix=f"Harbor at {self.url} (or a proxy in front of it) is failing or not ready: check "
                                "its core pod and logs (kubectl logs deploy/<release>-core), then resume")
         raise ApiError(observed, status=status, fix="see the Harbor core log (kubectl logs deploy/<release>-core)")

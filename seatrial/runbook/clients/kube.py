@@ -29,7 +29,7 @@ from kubernetes.client import Configuration
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from seatrial.runbook import retry
+from seatrial.runbook import inflight, retry
 from seatrial.runbook.errors import (
     ApiError,
     BadInput,
@@ -335,8 +335,9 @@ class Cluster:
             attempt += 1
             self.request_counts[(method, path)] += 1
             try:
-                response = self._api.call_api(*request, _request_timeout=REQUEST_TIMEOUT)
-                data = response.read()
+                with inflight.awaiting(f"the Kubernetes API of context {self.context!r} to answer {method} {path}"):
+                    response = self._api.call_api(*request, _request_timeout=REQUEST_TIMEOUT)
+                    data = response.read()
             except (urllib3.exceptions.HTTPError, ApiException, OSError) as error:
                 raise self._unreachable(error) from None
             if once or not retry.again(attempt, dependency=f"Kubernetes API of context {self.context!r}",

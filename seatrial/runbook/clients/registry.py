@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 
-from seatrial.runbook import retry
+from seatrial.runbook import inflight, retry
 from seatrial.runbook.errors import (
     ApiError,
     BadInput,
@@ -319,15 +319,16 @@ class RegistryClient:
         if hasattr(data, "seek"):
             data.seek(0)
         try:
-            return self._session.request(
-                method,
-                url,
-                headers=all_headers,
-                data=data,
-                stream=stream,
-                auth=self._basic_credentials() if self._basic else None,
-                timeout=self.timeout,
-            )
+            with inflight.awaiting(f"the registry at {self.base_url} to answer {method} {urlsplit(url).path}"):
+                return self._session.request(
+                    method,
+                    url,
+                    headers=all_headers,
+                    data=data,
+                    stream=stream,
+                    auth=self._basic_credentials() if self._basic else None,
+                    timeout=self.timeout,
+                )
         except requests.RequestException as exc:
             failed = urlsplit(getattr(getattr(exc, "request", None), "url", None) or url)
             if failed.netloc and failed.netloc != urlsplit(url).netloc:  # a redirect was followed, and broke

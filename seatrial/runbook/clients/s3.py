@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from seatrial.runbook import retry
+from seatrial.runbook import inflight, retry
 from seatrial.runbook.errors import (
     ApiError,
     ConfigError,
@@ -97,7 +97,8 @@ def call(action: Callable[[], T], what: str, where: str) -> T:
     while True:
         attempt += 1
         try:
-            return action()
+            with inflight.awaiting(f"the object store at {where} to answer {what}"):
+                return action()
         except ClientError as exc:
             meta = exc.response.get("ResponseMetadata") or {}
             status = meta.get("HTTPStatusCode") or 0
@@ -111,6 +112,51 @@ def call(action: Callable[[], T], what: str, where: str) -> T:
                                     "login page") from None
         except BotoCoreError as exc:
             raise translate(exc, what, where) from None
+
+
+class ObjectBody:
+    """An object's body as it streams in. A read that breaks off (fewer bytes than the answer's Content-Length),
+    or bytes that do not match the checksum the object store sent with them, is a fault of the object store or of
+    the way to it: a ProtocolError (exit 3) naming what came back -- never a verdict on the object, whose bytes
+    were not all seen."""
+
+    def __init__(self, body: Any, *, what: str, where: str, length: int | None):
+        self._body = body
+        self.what, self.where, self.length = what, where, length
+        self.received = 0
+
+    def read(self, size: int = -1) -> bytes:
+        from botocore.exceptions import BotoCoreError, FlexibleChecksumError
+
+        try:
+            data = self._body.read(None if size is None or size < 0 else size)
+        except FlexibleChecksumError as exc:
+            raise ProtocolError(
+                redact(f"{self.what} at {self.where}: the object store answered 200, but the {self.received} bytes "
+                       f"that came do not match the checksum it sent with them ({exc})"), status=200,
+                fix="the answer was damaged on its way (a proxy, the network) or by the object store: resume to "
+                    "read it again; the object itself was not judged") from None
+        except (BotoCoreError, OSError) as exc:
+            expected = f"of the {self.length} announced " if self.length is not None else ""
+            raise ProtocolError(
+                redact(f"{self.what} at {self.where}: the object store answered 200, but the body broke off after "
+                       f"{self.received} bytes {expected}({type(exc).__name__})"), status=200,
+                fix="the object store (or a proxy in front of it) cut the answer short: check it and the network, "
+                    "then resume; the object itself was not judged") from None
+        self.received += len(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._body.close()
+
+    def __enter__(self) -> ObjectBody:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def check_bucket(client: Any, bucket: str, endpoint: str) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from seatrial.runbook.clients.s3 import call, check_bucket
+from seatrial.runbook.clients.s3 import ObjectBody, call, check_bucket
 from seatrial.runbook.errors import ApiError, BadInput, NotFound, ProtocolError
 
 VALID_TOP_LEVEL = frozenset({"backups", "restores", "restic", "kopia", "metadata", "plugins"})
@@ -349,7 +349,7 @@ class BackupStore:
                                 f"(Content-Type {answer['ContentType']}), not the object's bytes",
                                 status=200, fix="check that storage.endpoint is the object store itself, not a "
                                                 "proxy or login page, then resume")
-        return answer["Body"]
+        return ObjectBody(answer["Body"], what=f"GET {key}", where=self.where, length=answer.get("ContentLength"))
 
     def _exists(self, key: str) -> bool:
         try:

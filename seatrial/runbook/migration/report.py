@@ -106,25 +106,31 @@ def _inventory_lines(config: Config, journal: Journal) -> list[str]:
 
 
 def _live_read_only(config: Config, side: str) -> str:
-    """What the Harbor says now, when it answers (the journal says what the run did)."""
+    """What the Harbor says now, when it answers at once (the journal says what the run did): one request, no
+    retries -- a line of the report is not worth a backoff."""
     from seatrial.runbook.clients.harbor import HarborClient
     from seatrial.runbook.errors import SeatrialError
 
     url = config.harbor.source_url if side == "source" else config.harbor.target_url
     try:
         with HarborClient(url, config.harbor.username, config.harbor.password, verify=config.harbor.verify,
-                          timeout=LIVE_PROBE_TIMEOUT_S) as client:
+                          timeout=LIVE_PROBE_TIMEOUT_S, retries=False) as client:
             return "read-only" if client.read_only() else "writable"
     except SeatrialError as exc:
         return f"not answering ({exc.message.splitlines()[0][:120]})"
 
 
-def _harbor_lines(config: Config, journal: Journal, live: bool) -> list[str]:
+def live_states(config: Config) -> dict[str, str]:
+    """Each Harbor's read-only flag now, asked once for both files of a report."""
+    return {side: _live_read_only(config, side) for side in ("source", "target")}
+
+
+def _harbor_lines(config: Config, journal: Journal, now: dict[str, str]) -> list[str]:
     lines = []
     for side, url in (("source", config.harbor.source_url), ("target", config.harbor.target_url)):
         state = journal.harbor_state(side) or ("untouched" if side == "source" else "not restored")
-        now = f"; now: {_live_read_only(config, side)}" if live else ""
-        lines.append(f"- {side} Harbor {url}: {state}{now}")
+        said = f"; now: {now[side]}" if side in now else ""
+        lines.append(f"- {side} Harbor {url}: {state}{said}")
     return lines
 
 
@@ -421,7 +427,10 @@ def _failure_lines(failed: list[Failure], not_judged: list[tuple[str, str, str]]
     return lines
 
 
-def build_markdown(config: Config, journal: Journal, *, live: bool = True, project: int = DEFAULT_PROJECTION) -> str:
+def build_markdown(config: Config, journal: Journal, *, live: bool = True, project: int = DEFAULT_PROJECTION,
+                   now: dict[str, str] | None = None) -> str:
+    """`now`: each Harbor's flag as asked already (live_states); else asked here when `live`."""
+    now = now if now is not None else live_states(config) if live else {}
     data = journal.read()
     steps, names = data.get("steps", {}), data.get("names", {})
     failed, not_judged = failures(config.run_dir)
@@ -446,7 +455,7 @@ def build_markdown(config: Config, journal: Journal, *, live: bool = True, proje
     lines.append(_stats("backup", backup, "items backed up") if backup.get("backup") else "- backup: not made")
     lines.append(_stats("restore", restore, "items restored") if restore.get("restore") else "- restore: not made")
     lines += ["", "## Inventory", "", *_inventory_lines(config, journal),
-              "", "## Harbor left", "", *_harbor_lines(config, journal, live), "", "## Checks", ""]
+              "", "## Harbor left", "", *_harbor_lines(config, journal, now), "", "## Checks", ""]
     for step in STEP_ORDER:
         rows = _checks(config.run_dir, step)
         if not rows:
@@ -545,7 +554,9 @@ def _volumes_html(rows: list[dict]) -> str:
     return "".join(out) + "</table>"
 
 
-def build_html(config: Config, journal: Journal, *, live: bool = True, project: int = DEFAULT_PROJECTION) -> str:
+def build_html(config: Config, journal: Journal, *, live: bool = True, project: int = DEFAULT_PROJECTION,
+               now: dict[str, str] | None = None) -> str:
+    now = now if now is not None else live_states(config) if live else {}
     data = journal.read()
     steps, names = data.get("steps", {}), data.get("names", {})
     failed, not_judged = failures(config.run_dir)
@@ -588,7 +599,7 @@ def build_html(config: Config, journal: Journal, *, live: bool = True, project: 
     body.append("<h2>Inventory</h2><ul>" + "".join(
         f"<li>{_e(line.strip()[2:])}</li>" for line in _inventory_lines(config, journal)) + "</ul>")
     body.append("<h2>Harbor left</h2><ul>" + "".join(
-        f"<li>{_e(line[2:])}</li>" for line in _harbor_lines(config, journal, live)) + "</ul>")
+        f"<li>{_e(line[2:])}</li>" for line in _harbor_lines(config, journal, now)) + "</ul>")
     body.append("<h2>Checks</h2>")
     for step in STEP_ORDER:
         rows = _checks(config.run_dir, step)
@@ -608,10 +619,11 @@ def build_html(config: Config, journal: Journal, *, live: bool = True, project: 
 
 def write_report(config: Config, journal: Journal, *, live: bool = True,
                  project: int = DEFAULT_PROJECTION) -> tuple[Path, Path]:
-    """Write both files; `live=False` leaves out asking each Harbor for its read-only flag now; `project` is
-    the data size (bytes) the freeze window is projected for."""
-    markdown = build_markdown(config, journal, live=live, project=project)
-    page_text = build_html(config, journal, live=live, project=project)
+    """Write both files; `live=False` leaves out asking each Harbor for its read-only flag now (a run that stopped
+    asks nothing more of its dependencies); `project` is the data size (bytes) the freeze window is projected for."""
+    now = live_states(config) if live else {}
+    markdown = build_markdown(config, journal, project=project, now=now)
+    page_text = build_html(config, journal, project=project, now=now)
     config.run_dir.mkdir(parents=True, exist_ok=True)
     md, page = config.run_dir / "report.md", config.run_dir / "report.html"
     md.write_text(markdown)

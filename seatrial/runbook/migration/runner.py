@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seatrial.runbook import inflight
 from seatrial.runbook.checking.process import PYTEST_EXIT, check_command, checks_dir
 from seatrial.runbook.checking.warm_checks import run_pytest, warm_server
 from seatrial.runbook.errors import DEPENDENCY_FAULT_GUIDE, TROUBLESHOOTING, BadInput, SeatrialError, Unreachable
@@ -70,7 +71,8 @@ def run_checks(ctx: StepContext, step: str, *, extra: tuple[str, ...] = (), juni
     junit.parent.mkdir(parents=True, exist_ok=True)
     command = check_command(checks_dir() / check_module(step), junit, f"seatrial-{step}",
                             f"--seatrial-config={ctx.config.path}", *extra)
-    done = run_pytest(command)  # a fresh process, forked from a warm one inside run()
+    with inflight.awaiting(f"the checks of {step} to finish (a pytest process of their own)"):
+        done = run_pytest(command)  # a fresh process, forked from a warm one inside run()
     result = CheckResult(step, PYTEST_EXIT.get(done.returncode, 1), junit=junit if junit.exists() else None,
                          output=redact(done.stdout + done.stderr))
     if result.junit:
@@ -138,7 +140,7 @@ def run(ctx: StepContext, *, from_step: str | None = None, until_step: str | Non
             for line in step_module(step).plan(ctx):
                 ctx.say(f"  would: {line}")
         return 0
-    with ctx.journal.lock(), warm_server():
+    with ctx.journal.lock(), warm_server(), ctx.ticking():
         code = 0
         for step in steps:
             code = run_step(ctx, step, redo=(step == from_step))
@@ -146,7 +148,9 @@ def run(ctx: StepContext, *, from_step: str | None = None, until_step: str | Non
                 break
         from seatrial.runbook.migration.report import write_report
 
-        markdown, page = write_report(ctx.config, ctx.journal)
+        # a run that stopped asks its dependencies nothing more (a Harbor answering 503 would hold the stop
+        # message back by every retry); the report then says what the journal recorded
+        markdown, page = write_report(ctx.config, ctx.journal, live=code == 0)
     ctx.say(f"{'all steps green' if code == 0 else 'stopped'}. report: {markdown} ({page.name})")
     return code
 
@@ -160,7 +164,13 @@ def _confirm_second_backup(ctx: StepContext) -> None:
 
 
 def run_step(ctx: StepContext, step: str, *, redo: bool = False) -> int:
-    """Do one step (unless the journal says it passed and its checks still pass), then its checks."""
+    """Do one step (unless the journal says it passed and its checks still pass), then its checks; a line at least
+    every 10 s while it does."""
+    with ctx.ticking():
+        return _run_step(ctx, step, redo=redo)
+
+
+def _run_step(ctx: StepContext, step: str, *, redo: bool) -> int:
     journal = ctx.journal
     module = step_module(step)
     if redo and step == "backup" and journal.done("backup"):
@@ -224,7 +234,7 @@ def run_step(ctx: StepContext, step: str, *, redo: bool = False) -> int:
     if not result.failed:
         ctx.say(result.why_not_run())
     ctx.say(f"  causes and fixes: {checks_guide(step, result)}")
-    _after_failure(ctx, step)
+    _after_failure(ctx, step, unjudged=result.exit_code == 3)
     ctx.say(f"fix the above, then resume with: {_resume_hint(ctx, step)}")
     return result.exit_code if result.exit_code in (1, 2, 3) else 1
 
@@ -271,13 +281,21 @@ def _say_failures(ctx: StepContext, result: CheckResult) -> None:
         ctx.say(f"  now failing: {name}: {first[:300]}")
 
 
-def _after_failure(ctx: StepContext, step: str) -> None:
-    """A failed backup leaves the source writable again, unless the operator keeps it frozen."""
+def _after_failure(ctx: StepContext, step: str, *, unjudged: bool = False) -> None:
+    """A failed backup leaves the source writable again, unless the operator keeps it frozen, or the Backup was
+    not judged (`unjudged`: its checks met a dependency fault): thawing would let writes in after a Backup that
+    may be good, and only a second full backup could be trusted then."""
     if step != "backup" or not ctx.journal.step("freeze").get("frozen_at"):
         return
     if ctx.keep_frozen:
         ctx.journal.set_harbor_state("source", "read-only (kept frozen after the failed backup: --keep-frozen)")
         ctx.say("  source Harbor stays read-only (--keep-frozen)")
+        return
+    if unjudged:
+        ctx.journal.set_harbor_state("source", "read-only (kept frozen: the backup's checks could not judge it)")
+        ctx.say("  source Harbor stays read-only: a dependency failed while the backup's checks read it, so the "
+                "Backup is not judged yet; resume once the dependency is back (or thaw by hand if you abandon the "
+                "move)")
         return
     running = _backup_still_running(ctx)
     if running:

@@ -1,18 +1,22 @@
 """What a step works with: the configuration, its clients (seatrial.runbook.connections), the journal, and the operator.
 
-`StepContext.say` prints progress for the operator; `confirm` asks before anything destructive
-(`--yes` answers for CI; without a terminal and without `--yes` the answer is no).
+`StepContext.say` prints progress for the operator (and, inside `ticking()`, a heartbeat line when nothing was said
+for 10 s: seatrial.runbook.heartbeat); `confirm` asks before anything destructive (`--yes` answers for CI; without a
+terminal and without `--yes` the answer is no).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from seatrial.runbook.config import Config
 from seatrial.runbook.connections import Clients
+from seatrial.runbook.heartbeat import Heartbeat
 from seatrial.runbook.migration.journal import Journal
 from seatrial.runbook.secrets import redact
 
@@ -33,9 +37,19 @@ class StepContext(Clients):
         from seatrial.runbook import retry
 
         retry.set_reporter(self.say)  # the clients' retry notices join the step's progress lines
+        self._saying = threading.Lock()  # the heartbeat speaks from its own thread
+        self._heartbeat = Heartbeat(self.say)
 
     def say(self, line: str) -> None:
-        self.out(line)
+        with self._saying:
+            self._heartbeat.said()
+            self.out(line)
+
+    @contextmanager
+    def ticking(self) -> Iterator[None]:
+        """Within the block, a line at least every 10 s, naming what is awaited when nothing else is said."""
+        with self._heartbeat.running():
+            yield
 
     def confirm(self, question: str) -> bool:
         if self.yes:
