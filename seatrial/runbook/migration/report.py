@@ -158,15 +158,15 @@ SIZE_UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "
               "GIB": 2**30, "TI": 2**40, "TIB": 2**40, "PI": 2**50, "PIB": 2**50}
 
 
-def parse_size(text: str) -> int:
-    """`2TiB`, `500GiB`, `1.5TB`, `800G` -> bytes; BadInput naming --project-size otherwise."""
+def parse_size(text: str, option: str = "--project-size", example: str = "2TiB") -> int:
+    """`2TiB`, `500GiB`, `1.5TB`, `800G` -> bytes; BadInput naming `option` otherwise."""
     import re
 
     found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text or "")
     unit = found.group(2).upper() if found else None
     if not found or unit not in SIZE_UNITS or float(found.group(1)) <= 0:
-        raise BadInput(f"--project-size {text!r} is not a data size",
-                       fix="give a number and a unit, e.g. --project-size 2TiB (KiB, MiB, GiB, TiB; KB, MB, GB, TB)")
+        raise BadInput(f"{option} {text!r} is not a data size",
+                       fix=f"give a number and a unit, e.g. {option} {example} (KiB, MiB, GiB, TiB; KB, MB, GB, TB)")
     return int(float(found.group(1)) * SIZE_UNITS[unit])
 
 
