@@ -212,6 +212,23 @@ def test_volumes_of_one_size_put_all_the_time_on_the_data_and_say_so(workspace: 
             "overestimates") in text
 
 
+def test_volumes_moved_at_the_same_time_pay_the_fixed_cost_once_at_the_rate_they_reached(workspace: Workspace):
+    config = workspace.load()
+    overlapping = [{**move, "started": "2026-11-28T10:00:01Z"} for move in
+                   _pod_volumes("10:00:01", ("10:00:11", 2 * GiB), ("10:00:19", 4 * GiB))]
+    journal = _run_dir(config, failing=False, recorded_changes={"backup": {"pod_volumes": overlapping}})
+    text = build_markdown(config, journal, live=False, project=parse_size("2TiB"))
+    assert ("- backup fit: 2.0 s per volume + bytes at 256.0 MiB/s (least squares), from 2 PodVolumeBackups: "
+            "my-harbor-database-0:database-data 2.0 GiB in 10 s, my-harbor-registry-5d9c7b-x2x8q:registry-data "
+            "4.0 GiB in 18 s; they moved at the same time (their intervals overlap): 6.0 GiB in 18 s from the "
+            "first start to the last end, 384.0 MiB/s together after the fixed cost") in text
+    window = freeze_window(journal.read()["steps"])
+    # the backup: 30 - 18 s besides its volumes, the fixed 2 s once, 2 TiB at 6 GiB / 16 s; the restore as before
+    projected = 31.5 + (12 + 2 + 2**41 / (6 * GiB / 16)) + (14 + 2 * 3 + 2**41 / (204.8 * 2**20))
+    assert window.projection(2**41) == pytest.approx(projected)
+    assert "the backup's 12 s besides its volumes + 2.0 s once + 2.0 TiB at 384.0 MiB/s together" in text
+
+
 def test_status_json_reports_the_window_and_seatrials_share(workspace: Workspace) -> None:
     _run_dir(workspace.load(), failing=False)
     done = subprocess.run([sys.executable, "-m", "seatrial.runbook.cli", "-c", str(workspace.path), "status", "-o",

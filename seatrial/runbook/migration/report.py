@@ -21,7 +21,7 @@ from seatrial.runbook.config import Config
 from seatrial.runbook.errors import BadInput
 from seatrial.runbook.migration.journal import Journal
 from seatrial.runbook.migration.steps import EXTRA_STEPS, STEP_ORDER
-from seatrial.runbook.migration.window import Fit, Window
+from seatrial.runbook.migration.window import Fit, Window, besides_volumes
 from seatrial.runbook.migration.window import window as window_of
 from seatrial.runbook.secrets import redact
 
@@ -350,12 +350,13 @@ def _freeze_lines(window: Window, project: int, steps: dict) -> list[str]:
     projected = window.projection(project)
     parts = [f"seatrial's {_span(window.seatrial_s or 0)}"]
     for one, whole in ((window.backup, window.backup_s), (window.restore, window.restore_s)):
-        besides = max((whole or 0) - sum(m.seconds for m in one.moves), 0)
-        parts.append(f"the {one.direction}'s {_span(besides)} besides its volumes + {len(one.moves)} x "
-                     f"{one.fixed_s:.1f} s + {_size(project)} at {_size(one.throughput)}/s")
+        volumes = (f"{one.fixed_s:.1f} s once + {_size(project)} at {_size(one.together or one.throughput)}/s "
+                   "together" if one.concurrent else
+                   f"{len(one.moves)} x {one.fixed_s:.1f} s + {_size(project)} at {_size(one.throughput)}/s")
+        parts.append(f"the {one.direction}'s {_span(besides_volumes(one, whole))} besides its volumes + {volumes}")
     factor = project / max(1, min(window.backup.moved, window.restore.moved))
     lines.append(f"- projection for {_size(project)}: freeze window about **{_span(projected)}** = "
-                 + "; ".join(parts) + f" (volumes one after another; {factor:,.0f} times the data this run moved; "
+                 + "; ".join(parts) + f" ({factor:,.0f} times the data this run moved; "
                  "`seatrial report --project-size SIZE` for another size)")
     return lines
 
@@ -365,8 +366,11 @@ def _fit_lines(one: Fit) -> list[str]:
     if not one.throughput:
         return [f"- {one.direction} per volume (PodVolume{one.direction.title()}s): {inputs}"]
     how = f"; {one.note}" if one.note else " (least squares)"
+    order = (f"; they moved at the same time (their intervals overlap): {_size(one.moved)} in "
+             f"{_span(one.span_s)} from the first start to the last end, {_size(one.together or one.throughput)}/s "
+             f"together after the fixed cost" if one.concurrent else "; one after another")
     return [f"- {one.direction} fit: {one.fixed_s:.1f} s per volume + bytes at {_size(one.throughput)}/s{how}, "
-            f"from {len(one.moves)} PodVolume{one.direction.title()}s: {inputs}"]
+            f"from {len(one.moves)} PodVolume{one.direction.title()}s: {inputs}{order}"]
 
 
 def _volume_table(rows: list[dict]) -> list[str]:

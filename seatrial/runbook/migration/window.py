@@ -5,7 +5,9 @@ and the Restore's own start..completion; the rest is seatrial's own (the golden 
 the steps, the waits) — every second of it is downtime too.
 
 A projection is fitted from each PodVolumeBackup's and PodVolumeRestore's start, end and bytes: a fixed cost per
-volume plus bytes over a throughput (least squares), volumes moved one after another. Velero stamps those times
+volume plus bytes over a throughput (least squares). Volumes moved one after another add up; volumes whose
+intervals overlap moved at the same time (node-agents on several nodes, the sandbox's parallel uploads): then the
+fixed cost is paid once and the data goes at the rate they reached together. Velero stamps those times
 in whole seconds and a small rehearsal's volumes move in well under a second, so below `MIN_PROJECT_BYTES` of
 data the fit would measure Velero's fixed costs and the timestamps' rounding: no number is given then, only
 what to rehearse with.
@@ -48,7 +50,12 @@ def pod_volume_moves(objects: list[dict]) -> list[dict]:
 class Move:
     volume: str
     bytes: int
-    seconds: float
+    start: float
+    end: float
+
+    @property
+    def seconds(self) -> float:
+        return max(self.end - self.start, 0.0)
 
 
 def _moves(entry: dict) -> list[Move]:
@@ -56,8 +63,7 @@ def _moves(entry: dict) -> list[Move]:
     for move in entry.get("pod_volumes") or []:
         start, end = _seconds(move.get("started")), _seconds(move.get("completed"))
         if start is not None and end is not None and move.get("phase", "Completed") == "Completed":
-            found.append(Move(f"{move.get('pod')}:{move.get('volume')}", int(move.get("bytes") or 0),
-                              max(end - start, 0.0)))
+            found.append(Move(f"{move.get('pod')}:{move.get('volume')}", int(move.get("bytes") or 0), start, end))
     return found
 
 
@@ -76,9 +82,28 @@ class Fit:
     def moved(self) -> int:
         return sum(m.bytes for m in self.moves)
 
+    @property
+    def span_s(self) -> float:
+        """From the first volume's start to the last one's end."""
+        return max(m.end for m in self.moves) - min(m.start for m in self.moves) if self.moves else 0.0
+
+    @property
+    def concurrent(self) -> bool:
+        """Some volumes moved at the same time: their intervals overlap."""
+        ordered = sorted(self.moves, key=lambda m: m.start)
+        return any(later.start < earlier.end for earlier, later in zip(ordered, ordered[1:], strict=False))
+
+    @property
+    def together(self) -> float | None:
+        """Bytes per second of the volumes moved at the same time, once the fixed cost is paid."""
+        data_s = self.span_s - self.fixed_s
+        return self.moved / data_s if self.concurrent and data_s > 0 else None
+
     def seconds_for(self, total: int) -> float:
-        """The volumes' time for `total` bytes spread as measured, one volume after another."""
+        """The volumes' time for `total` bytes: one after another, or together at the rate they reached."""
         assert self.throughput
+        if self.concurrent:
+            return self.fixed_s + total / (self.together or self.throughput)
         return len(self.moves) * self.fixed_s + total / self.throughput
 
 
@@ -157,8 +182,7 @@ class Window:
             return None
         total = self.seatrial_s or 0.0
         for one, whole in ((self.backup, self.backup_s), (self.restore, self.restore_s)):
-            volumes = sum(m.seconds for m in one.moves)
-            total += max((whole or 0.0) - volumes, 0.0) + one.seconds_for(size)
+            total += besides_volumes(one, whole) + one.seconds_for(size)
         return total
 
     def to_json(self) -> dict[str, Any]:
@@ -166,8 +190,14 @@ class Window:
                 "seatrial_s": self.seatrial_s, "seatrial_share": self.seatrial_share,
                 "fits": {one.direction: {"volumes": len(one.moves), "bytes": one.moved, "fixed_s_per_volume":
                                          one.fixed_s if one.throughput else None,
-                                         "throughput_bytes_per_s": one.throughput, "refused": one.refused or None}
+                                         "throughput_bytes_per_s": one.throughput, "concurrent": one.concurrent,
+                                         "together_bytes_per_s": one.together, "refused": one.refused or None}
                          for one in (self.backup, self.restore)}}
+
+
+def besides_volumes(one: Fit, whole: float | None) -> float:
+    """The Backup's (or Restore's) own time outside its volumes' span: items, tarball, phases."""
+    return max((whole or 0.0) - one.span_s, 0.0)
 
 
 def window(steps: dict) -> Window:
