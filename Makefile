@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 ENV ?= sandbox
+# VOLUME_DATA=1GiB (sandbox): random data in the volumes, so the report can project the freeze window
 # ENV=kind only: KIND_OPTS="--node-image I --s3-image I --velero-chart V --harbor-chart V --uploader U --keep"
 KIND_OPTS ?=
 APT_PACKAGES := restic docker-registry chromium
@@ -41,7 +42,7 @@ test: system-deps venv
 	$(BIN)/python -m pytest
 
 rehearse: system-deps venv
-	$(BIN)/seatrial rehearse --env $(ENV) $(if $(DIR),--dir $(DIR)) $(KIND_OPTS)
+	$(BIN)/seatrial rehearse --env $(ENV) $(if $(DIR),--dir $(DIR)) $(if $(VOLUME_DATA),--volume-data $(VOLUME_DATA)) $(KIND_OPTS)
 
 # issue 13's benchmarks and one table of their ratios (by hand, ~6 min; BENCH_OPTS="--only checks --sizes 10,1000")
 bench: system-deps venv

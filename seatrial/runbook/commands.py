@@ -80,7 +80,10 @@ def status_command(args: argparse.Namespace, config: Config) -> int:
     data = ctx.journal.read()
     failed = [step for step, entry in data["steps"].items() if entry.get("status") in FAILED_STATUSES]
     if getattr(args, "output", "text") == "json":
-        print(json.dumps({"run_dir": str(config.run_dir), "failed_steps": failed, **data}, indent=2, sort_keys=True))
+        from seatrial.runbook.migration.window import window
+
+        print(json.dumps({"run_dir": str(config.run_dir), "failed_steps": failed, **data,
+                          "freeze_window": window(data["steps"]).to_json()}, indent=2, sort_keys=True))
         return 1 if failed else 0
     print(f"run directory: {config.run_dir}")
     for kind, name in sorted(data.get("names", {}).items()):

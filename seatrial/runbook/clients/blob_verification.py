@@ -5,7 +5,7 @@ distinct blob they name is streamed through its hash once, `workers` at a time, 
 belongs to: an artifact with many layers keeps every worker busy, and a layer shared by many artifacts
 is read once. Each worker has its own registry client and holds one chunk at a time
 (`Registry.verify_blob`), so memory stays constant per worker and a registry of many TiB is verified at
-the network's speed, not one round trip at a time.
+the network's speed, not one round trip at a time. The workers share one cache of tokens (one per repository).
 
 A blob's bytes live once in the registry's storage, but each repository has its own link to them: the
 bytes are read through the first repository that names the blob, and every other repository is asked
@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from seatrial.runbook.clients.registry import PulledManifest, RegistryClient, VerifiedArtifact
+from seatrial.runbook.clients.registry import PulledManifest, RegistryClient, TokenCache, VerifiedArtifact
 from seatrial.runbook.errors import NotFound, SeatrialError
 
 Outcome = VerifiedArtifact | SeatrialError
@@ -46,11 +46,13 @@ def verify_artifacts(make_registry: Callable[[], RegistryClient], artifacts: Ite
                      workers: int) -> dict[tuple[str, str], Outcome]:
     """(repository, digest) -> the VerifiedArtifact, or the SeatrialError that pulling it raised."""
     local = threading.local()
+    tokens = TokenCache()  # one token per repository for the whole pool, not one per worker and phase
 
     def registry() -> RegistryClient:
         client = getattr(local, "registry", None)
         if client is None:
             client = local.registry = make_registry()
+            client.share_tokens(tokens)
         return client
 
     wanted = list(dict.fromkeys(artifacts))

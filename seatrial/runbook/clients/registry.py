@@ -15,8 +15,9 @@ import json
 import re
 import shutil
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.cookiejar import DefaultCookiePolicy
@@ -173,6 +174,28 @@ class _Token:
         return time.monotonic() < self.expires_at
 
 
+class TokenCache:
+    """The registry's Bearer challenge and its tokens by scope, shareable by the clients of one pool of workers:
+    each scope's token is fetched once, not once per worker (any worker may read any repository's manifests
+    and blobs), and one 401 teaches every client the challenge."""
+
+    def __init__(self) -> None:
+        self.challenge: Challenge | None = None
+        self._tokens: dict[str, _Token] = {}
+        self._lock = threading.Lock()
+        self._fetching: dict[str, threading.Lock] = {}
+
+    def token(self, scope: str, *, fresh: bool, fetch: Callable[[], _Token]) -> _Token:
+        """The valid token of `scope`, fetched (once, whoever asks meanwhile) when absent, expired or `fresh`."""
+        with self._lock:
+            lock = self._fetching.setdefault(scope, threading.Lock())
+        with lock:
+            token = self._tokens.get(scope)
+            if fresh or token is None or not token.valid():
+                token = self._tokens[scope] = fetch()
+            return token
+
+
 def _error_summary(response: requests.Response) -> tuple[str, str]:
     """(first error code, 'CODE: message; ...') from a distribution/Harbor error body."""
     try:
@@ -218,9 +241,8 @@ class RegistryClient:
         # Harbor sets a `sid` cookie; sending it back makes writes fail CSRF checks
         self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         self._session.trust_env = False  # loopback and explicit endpoints only; no proxies or .netrc
-        self._bearer: Challenge | None = None
         self._basic = False
-        self._tokens: dict[str, _Token] = {}
+        self._tokens = TokenCache()
 
     def __repr__(self) -> str:
         return f"RegistryClient({self.base_url!r}, user={self.username!r})"
@@ -291,16 +313,17 @@ class RegistryClient:
         margin = min(TOKEN_EXPIRY_MARGIN_S, lifetime / 2)
         return _Token(value, time.monotonic() + lifetime - margin)
 
+    def share_tokens(self, cache: TokenCache) -> None:
+        """Use `cache` (shared with other clients of the same registry and user) for the challenge and tokens."""
+        self._tokens = cache
+
     def _auth_header(self, scope: str | None, *, fresh: bool) -> dict[str, str]:
         if self._basic:
             return {}
-        if self._bearer is None:
+        challenge = self._tokens.challenge
+        if challenge is None:
             return {}
-        key = scope or ""
-        token = self._tokens.get(key)
-        if fresh or token is None or not token.valid():
-            token = self._fetch_token(self._bearer, scope)
-            self._tokens[key] = token
+        token = self._tokens.token(scope or "", fresh=fresh, fetch=lambda: self._fetch_token(challenge, scope))
         return {"Authorization": f"Bearer {token.value}"}
 
     def _send(
@@ -370,12 +393,15 @@ class RegistryClient:
     ) -> requests.Response:
         """Send (again on 429/5xx, seatrial.runbook.retry); on a 401 challenge authenticate and send once more;
         map error statuses."""
+        # sent without a token (the challenge unknown yet): after the 401, a token another client of the same
+        # cache fetched meanwhile is as good as a fresh one
+        tokenless = self._tokens.challenge is None and not self._basic
         response = self._send_retrying(method, url, scope=scope, fresh=False, headers=headers, data=data,
                                        stream=stream)
         if response.status_code == 401:
             challenge = parse_challenge(response.headers.get("Www-Authenticate", ""))
             if challenge.scheme == "bearer":
-                self._bearer = challenge
+                self._tokens.challenge = challenge
                 self._basic = False
                 scope = scope or challenge.params.get("scope")
             elif challenge.scheme == "basic" and not self._basic:
@@ -383,8 +409,8 @@ class RegistryClient:
             else:
                 self._raise_for(response, what)
             response.close()
-            response = self._send_retrying(method, url, scope=scope, fresh=True, headers=headers, data=data,
-                                           stream=stream)
+            response = self._send_retrying(method, url, scope=scope, fresh=not tokenless, headers=headers,
+                                           data=data, stream=stream)
         if response.status_code not in expected:
             self._raise_for(response, what)
         return response

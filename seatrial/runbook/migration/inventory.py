@@ -1,7 +1,10 @@
 """What a Harbor holds: projects -> repositories -> artifacts (digest, size, tags), and how two differ.
 
 Taken through the API with one call per page per list (projects, each project's repositories, each
-repository's artifacts with tags and accessories); never one GET per artifact. Compared by digest.
+repository's artifacts with tags and accessories); never one GET per artifact. The lists are read by a bounded
+pool of workers (`LISTING_WORKERS`): a Harbor of 10,000 repositories answers 10,000 artifact listings, and one
+at a time the freeze window would wait on every round trip. Compared by digest. Written to its file as it is
+serialized, one repository per line, never as one whole text beside the objects (100,000 artifacts).
 Accessories (cosign/notation signatures, SBOMs: manifests with an OCI `subject`) are left out of Harbor's
 default listing; they are inventoried as artifacts of their subject's repository with `subject` set.
 """
@@ -10,12 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from seatrial.runbook.errors import NotFound
 
 FORMAT_VERSION = 1
+LISTING_WORKERS = 4  # listings in flight at once: enough to hide the round trip, few enough for a small Harbor
 
 
 class HarborLister(Protocol):
@@ -27,7 +35,7 @@ class HarborLister(Protocol):
     def artifacts(self, project: str, repo: str) -> list[dict[str, Any]]: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Artifact:
     digest: str
     size: int
@@ -65,9 +73,7 @@ class Inventory:
             "format": FORMAT_VERSION, "harbor_url": self.harbor_url, "taken_at": self.taken_at,
             "projects": {
                 p.name: {"public": p.public, "repositories": {
-                    repo: [{"digest": a.digest, "size": a.size, "tags": list(a.tags), "media_type": a.media_type,
-                            **({"subject": a.subject} if a.subject else {})}
-                           for a in artifacts.values()]
+                    repo: [_artifact_json(a) for a in artifacts.values()]
                     for repo, artifacts in p.repositories.items()}}
                 for p in self.projects.values()
             },
@@ -75,6 +81,29 @@ class Inventory:
 
     def to_json_text(self) -> str:
         return json.dumps(self.to_json(), indent=1, sort_keys=True) + "\n"
+
+    def write(self, path: Path) -> None:
+        """The same document as `to_json`, written as it is serialized (one repository per line) to a temporary
+        file that then replaces `path`: a crash leaves the previous file, never half of one."""
+        path = Path(path)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with temporary.open("w") as out:
+            out.write(f'{{"format": {FORMAT_VERSION}, "harbor_url": {json.dumps(self.harbor_url)}, '
+                      f'"taken_at": {json.dumps(self.taken_at)}, "projects": {{')
+            for p_index, project in enumerate(self.projects.values()):
+                out.write(f'{"," if p_index else ""}\n{json.dumps(project.name)}: '
+                          f'{{"public": {json.dumps(project.public)}, "repositories": {{')
+                for r_index, (repo, artifacts) in enumerate(project.repositories.items()):
+                    out.write(f'{"," if r_index else ""}\n {json.dumps(repo)}: '
+                              f'{json.dumps([_artifact_json(a) for a in artifacts.values()])}')
+                out.write("}}")
+            out.write("\n}}\n")
+        os.replace(temporary, path)
+
+    @classmethod
+    def read(cls, path: Path) -> Inventory:
+        with Path(path).open() as stream:
+            return cls.from_json(json.load(stream))
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | str) -> Inventory:
@@ -88,14 +117,16 @@ class Inventory:
             for repo, artifacts in project.get("repositories", {}).items():
                 entry.repositories[repo] = {
                     a["digest"]: Artifact(a["digest"], int(a["size"]), tuple(a.get("tags") or ()),
-                                          a.get("media_type", ""), a.get("subject", ""))
+                                          sys.intern(a.get("media_type", "")), a.get("subject", ""))
                     for a in artifacts}
             inventory.projects[name] = entry
         return inventory
 
 
-def take_inventory(client: HarborLister, projects: list[str] | None = None) -> Inventory:
-    """The inventory of every project (or only `projects`) visible to the client's user."""
+def take_inventory(client: HarborLister, projects: list[str] | None = None, *,
+                   workers: int = LISTING_WORKERS) -> Inventory:
+    """The inventory of every project (or only `projects`) visible to the client's user; the repositories and
+    artifacts listed `workers` lists at a time (the client must allow that many connections)."""
     inventory = Inventory(client.url, dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     if projects is None:
         chosen = client.projects()
@@ -107,23 +138,35 @@ def take_inventory(client: HarborLister, projects: list[str] | None = None) -> I
                 raise NotFound(f"project {name!r} does not exist on {client.url}", status=404,
                                fix="check the project names given for the inventory")
             chosen.append(found)
-    for project in chosen:
-        name = project["name"]
-        entry = Project(name, str((project.get("metadata") or {}).get("public", "false")).lower() == "true")
-        for repository in client.repositories(name):
-            full = repository["name"]
-            short = full[len(name) + 1:] if full.startswith(name + "/") else full
-            artifacts: dict[str, Artifact] = {}
-            for a in client.artifacts(name, short):
-                artifacts[a["digest"]] = Artifact(a["digest"], int(a.get("size") or 0),
-                                                  tuple(sorted(t["name"] for t in a.get("tags") or [])),
-                                                  a.get("manifest_media_type", ""))
-                for accessory in a.get("accessories") or []:
-                    artifacts.setdefault(accessory["digest"], Artifact(
-                        accessory["digest"], int(accessory.get("size") or 0), (), "", a["digest"]))
-            entry.repositories[full] = artifacts
-        inventory.projects[name] = entry
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="inventory") as pool:
+        listed = list(pool.map(lambda project: [r["name"] for r in client.repositories(project["name"])], chosen))
+        wanted = [(project["name"], full) for project, names in zip(chosen, listed, strict=True) for full in names]
+        artifacts = pool.map(lambda where: _artifacts_of(client, *where), wanted)
+        for project in chosen:
+            inventory.projects[project["name"]] = Project(
+                project["name"], str((project.get("metadata") or {}).get("public", "false")).lower() == "true")
+        for (name, full), found in zip(wanted, artifacts, strict=True):
+            inventory.projects[name].repositories[full] = found
     return inventory
+
+
+def _artifacts_of(client: HarborLister, project: str, full: str) -> dict[str, Artifact]:
+    """digest -> Artifact of one repository (`full` names the project too), accessories with their subject."""
+    short = full[len(project) + 1:] if full.startswith(project + "/") else full
+    artifacts: dict[str, Artifact] = {}
+    for a in client.artifacts(project, short):
+        artifacts[a["digest"]] = Artifact(a["digest"], int(a.get("size") or 0),
+                                          tuple(sorted(t["name"] for t in a.get("tags") or [])),
+                                          sys.intern(a.get("manifest_media_type", "")))
+        for accessory in a.get("accessories") or []:
+            artifacts.setdefault(accessory["digest"], Artifact(
+                accessory["digest"], int(accessory.get("size") or 0), (), "", a["digest"]))
+    return artifacts
+
+
+def _artifact_json(artifact: Artifact) -> dict[str, Any]:
+    return {"digest": artifact.digest, "size": artifact.size, "tags": list(artifact.tags),
+            "media_type": artifact.media_type, **({"subject": artifact.subject} if artifact.subject else {})}
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@ from the journal and the JUnit files the checks wrote (their failures and the fa
 
 Top to bottom: the verdict; the failures, root causes first, each with its fix; a table per volume (bytes
 backed up, snapshot, bytes restored, parity); the steps as a timeline; the freeze window (the downtime a team
-plans for) with the measured throughput and a projection for a data size; the inventory before and after.
+plans for) with seatrial's own share of it, the measured throughput and a projection for a data size fitted
+from the pod volumes (seatrial.runbook.migration.window), or the plain reason why none; the inventory before
+and after.
 Every line passes through `redact`: no secret reaches the report."""
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from seatrial.runbook.config import Config
 from seatrial.runbook.errors import BadInput
 from seatrial.runbook.migration.journal import Journal
 from seatrial.runbook.migration.steps import EXTRA_STEPS, STEP_ORDER
+from seatrial.runbook.migration.window import Fit, Window, besides_volumes
+from seatrial.runbook.migration.window import window as window_of
 from seatrial.runbook.secrets import redact
 
 LIVE_PROBE_TIMEOUT_S = 5.0
@@ -155,7 +159,6 @@ def _step_rows(steps: dict) -> list[str]:
 # -- evidence from the JUnit files ----------------------------------------------------------------
 
 DEFAULT_PROJECTION = 2**40  # 1 TiB, when no --project-size is given
-SMALL_RUN_BYTES = 2**30  # below this much data, the measured rates mostly measure fixed costs
 SIZE_UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "G": 10**9, "GB": 10**9,
               "T": 10**12, "TB": 10**12, "KI": 2**10, "KIB": 2**10, "MI": 2**20, "MIB": 2**20, "GI": 2**30,
               "GIB": 2**30, "TI": 2**40, "TIB": 2**40, "PI": 2**50, "PIB": 2**50}
@@ -164,8 +167,8 @@ SIZE_UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "
 MAX_PROJECTION = 2**60  # 1 EiB: beyond any Harbor, and still a number the projection's arithmetic can hold
 
 
-def parse_size(text: str) -> int:
-    """`2TiB`, `500GiB`, `1.5TB`, `800G` -> whole bytes (at least 1, at most 1 EiB); BadInput naming --project-size
+def parse_size(text: str, option: str = "--project-size", example: str = "2TiB") -> int:
+    """`2TiB`, `500GiB`, `1.5TB`, `800G` -> whole bytes (at least 1, at most 1 EiB); BadInput naming `option`
     otherwise. Read as a decimal, never a float: `1` and 400 zeros is a number too large, not an overflow."""
     import re
     from decimal import Decimal
@@ -173,15 +176,14 @@ def parse_size(text: str) -> int:
     found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text or "")
     unit = found.group(2).upper() if found else None
     if not found or unit not in SIZE_UNITS:
-        raise BadInput(f"--project-size {text!r} is not a data size",
-                       fix="give a number and a unit, e.g. --project-size 2TiB (KiB, MiB, GiB, TiB; KB, MB, GB, TB)")
+        raise BadInput(f"{option} {text!r} is not a data size",
+                       fix=f"give a number and a unit, e.g. {option} {example} (KiB, MiB, GiB, TiB; KB, MB, GB, TB)")
     size = Decimal(found.group(1)) * SIZE_UNITS[unit]
     if size < 1 or size != size.to_integral_value():
-        raise BadInput(f"--project-size {text!r} is not a whole number of bytes (at least 1)",
-                       fix="give a size of whole bytes, e.g. --project-size 2TiB or --project-size 1536")
+        raise BadInput(f"{option} {text!r} is not a whole number of bytes (at least 1)",
+                       fix=f"give a size of whole bytes, e.g. {option} {example} or {option} 1536")
     if size > MAX_PROJECTION:
-        raise BadInput(f"--project-size {text!r} is more than 1 EiB", fix="give the size of the Harbor data to "
-                       "move, e.g. --project-size 2TiB")
+        raise BadInput(f"{option} {text!r} is more than 1 EiB", fix=f"give a smaller size, e.g. {option} {example}")
     return int(size)
 
 
@@ -335,71 +337,61 @@ def _span(seconds: float) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
-@dataclass(frozen=True)
-class FreezeWindow:
-    frozen_at: float | None
-    writable_at: float | None
-    backup_bytes: int
-    backup_seconds: float | None
-    restore_bytes: int
-    restore_seconds: float | None
-
-    @property
-    def seconds(self) -> float | None:
-        return self.writable_at - self.frozen_at if self.frozen_at and self.writable_at else None
-
-    def rate(self, which: str) -> float | None:
-        data, seconds = (self.backup_bytes, self.backup_seconds) if which == "backup" else \
-            (self.restore_bytes, self.restore_seconds)
-        return data / max(seconds, 1.0) if data and seconds is not None else None
-
-    def projection(self, size: int) -> float | None:
-        """The window for `size` bytes: what did not depend on the data as measured, plus the data at the
-        measured backup and restore rates (linear: a first estimate, not a promise)."""
-        backup, restore = self.rate("backup"), self.rate("restore")
-        if self.seconds is None or not backup or not restore:
-            return None
-        fixed = max(self.seconds - (self.backup_seconds or 0) - (self.restore_seconds or 0), 0.0)
-        return fixed + size / backup + size / restore
+def freeze_window(steps: dict) -> Window:
+    return window_of(steps)
 
 
-def freeze_window(steps: dict) -> FreezeWindow:
-    backup, restore = steps.get("backup") or {}, steps.get("restore") or {}
-
-    def window(entry: dict) -> float | None:
-        start, end = _seconds(entry.get("started") if isinstance(entry.get("started"), str) else None), \
-            _seconds(entry.get("completed"))
-        return max(end - start, 1.0) if start is not None and end is not None else None
-
-    thaw = steps.get("thaw-target") or {}
-    return FreezeWindow((steps.get("freeze") or {}).get("frozen_at"),
-                        thaw.get("ended") if thaw.get("status") == "passed" else None,
-                        int(backup.get("bytes") or 0), window(backup), int(restore.get("bytes") or 0), window(restore))
+def _rate(data: int, seconds: float | None) -> float | None:
+    return data / max(seconds, 1.0) if data and seconds is not None else None
 
 
-def _freeze_lines(window: FreezeWindow, project: int) -> list[str]:
+def _freeze_lines(window: Window, project: int, steps: dict) -> list[str]:
     if window.frozen_at is None:
         return ["- the source was not frozen in this run: no freeze window yet"]
     lines = [f"- source Harbor read-only from {_clock(window.frozen_at)} UTC to {_clock(window.writable_at)} UTC, "
              f"when the target accepted writes: **{_span(window.seconds)} without pushes** (the downtime to plan "
              "for)" if window.seconds is not None else f"- source Harbor read-only since {_clock(window.frozen_at)} "
              "UTC; the window is still open (the target has not been thawed)"]
-    for which in ("backup", "restore"):
-        data = window.backup_bytes if which == "backup" else window.restore_bytes
-        seconds = window.backup_seconds if which == "backup" else window.restore_seconds
-        rate = window.rate(which)
-        lines.append(f"- {which} throughput: {_size(data)} in {_span(seconds)} = {_size(rate)}/s" if rate
+    if window.seatrial_s is not None:
+        lines.append(f"- seatrial's own share: **{_span(window.seatrial_s)} of the {_span(window.seconds)} "
+                     f"({window.seatrial_share:.0%})** -- the golden inventory, the checks between the steps and the "
+                     f"waits; Velero's backup took {_span(window.backup_s or 0)}, its restore "
+                     f"{_span(window.restore_s or 0)} (each Backup's and Restore's own start to completion)")
+    for which, whole in (("backup", window.backup_s), ("restore", window.restore_s)):
+        data = int((steps.get(which) or {}).get("bytes") or 0)
+        rate = _rate(data, whole)
+        lines.append(f"- {which} throughput: {_size(data)} in {_span(whole)} = {_size(rate)}/s" if rate
                      else f"- {which} throughput: not measured (no data moved or no timestamps)")
+    for one in (window.backup, window.restore):
+        lines += _fit_lines(one)
+    refused = window.refused(project)
+    if refused:
+        lines.append(f"- projection for {_size(project)}: **none** -- {refused}")
+        return lines
     projected = window.projection(project)
-    moved = max(window.backup_bytes, window.restore_bytes)
-    caution = (f"; only {_size(moved)} moved in this run, so Velero's fixed per-step costs dominate the measured "
-               "rates and this overestimates: rehearse with a representative share of the data for a figure to "
-               "plan with") if projected is not None and moved < SMALL_RUN_BYTES else ""
-    lines.append(f"- projection for {_size(project)}: freeze window about **{_span(projected)}** (the part that did "
-                 "not depend on the data as measured, plus the data at the measured backup and restore rates; "
-                 f"`seatrial report --project-size SIZE` for another size{caution})" if projected is not None
-                 else f"- projection for {_size(project)}: not possible before a backup and a restore moved data")
+    parts = [f"seatrial's {_span(window.seatrial_s or 0)}"]
+    for one, whole in ((window.backup, window.backup_s), (window.restore, window.restore_s)):
+        volumes = (f"{one.fixed_s:.1f} s once + {_size(project)} at {_size(one.together or one.throughput)}/s "
+                   "together" if one.concurrent else
+                   f"{len(one.moves)} x {one.fixed_s:.1f} s + {_size(project)} at {_size(one.throughput)}/s")
+        parts.append(f"the {one.direction}'s {_span(besides_volumes(one, whole))} besides its volumes + {volumes}")
+    factor = project / max(1, min(window.backup.moved, window.restore.moved))
+    lines.append(f"- projection for {_size(project)}: freeze window about **{_span(projected)}** = "
+                 + "; ".join(parts) + f" ({factor:,.0f} times the data this run moved; "
+                 "`seatrial report --project-size SIZE` for another size)")
     return lines
+
+
+def _fit_lines(one: Fit) -> list[str]:
+    inputs = ", ".join(f"{m.volume} {_size(m.bytes)} in {m.seconds:.0f} s" for m in one.moves) or "none"
+    if not one.throughput:
+        return [f"- {one.direction} per volume (PodVolume{one.direction.title()}s): {inputs}"]
+    how = f"; {one.note}" if one.note else " (least squares)"
+    order = (f"; they moved at the same time (their intervals overlap): {_size(one.moved)} in "
+             f"{_span(one.span_s)} from the first start to the last end, {_size(one.together or one.throughput)}/s "
+             f"together after the fixed cost" if one.concurrent else "; one after another")
+    return [f"- {one.direction} fit: {one.fixed_s:.1f} s per volume + bytes at {_size(one.throughput)}/s{how}, "
+            f"from {len(one.moves)} PodVolume{one.direction.title()}s: {inputs}{order}"]
 
 
 def _volume_table(rows: list[dict]) -> list[str]:
@@ -448,7 +440,7 @@ def build_markdown(config: Config, journal: Journal, *, live: bool = True, proje
     if problems:
         lines += ["", "## Errors", "", *problems]
     lines += ["", "## Volumes", "", *_volume_table(volume_rows(config.run_dir)),
-              "", "## Freeze window", "", *_freeze_lines(freeze_window(steps), project),
+              "", "## Freeze window", "", *_freeze_lines(freeze_window(steps), project, steps),
               "", "## Steps", "", *_step_rows(steps)]
     backup, restore = steps.get("backup", {}), steps.get("restore", {})
     lines += ["", "## Backup and restore", ""]
@@ -502,7 +494,7 @@ def _code(text: str) -> str:
     return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(coded.split("**")))
 
 
-def _timeline_html(steps: dict, window: FreezeWindow) -> str:
+def _timeline_html(steps: dict, window: Window) -> str:
     entries = [(step, steps.get(step) or {}) for step in STEP_ORDER + EXTRA_STEPS]
     began = [b for _, entry in entries if (b := _began(entry)) is not None]
     if not began:
@@ -588,7 +580,7 @@ def build_html(config: Config, journal: Journal, *, live: bool = True, project: 
         body.append("<h2>Errors</h2>" + "".join(f"<div class='failure'><div class='check'>{_e(step)}</div>"
                                                 f"<div>{_e(text)}</div></div>" for step, text in errors))
     body.append("<h2>Volumes</h2>" + _volumes_html(volume_rows(config.run_dir)))
-    freeze = _freeze_lines(window, project)
+    freeze = _freeze_lines(window, project, steps)
     body.append("<h2>Freeze window</h2><div id='freeze'>" + "".join(
         f"<p{' class=big' if i == 0 else ''}>{_code(line[2:])}</p>" for i, line in enumerate(freeze)) + "</div>")
     body.append("<h2>Steps</h2>" + _timeline_html(steps, window))

@@ -142,6 +142,8 @@ def _clock_offset(created: dict | None, local: float) -> float | None:
 
 
 def apply(ctx: StepContext) -> dict:
+    from seatrial.runbook.migration.window import pod_volume_moves
+
     cfg = ctx.config
     if ctx.dry_run:
         return {}
@@ -195,4 +197,5 @@ def apply(ctx: StepContext) -> dict:
     total_bytes = sum(((p.get("status") or {}).get("progress") or {}).get("totalBytes", 0) for p in pvbs)
     return {"backup": name, "phase": status.phase, "freeze_readings": readings.readings, "clock_offset_s": clock_offset,
             "items": status.items_backed_up, "total_items": status.total_items,
-            "volumes": len(pvbs), "bytes": total_bytes, "started": status.started, "completed": status.completed}
+            "volumes": len(pvbs), "bytes": total_bytes, "started": status.started, "completed": status.completed,
+            "pod_volumes": pod_volume_moves(pvbs)}

@@ -28,7 +28,7 @@ def apply(ctx: StepContext) -> dict:
     inventory = take_inventory(harbor)
     ctx.config.run_dir.mkdir(parents=True, exist_ok=True)
     _say_inventory_changes(ctx, inventory)
-    ctx.journal.inventory_path.write_text(inventory.to_json_text())
+    inventory.write(ctx.journal.inventory_path)
     records = inventory.artifact_records()
     ctx.say(f"  golden inventory: {len(records)} artifacts, {sum(r.get('size') or 0 for r in records)} bytes")
     return {"frozen_at": frozen_at, "artifacts": len(records)}

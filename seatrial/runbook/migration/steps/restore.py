@@ -82,6 +82,8 @@ def plan(ctx: StepContext) -> list[str]:
 
 
 def apply(ctx: StepContext) -> dict:
+    from seatrial.runbook.migration.window import pod_volume_moves
+
     cfg = ctx.config
     if ctx.dry_run:
         return {}
@@ -128,7 +130,7 @@ def apply(ctx: StepContext) -> dict:
     return {"restore": name, "phase": final.phase, "warnings": final.warnings, "errors": final.errors,
             "items": items.get("itemsRestored"), "total_items": items.get("totalItems"), "volumes": len(pvrs),
             "bytes": restored_bytes, "started": status.get("startTimestamp"),
-            "completed": status.get("completionTimestamp")}
+            "completed": status.get("completionTimestamp"), "pod_volumes": pod_volume_moves(pvrs)}
 
 
 def _apply_configmap(ctx: StepContext, configmap: dict) -> None:

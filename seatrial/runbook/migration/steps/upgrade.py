@@ -46,7 +46,7 @@ def apply(ctx: StepContext) -> dict:
     if ctx.dry_run:
         return {}
     inventory = take_inventory(ctx.harbor("target"))
-    (run_dir / INVENTORY_FILE).write_text(inventory.to_json_text())
+    inventory.write(run_dir / INVENTORY_FILE)
     before = {"release": target.release, "namespace": target.namespace,
               "from": guarded.plan.deployed, "to": guarded.plan.new, "app_version": guarded.chart.app_version,
               "revision_before": guarded.stored.revision, "pvcs": pvc_objects(ctx.target, target.namespace)}

@@ -19,5 +19,5 @@ def apply(ctx: StepContext) -> dict:
     if ctx.dry_run:
         return {}
     inventory = take_inventory(ctx.harbor("target"))
-    ctx.journal.target_inventory_path.write_text(inventory.to_json_text())
+    inventory.write(ctx.journal.target_inventory_path)
     return {"artifacts": len(inventory.artifact_records())}
