@@ -166,7 +166,7 @@ def test_bad_input_inside_a_step_is_one_line_without_a_resume_hint(workspace: Wo
     values = workspace.root / "values.yaml"
     values.write_text("updateStrategy: {type: Recreate}\n")
     data = workspace.data()
-    data["upgrade"] = {"chart": str(ROOT / "seatrial" / "fixtures" / "charts" / "harbor-1.18.4.tgz"),
+    data["upgrade"] = {"chart": str(ROOT / "seatrial" / "charts" / "harbor-1.18.4.tgz"),
                        "values": [str(values)]}
     workspace.write(data)
     loaded = cli.load_config

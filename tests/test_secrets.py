@@ -223,7 +223,7 @@ def test_short_values_stay_masked_but_do_not_garble_every_message() -> None:
 # --------------------------------------------------------------------------- Helm values: --set and upgrade.set
 
 SET_SECRETS = ("Planted-Set-Admin-0001", "ghp_plantedGitHubToken0001", "pw12")  # the last too short to be scrubbed
-CHARTS = Path(__file__).resolve().parent.parent / "seatrial" / "fixtures" / "charts"
+CHARTS = Path(__file__).resolve().parent.parent / "seatrial" / "charts"
 
 
 @pytest.mark.parametrize("verbosity", [[], ["-v"], ["-vv"]])

@@ -15,7 +15,7 @@ from seatrial.runbook.clients.kube import Cluster
 from seatrial.runbook.errors import BadInput
 from seatrial.runbook.upgrade import planner
 
-CHARTS = Path(__file__).resolve().parent.parent / "seatrial" / "fixtures" / "charts"
+CHARTS = Path(__file__).resolve().parent.parent / "seatrial" / "charts"
 NS, RELEASE = "harbor", "my-harbor"
 INSTALLED = {"expose": {"type": "clusterIP", "tls": {"enabled": False}}, "externalURL": "http://harbor.example",
              "harborAdminPassword": "Values-Policy-Admin-Pw-5",

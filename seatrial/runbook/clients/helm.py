@@ -233,7 +233,7 @@ def load_chart(ref: str | Path, *, version: str | None = None, repo_url: str | N
                        fix="drop the version, or give repo_url (chart repository) or an oci:// reference")
     if path.is_dir() and not (path / "Chart.yaml").is_file():  # else the engine reads the whole tree first
         raise BadInput(f"chart {text} cannot be loaded: the directory has no Chart.yaml",
-                       fix="give a chart directory (with Chart.yaml) or a chart .tgz, e.g. fixtures/charts/"
+                       fix="give a chart directory (with Chart.yaml) or a chart .tgz, e.g. seatrial/charts/"
                            "harbor-1.18.4.tgz, or a chart name with repo_url, or oci://HOST/PATH/CHART")
     try:
         return Chart(helm_python.Chart.load(path), str(path))

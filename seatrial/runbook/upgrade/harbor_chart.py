@@ -6,15 +6,8 @@ labels and values keys; another chart would be judged by rules that are not its 
 
 from __future__ import annotations
 
+from seatrial.charts.harbor import DATA_COMPONENTS, HARBOR_CHART, unknown_components
 from seatrial.runbook.errors import BadInput
-
-HARBOR_CHART = "harbor"
-# The components whose data PVC a Harbor chart (1.6 to 1.19) renders; `--accept-removed` names one of them.
-DATA_COMPONENTS = ("chartmuseum", "database", "jobservice", "redis", "registry", "trivy")
-
-
-def unknown_components(names: list[str] | tuple[str, ...]) -> list[str]:
-    return [name for name in names if name not in DATA_COMPONENTS]
 
 
 def refuse_unknown_components(names: list[str] | tuple[str, ...], option: str) -> None:
@@ -30,4 +23,4 @@ def refuse_other_charts(name: str, what: str) -> None:
         raise BadInput(f"{what} is chart {name!r}, not Harbor's chart ({HARBOR_CHART!r}): the upgrade guard only "
                        "knows Harbor's chart (its components, volumes and PostgreSQL), and would judge this one "
                        "by the wrong rules", fix="give a Harbor chart (goharbor/harbor-helm), e.g. "
-                       "seatrial/fixtures/charts/harbor-1.18.4.tgz")
+                       "seatrial/charts/harbor-1.18.4.tgz")
