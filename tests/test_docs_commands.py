@@ -274,6 +274,20 @@ def link_problems(path: Path) -> list[str]:
     return problems
 
 
+REPOSITORY_PATH = re.compile(r"^(seatrial|tests|benchmarks|examples|docs)/[\w./-]*$")
+
+
+def path_problems(path: Path) -> list[str]:
+    """A path of this repository in inline code (`seatrial/runbook/clients/helm.py`) that does not exist."""
+    problems = []
+    for start, text, in_code in prose_and_code(path.read_text()):
+        for offset, code in ([] if in_code else inline_code(text)):
+            if REPOSITORY_PATH.match(code) and not (ROOT / code).exists():
+                problems.append(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}:{start + offset}: "
+                                f"`{code}` does not exist in the repository")
+    return problems
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("path", documents(), ids=lambda p: p.name)
 def test_every_seatrial_command_shown_parses(path: Path):
@@ -288,8 +302,8 @@ def test_every_make_target_and_pytest_option_shown_exists(path: Path):
 
 
 @pytest.mark.parametrize("path", documents(), ids=lambda p: p.name)
-def test_every_relative_link_points_at_something(path: Path):
-    problems = link_problems(path)
+def test_every_relative_link_and_repository_path_points_at_something(path: Path):
+    problems = link_problems(path) + path_problems(path)
     assert not problems, "\n".join(problems)
 
 
@@ -333,6 +347,8 @@ pytest --seatrial-confg seatrial.yaml
 
 See [the guide](missing.md) and [a heading](#no-such-heading) and [this one](#a-guide-with-mistakes).
 
+The code is in `seatrial/runbook/clients/helm.py`, not in `runbook/helm.py` nor `seatrial/runbook/helm.py`.
+
 A span may run over a line break: `seatrial sandbox up --dir D
 --bogus-two`, and a link [too](
 missing-too.md).
@@ -343,7 +359,7 @@ def test_a_doc_naming_an_option_that_does_not_exist_fails(tmp_path: Path):
     doc = tmp_path / "wrong.md"
     doc.write_text(WRONG_DOC)
     seatrial = seatrial_refusals(doc)
-    lines = [f"{doc}:{n}" for n in (3, 6, 8, 9, 10, 19)]
+    lines = [f"{doc}:{n}" for n in (3, 6, 8, 9, 10, 21)]
     assert [p.split(": `")[0] for p in seatrial] == lines, seatrial
     assert "unrecognized arguments: --bogus" in seatrial[0]
     assert "required: --release" in seatrial[1]  # a code block shows a whole command line
@@ -357,7 +373,8 @@ def test_a_doc_naming_an_option_that_does_not_exist_fails(tmp_path: Path):
     assert [p for p in pytest_refusals(doc) if "--seatrial-confg" in p and ":14:" in p]
     links = link_problems(doc)
     assert len(links) == 3 and "missing.md" in links[0] and "#no-such-heading" in links[1], links
-    assert links[2].startswith(f"{doc}:20: link 'missing-too.md'"), links
+    assert links[2].startswith(f"{doc}:22: link 'missing-too.md'"), links
+    assert path_problems(doc) == [f"{doc}:19: `seatrial/runbook/helm.py` does not exist in the repository"]
 
 
 def test_the_notation_stands_for_each_command_it_shows():
