@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 MAKEFILE = ROOT / "Makefile"
 README_MAX_LINES = 170
 # `make rehearse` runs this recipe; the check below reads make's variables into it.
-REHEARSE_RECIPE = "$(BIN)/seatrial rehearse --env $(ENV) $(if $(DIR),--dir $(DIR)) $(KIND_OPTS)"
+REHEARSE_RECIPE = ("$(BIN)/seatrial rehearse --env $(ENV) $(if $(DIR),--dir $(DIR)) "
+                   "$(if $(VOLUME_DATA),--volume-data $(VOLUME_DATA)) $(KIND_OPTS)")
 PLACEHOLDER = re.compile(r"^[A-Z][A-Z0-9_]*$")  # NAME, STEP, D: a value the reader fills in
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 LINK = re.compile(r"!?\[[^\]]*\]\(\s*([^)\s]+)(?:\s+\"[^\"]*\")?\s*\)")  # [text](target "title")
@@ -219,6 +220,7 @@ def make_refusals(path: Path) -> list[str]:
             if named == ["rehearse"]:
                 argv = ["rehearse", "--env", assigned.get("ENV", "sandbox")]
                 argv += ["--dir", assigned["DIR"]] if assigned.get("DIR") else []
+                argv += ["--volume-data", assigned["VOLUME_DATA"]] if assigned.get("VOLUME_DATA") else []
                 why = refusal(argv + shlex.split(assigned.get("KIND_OPTS", "")))
                 if why:
                     problems.append(f"{shown.where()}: `{shown.text}` runs `seatrial {' '.join(argv)} ...`: {why}")
