@@ -39,14 +39,24 @@ def _secrets(root: Path) -> list[str]:
 def test_rehearse_exits_green_with_every_step_and_check_and_writes_the_report(tmp_path: Path) -> None:
     _tools()
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "seatrial.fixtures.rehearse", "--env", "sandbox", "--dir",
-                           str(tmp_path)],
-                          cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=REHEARSAL_TIMEOUT_S, check=False)
-    seconds = time.monotonic() - started
-    print(f"\nrehearsal wall time: {seconds:.1f} s")
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-8000:]
+    # --keep: the sandbox outlives the rehearsal as `seatrial sandbox up` leaves it, until `sandbox down`
+    seatrial = [sys.executable, "-m", "seatrial.runbook.cli"]
+    try:
+        done = subprocess.run([*seatrial, "rehearse", "--env", "sandbox", "--dir", str(tmp_path), "--keep"],
+                              cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=REHEARSAL_TIMEOUT_S, check=False)
+        seconds = time.monotonic() - started
+        print(f"\nrehearsal wall time: {seconds:.1f} s")
+        output = done.stdout + done.stderr
+        assert done.returncode == 0, output[-8000:]
+        assert f"stop it with: seatrial sandbox down --dir {tmp_path}" in done.stdout, done.stdout[-2000:]
+        status = subprocess.run([*seatrial, "sandbox", "status", "--dir", str(tmp_path)], cwd=ROOT,
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert status.returncode == 0 and ", ready" in status.stdout, status.stdout + status.stderr
+    finally:
+        down = subprocess.run([*seatrial, "sandbox", "down", "--dir", str(tmp_path)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120, check=False)
+    assert down.returncode == 0, down.stdout + down.stderr
     report, page = tmp_path / "run" / "report.md", tmp_path / "run" / "report.html"
     assert f"all steps green. report: {report} (report.html)" in done.stdout
     assert re.search(r"rehearsal green in \d+ s \(exit 0\)", done.stdout), done.stdout[-2000:]
