@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from seatrial.runbook.errors import ConfigError
@@ -73,6 +75,21 @@ def test_a_version_for_a_local_chart_is_refused(workspace):
     with pytest.raises(ConfigError) as raised:
         workspace.load()
     assert raised.value.key == "upgrade.version"
+
+
+def test_a_chart_name_and_version_without_a_repo_is_the_chart_seatrial_ships(workspace):
+    from seatrial.charts import chart_path
+
+    data = workspace.data()
+    data["upgrade"] = {"chart": "harbor", "version": "1.19.1"}
+    workspace.write(data)
+    upgrade = workspace.load().upgrade
+    assert Path(upgrade.chart) == chart_path("harbor", "1.19.1") and upgrade.version is None and upgrade.repo is None
+    data["upgrade"] = {"chart": "harbor", "version": "1.99.0"}
+    workspace.write(data)
+    with pytest.raises(ConfigError) as raised:
+        workspace.load()
+    assert raised.value.key == "upgrade.version" and "upgrade.repo" in raised.value.render()
 
 
 def test_rollback_on_failure_from_the_command_line_reaches_the_step(workspace):

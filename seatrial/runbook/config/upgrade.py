@@ -13,6 +13,19 @@ from seatrial.runbook.errors import BadInput, ConfigError
 
 
 class UpgradeSection:
+    @staticmethod
+    def shipped_chart(name: str, version: str) -> Path:
+        """`chart: harbor` with `version: 1.19.1` and no repo: the chart seatrial ships, offline."""
+        from seatrial.charts import chart_path, shipped_versions
+
+        found = chart_path(name, version)
+        if found is None:
+            have = ", ".join(shipped_versions(name)) or "none"
+            raise ConfigError("upgrade.version", f"seatrial does not ship chart {name} {version} (it ships {have})",
+                              fix="give upgrade.repo (the chart repository, e.g. https://helm.goharbor.io), a .tgz "
+                                  "path, or a version seatrial ships")
+        return found
+
     def upgrade(self, raw) -> UpgradeConfig:
         if isinstance(raw.get("upgrade"), dict) and {"force", "force_replace", "replace"} & set(raw["upgrade"]):
             # the guard's check `no_replace` quotes the seed's failure in full
@@ -33,7 +46,10 @@ class UpgradeSection:
             raise ConfigError("upgrade.chart", f"{chart!r} is not an OCI chart reference",
                               fix="write oci://HOST/PATH/CHART, e.g. oci://registry.example/charts/harbor")
         remote = repo is not None or chart.startswith("oci://")
-        if not remote:
+        if not remote and version is not None and "/" not in chart and not chart.endswith(".tgz") \
+                and not (self.base / chart).exists():
+            chart, version = str(self.shipped_chart(chart, version)), None
+        elif not remote:
             resolved = Path(self.expand(chart, "upgrade.chart"))
             resolved = resolved if resolved.is_absolute() else self.base / resolved
             if not resolved.exists():
