@@ -184,3 +184,15 @@ def test_bad_input_inside_a_step_is_one_line_without_a_resume_hint(workspace: Wo
     assert len(errors) == 1 and "not valid YAML at line 2" in errors[0], captured.err
     assert "resume with" not in captured.out + captured.err, captured.out
     assert Journal(run_dir).step("upgrade")["status"] == "error"
+
+
+def test_the_upgrade_step_refuses_a_chart_that_is_not_harbors_before_reading_the_cluster(workspace: Workspace,
+                                                                                         capsys):
+    run_dir = _run_dir(workspace)
+    data = workspace.data()
+    data["upgrade"] = {"chart": str(ROOT / "seatrial" / "fixtures" / "charts" / "velero-12.1.0.tgz")}
+    workspace.write(data)
+    assert cli.main(["step", "upgrade"]) == 2  # the workspace's clusters are closed ports: never asked
+    line = _error(capsys)
+    assert "is chart 'velero', not Harbor's chart" in line and "upgrade.chart" in line, line
+    assert Journal(run_dir).step("upgrade")["status"] == "error"
