@@ -173,6 +173,7 @@ def test_data_in_a_volume_whose_backup_says_empty_fails_by_the_kubelets_stats(mi
     outcome, message = checked.outcome(f"test_volume_backed_up[{NAMESPACE}/{where}]")
     assert outcome == "failed" and "but the source volume holds data" in message, message
     assert f"for PVC {claim}" in message and "usedBytes 2" in message, message
+    assert "in volumes.exclude" in message.split("fix:")[1], message  # what to do if it is filesystem overhead
 
 
 def test_without_kubelet_stats_an_empty_backup_is_not_judged(migrated: Migrated) -> None:
@@ -234,3 +235,21 @@ def test_a_flipped_byte_in_a_restored_file_is_caught_and_named(migrated: Migrate
     assert all(o == "passed" for name, (o, _m) in checked.outcomes.items()
                if name.startswith("test_volume_content_identical[") and where not in name), checked.outcomes
     assert check(migrated.config, "restore").exit_code == 0, "not green again once the byte was put back"
+
+
+def test_a_registry_backup_smaller_than_an_artifact_harbor_holds_fails(migrated: Migrated) -> None:
+    """Not empty, but too little: the registry volume holds at least the golden inventory's largest artifact."""
+    box = migrated.box
+    pvbs = json.loads(kubectl(box, "source", "get", "podvolumebackups", "-n", VELERO_NS, "-l",
+                              f"velero.io/backup-name={migrated.backup}", "-o", "json"))["items"]
+    registry = next(p for p in pvbs
+                    if (p["metadata"].get("annotations") or {}).get("velero.io/pvc-name") == "my-harbor-registry")
+    set_status(box, "source", registry, {"progress": {"totalBytes": 1, "bytesDone": 1}})
+    try:
+        checked = check(migrated.config, "backup")
+    finally:
+        set_status(box, "source", registry, registry["status"])
+    where = f"{NAMESPACE}/{registry['spec']['pod']['name']}:registry-data"
+    outcome, message = checked.outcome(f"test_volume_backed_up[{where}]")
+    assert outcome == "failed" and "carried 1 bytes, fewer than the source Harbor says this volume holds" in message
+    assert "the largest of" in message and "golden inventory" in message, message
