@@ -595,7 +595,8 @@ def migrated(migration_box: Sandbox) -> Migration:
 
 def test_clean_migration_passes_every_check(migrated: Migration, tmp_path: Path) -> None:
     junit = tmp_path / "all.xml"
-    done = subprocess.run([os.sys.executable, "-m", "pytest", "seatrial/checks/", f"--seatrial-config={migrated.config.path}",
+    done = subprocess.run([os.sys.executable, "-m", "pytest", "seatrial/checks/",
+                           f"--seatrial-config={migrated.config.path}",
                            "-p", "no:cacheprovider", "-o", "addopts=", "-o", "junit_family=xunit2",
                            f"--junitxml={junit}"],
                           cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=240,
