@@ -3,7 +3,8 @@
 Commands (each loads and validates the configuration first, except `rehearse`):
     plan | run [--from STEP] [--until STEP] [--dry-run] [--yes] [--keep-frozen] [--rollback-on-failure]
     | step NAME [--yes] [--rollback-on-failure]
-    verify NAME | status | report [--project-size SIZE] | reset-target [--yes] | rehearse [--env sandbox|kind]
+    verify NAME | status | report [--project-size SIZE] | reset-target [--yes]
+    | rehearse [--env sandbox|kind] [--volume-data SIZE]
 
 Exit codes:
     0   all green
@@ -156,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     rehearse_parser = commands.add_parser("rehearse", help="run the whole migration on a throwaway environment")
     rehearse_parser.add_argument("--env", choices=("sandbox", "kind"), default="sandbox")
     rehearse_parser.add_argument("--dir", help="where the environment and its run directory live (default: temp)")
+    rehearse_parser.add_argument("--volume-data", metavar="SIZE", help="sandbox: random data in the source's volumes "
+                                 "(e.g. 1GiB), so that the report can project the freeze window")
     from seatrial.runbook.upgrade.command import add_parser as add_upgrade_plan
 
     add_upgrade_plan(commands)

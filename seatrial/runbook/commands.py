@@ -112,4 +112,6 @@ def rehearse_command(args: argparse.Namespace, config: Config | None) -> int:
     command = [sys.executable, "-m", "seatrial.fixtures.rehearse", "--env", args.env]
     if getattr(args, "dir", None):
         command += ["--dir", args.dir]
+    if getattr(args, "volume_data", None) is not None:
+        command += ["--volume-data", args.volume_data]
     return subprocess.run(command, check=False).returncode
