@@ -5,7 +5,8 @@ session: S3, registries) use over an idle window, and print it as a share of one
     .venv/bin/python benchmarks/bench_idle.py [--seconds 60] [--settle 10] [--pods 0]
 
 `--pods N` adds a Deployment of N pods to the source cluster first (the idle cost must not grow
-with the objects at rest). Target (issue 13): <= 2% of a core.
+with the objects at rest). Target (issue 22; issue 13 had 2%): <= 1% of a core. The processes are named with
+their share, so what still wakes up is visible (docs/performance.md says why each one does).
 """
 
 from __future__ import annotations
@@ -22,19 +23,29 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def session_cpu_seconds(sid: int) -> float:
-    """utime + stime of every live process in session `sid` (children included once they are reaped)."""
-    total = 0
+TARGET_PERCENT = 1.0
+
+
+def session_cpu(sid: int) -> dict[str, float]:
+    """pid and command -> utime + stime (s) of every live process in session `sid`."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            head, _, rest = (entry / "stat").read_text().rpartition(")")
+            fields = rest.split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:
             continue
         if int(fields[3]) == sid:  # field 6 (session) counted after the command name
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLOCK_TICKS
+            found[f"{entry.name} {command[:100]}"] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    return found
+
+
+def session_cpu_seconds(sid: int) -> float:
+    """utime + stime of every live process in session `sid` (children included once they are reaped)."""
+    return sum(session_cpu(sid).values())
 
 
 def add_pods(kubeconfig: str, count: int) -> None:
@@ -75,18 +86,22 @@ def main() -> int:
                 add_pods(state["kubeconfig"], args.pods)
             time.sleep(args.settle)
             sid = os.getsid(pid)
-            before, started = session_cpu_seconds(sid), time.monotonic()
+            before, started = session_cpu(sid), time.monotonic()
             time.sleep(args.seconds)
-            used, elapsed = session_cpu_seconds(sid) - before, time.monotonic() - started
+            after, elapsed = session_cpu(sid), time.monotonic() - started
+            used = sum(after.values()) - sum(before.values())
+            for process, seconds in sorted(after.items(), key=lambda item: item[1] - before.get(item[0], 0.0),
+                                           reverse=True):
+                print(f"  {(seconds - before.get(process, 0.0)) / elapsed:6.2%}  {process}")
         finally:
             subprocess.run([python, "-m", "seatrial.fixtures.sandbox", "down", "--dir", str(root)], check=False,
                            cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL)
     share = used / elapsed
     print(f"idle sandbox ({args.pods} extra pods): {used:.2f} CPU s over {elapsed:.0f} s = "
-          f"{used / elapsed * 60:.2f} CPU s per idle minute = {share:.1%} of a core (target <= 2%)")
+          f"{used / elapsed * 60:.2f} CPU s per idle minute = {share:.1%} of a core (target <= {TARGET_PERCENT:g}%)")
     from benchmarks.ratios import Ratio, emit
 
-    emit([Ratio(f"idle sandbox ({args.pods} extra pods), % of one core", share * 100, "<=", 2.0,
+    emit([Ratio(f"idle sandbox ({args.pods} extra pods), % of one core", share * 100, "<=", TARGET_PERCENT,
                 f"{used:.2f} CPU s of every sandbox process over {elapsed:.0f} s")], args.json)
     return 0
 

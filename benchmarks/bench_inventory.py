@@ -80,8 +80,9 @@ def measure(operation: str, url: str, golden_path: Path, fraction: float, scene:
             figures.update(minimum=_listing_minimum(observed), differences=len(differences))
         else:
             figures.update(_sample(url, password, Inventory.read(golden_path), fraction, scene))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     figures.update(seconds=time.perf_counter() - started, requests=sum(counts.values()),
-                   peak_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+                   cpu_s=usage.ru_utime + usage.ru_stime, peak_mib=usage.ru_maxrss / 1024)
     return figures
 
 
@@ -194,6 +195,10 @@ def ratios(runs: list[dict]) -> list:
                                growth / (large / small), "<=", LINEAR_SLACK,
                                f"{by_size[large][operation]['seconds']:.1f} s vs "
                                f"{by_size[small][operation]['seconds']:.1f} s"))
+            cpu = by_size[large][operation]["cpu_s"] / max(by_size[small][operation]["cpu_s"], 0.01)
+            found.append(Ratio(f"inventory {operation}: seatrial's CPU {large:,} / {small:,} per artifact",
+                               cpu / (large / small), "info", LINEAR_SLACK,
+                               "the measuring process alone (the twin's share of the wall time left out)"))
     return found
 
 
@@ -223,8 +228,8 @@ def main() -> int:
                 f = run[operation]
                 extra = (f" {f['sampled']} sampled, {f['failed']} failed" if operation == "sampling"
                          else f" {f['differences']} differences" if operation == "parity" else "")
-                print(f"  {operation:<9} {f['requests']:>7} requests (minimum {f['minimum']}), {f['seconds']:6.1f} s, "
-                      f"peak {f['peak_mib']:.0f} MiB{extra}", flush=True)
+                print(f"  {operation:<9} {f['requests']:>7} requests (minimum {f['minimum']}), {f['seconds']:6.1f} s "
+                      f"(seatrial's CPU {f['cpu_s']:.1f} s), peak {f['peak_mib']:.0f} MiB{extra}", flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     from benchmarks.ratios import emit

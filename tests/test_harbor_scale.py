@@ -117,3 +117,29 @@ def test_a_scene_is_only_built_into_an_empty_twin(tmp_path):
         build_scene(ScaleSpec(1, 2, 1), database_dir=tmp_path / "db", registry_dir=tmp_path / "r",
                     admin_password=password)
     assert not Path(tmp_path / "db").exists()
+
+
+def test_a_failing_harbor_ends_the_listing_at_its_first_error(scale_twin, monkeypatch):
+    """A Harbor that fails mid-listing is a dependency problem, raised once: the listings still queued are
+    dropped (Executor.map cancels them when its first result raises), not each sent with its retries."""
+    from seatrial.fixtures.faultproxy import FaultProxy
+    from seatrial.runbook import retry
+    from seatrial.runbook.clients.harbor import HarborClient
+    from seatrial.runbook.errors import ApiError
+
+    twin, _ = scale_twin
+    monkeypatch.setenv("SEATRIAL_RETRY_BASE_S", "0")  # the retries' backoff is not what is tested here
+    proxy = FaultProxy(twin.url).start()
+    try:
+        # every repository's artifact listing fails (the repository listings themselves answer)
+        proxy.set("5xx", paths=("/api/v2.0/projects/scale-0001/repositories/",
+                                "/api/v2.0/projects/scale-0002/repositories/"))
+        client = HarborClient(proxy.url, "admin", twin.admin_password)
+        with pytest.raises(ApiError) as failed:
+            take_inventory(client, workers=1)
+        assert failed.value.status == 503 and "scale-0001" in failed.value.message
+        # the failed listing and the one the freed worker took before the error was seen, each with its attempts;
+        # without the cancelling each of the 6 repositories would be tried (6 x the attempts)
+        assert proxy.faulted <= 2 * retry.attempts() < SPEC.repositories * retry.attempts(), proxy.faulted
+    finally:
+        proxy.stop()

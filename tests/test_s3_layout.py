@@ -225,9 +225,12 @@ def test_invalid_top_level_directories(s3_server):
 
 
 def test_listing_pages_through_more_than_a_thousand_backups(s3_server):
+    from concurrent.futures import ThreadPoolExecutor
+
     client, bucket = s3_server.client(), s3_server.new_bucket()
-    for n in range(1005):
-        client.put_object(Bucket=bucket, Key=f"backups/b{n:04d}/velero-backup.json", Body=b"{}")
+    with ThreadPoolExecutor(max_workers=8) as pool:  # S3 runs in its own process: the puts overlap (30 s -> ~10 s)
+        list(pool.map(lambda n: client.put_object(Bucket=bucket, Key=f"backups/b{n:04d}/velero-backup.json",
+                                                  Body=b"{}"), range(1005)))
     assert BackupStore(client, bucket, "").list_backups() == [f"b{n:04d}" for n in range(1005)]
 
 

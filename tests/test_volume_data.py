@@ -70,3 +70,16 @@ def test_the_rehearsal_refuses_a_bad_volume_data_before_starting_anything(tmp_pa
     assert rehearse_main(["--env", "kind", "--dir", str(tmp_path / "r"), "--volume-data", "1GiB"]) == 2
     assert "--volume-data fills the sandbox's volumes" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_seatrial_rehearse_passes_volume_data_on(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "seatrial.runbook.cli", "rehearse", "--dir", str(tmp_path / "r"),  # noqa: S603
+                           "--volume-data", "lots"], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "seatrial: error: --volume-data 'lots' is not a data size; give a number and a unit, e.g. --volume-data "
+        "1GiB (KiB, MiB, GiB, TiB; KB, MB, GB, TB)"]
+    assert not (tmp_path / "r").exists()

@@ -17,7 +17,9 @@ def golden_inventory(ctx: CheckContext):
 
 
 def golden_artifacts(ctx: CheckContext) -> list[dict]:
-    return golden_inventory(ctx).artifact_records()
+    """Built once per session: each failing artifact check asks for the count, and 100,000 failures each
+    rebuilding 100,000 records would never finish."""
+    return ctx.memo(("golden-artifacts",), lambda: golden_inventory(ctx).artifact_records())
 
 
 def golden_projects(ctx: CheckContext) -> list[str]:

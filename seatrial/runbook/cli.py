@@ -4,7 +4,8 @@ Commands (each loads and validates the configuration first, except `rehearse`):
     plan | run [--from STEP] [--until STEP] [--dry-run] [--yes] [--keep-frozen] [--rollback-on-failure]
     | step NAME [--yes] [--rollback-on-failure]
     verify NAME | status | report [--project-size SIZE] | reset-target [--yes] | upgrade-plan ...
-    rehearse [--env sandbox|kind] [--dir D] | sandbox up|status|down --dir D | kind up|status|down --dir D
+    rehearse [--env sandbox|kind] [--dir D] [--volume-data SIZE] [--keep]
+    sandbox up|status|down --dir D | kind up|status|down --dir D
 
 Exit codes:
     0   all green
