@@ -102,6 +102,14 @@ def test_an_anonymous_fresh_run_needing_more_than_ten_docker_hub_pulls_is_refuse
     assert "Docker Hub" in text and "docker login" in text and "toomanyrequests" in text
 
 
+def test_a_registry_mirror_takes_docker_hubs_pulls_so_no_login_is_needed(kind_standins, tmp_path):
+    kind_standins.log_out()
+    kind_standins.set("DOCKER_MIRROR", "https://mirror.example.internal")  # daemon.json registry-mirrors
+    env = environment(tmp_path / "env").up()
+    env.down()
+    assert not (kind_standins.state / "docker-hub-pulls.jsonl").exists()
+
+
 def test_toomanyrequests_during_the_pulls_says_docker_login_and_is_a_dependency_fault(kind_standins, tmp_path):
     """Anonymous, with most images on the host already (the budget check passes), but this hour's pulls were
     spent elsewhere: Docker Hub answers toomanyrequests, which is named as such (exit 3), not a bare failure."""
