@@ -411,6 +411,35 @@ def test_the_aws_plugin_for_velero_1_18_is_pinned_by_digest():
     assert plugin in choose().images()
 
 
+def test_a_digest_pinned_image_is_pulled_by_digest_and_reaches_the_nodes_and_pods_by_its_tag(kind_standins, tmp_path,
+                                                                                             monkeypatch):
+    """A pod asking for the digest would make each node pull it again (the archive holds one platform's manifest,
+    not the index the digest names); the pin is held on the host, the nodes get the tag."""
+    from seatrial.fixtures.kind.installer_seam import InstallRequest
+    from seatrial.fixtures.kind.versions import VELERO_IMAGES
+
+    pinned = VELERO_IMAGES["12.1.0"][1]
+    tagged = "docker.io/velero/velero-plugin-for-aws:v1.14.2"
+    requests: list[InstallRequest] = []
+    env = KindEnvironment(tmp_path / "env", choose(velero_chart="12.1.0", uploader="kopia"),
+                          installer=requests.append, out=lambda line: None).up()
+    try:
+        commands = kind_standins.commands("docker")
+        assert any(c.startswith("docker pull --platform=") and c.endswith(f" {pinned}") for c in commands)
+        assert f"docker tag {pinned} {tagged}" in commands
+        loaded = json.loads((kind_standins.state / "clusters" / "seatrial-target" / "images.json").read_text())
+        assert tagged in loaded and pinned not in loaded
+    finally:
+        env.down()
+    import seatrial.fixtures.installer as shared
+    from seatrial.fixtures.kind import installer_seam
+
+    seen = {}
+    monkeypatch.setattr(shared, "install_environment", lambda inst, progress: seen.setdefault("i", inst))
+    installer_seam.install(requests[0])
+    assert seen["i"].aws_plugin_image == tagged  # what the Velero pod's init container names
+
+
 def test_a_daemon_that_does_not_answer_is_a_dependency_fault_in_one_line(kind_standins, tmp_path):
     kind_standins.fail("docker info")
     with pytest.raises(Unreachable, match="Docker daemon does not answer") as refused:
