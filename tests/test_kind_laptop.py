@@ -265,19 +265,17 @@ def test_keep_without_dir_keeps_the_directory_the_kept_environment_is_recorded_i
 
 
 # -- 12: Harbor's health is in the body --------------------------------------------------------------------
-def test_harbor_health_reads_the_body_not_the_status_code(tmp_path):
+@pytest.fixture
+def harbor_health_server():
+    """An HTTP server answering /api/v2.0/health as Harbor does: 200 either way, the verdict in the body;
+    `.body` is what it answers."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from threading import Thread
 
-    from seatrial.fixtures.installer import harbor_health
-
-    body = {"status": "unhealthy", "components": [{"name": "core", "status": "healthy"},
-                                                  {"name": "database", "status": "unhealthy"}]}
-
     class Harbor(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 -- http.server's name
-            data = json.dumps(body).encode()
-            self.send_response(200)  # Harbor answers 200 either way
+            data = json.dumps(server.body).encode()
+            self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -287,46 +285,46 @@ def test_harbor_health_reads_the_body_not_the_status_code(tmp_path):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Harbor)
+    server.body = {"status": "unhealthy", "components": [{"name": "core", "status": "healthy"},
+                                                         {"name": "database", "status": "unhealthy"}]}
+    server.url = f"http://127.0.0.1:{server.server_address[1]}"
     Thread(target=server.serve_forever, daemon=True).start()
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        assert harbor_health(url) == "unhealthy (database: unhealthy)"
-        body = {"status": "healthy", "components": [{"name": "core", "status": "healthy"}]}
-        assert harbor_health(url) == "healthy"
+        yield server
     finally:
         server.shutdown()
         server.server_close()
 
 
-def test_status_says_not_healthy_when_harbor_says_unhealthy(kind_standins, tmp_path, capsys):
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    from threading import Thread
+def test_harbor_health_reads_the_body_not_the_status_code(harbor_health_server):
+    from seatrial.fixtures.installer import harbor_health
 
+    assert harbor_health(harbor_health_server.url) == "unhealthy (database: unhealthy)"
+    harbor_health_server.body = {"status": "healthy", "components": [{"name": "core", "status": "healthy"}]}
+    assert harbor_health(harbor_health_server.url) == "healthy"
+
+
+def test_the_installer_waits_on_an_unhealthy_harbor_answering_200(harbor_health_server, monkeypatch):
+    from seatrial.fixtures.installer import wait_harbor_healthy
+    from seatrial.runbook.errors import WaitTimeout
+    from tests.clock import FakeClock
+
+    monkeypatch.setattr("seatrial.runbook.wait.time", FakeClock())
+    said: list[str] = []
+    with pytest.raises(WaitTimeout, match=r"unhealthy \(database: unhealthy\)"):
+        wait_harbor_healthy(harbor_health_server.url, timeout=5, progress=said.append)
+    assert any("unhealthy" in line for line in said)
+
+
+def test_status_says_not_healthy_when_harbor_says_unhealthy(kind_standins, tmp_path, capsys, harbor_health_server):
     from seatrial.fixtures.kind.__main__ import main
 
-    class Unhealthy(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 -- http.server's name
-            data = b'{"status": "unhealthy"}'
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Unhealthy)
-    Thread(target=server.serve_forever, daemon=True).start()
     root = tmp_path / "env"
     root.mkdir()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
+    url = harbor_health_server.url
     (root / "kind.json").write_text(json.dumps({"ready": True, "clusters": [], "container": False,
                                                 "harbor": {"source": url}}))
-    try:
-        code = main(["status", "--dir", str(root)])
-    finally:
-        server.shutdown()
-        server.server_close()
+    code = main(["status", "--dir", str(root)])
     printed = capsys.readouterr().out
     assert code == 1 and f"{url}: unhealthy" in printed and "NOT healthy" in printed
 
