@@ -26,6 +26,7 @@ DOCKER_COMMANDS = {
     ("inspect",): ((1, None), {"--format"}),
     ("logs",): ((1, 1), set()),
     ("pull",): ((1, 1), {"--platform"}),
+    ("tag",): ((2, 2), set()),
     ("manifest", "inspect"): ((1, 1), {"--verbose"}),
     ("image", "inspect"): ((1, None), {"--format"}),
     ("image", "save"): ((1, None), {"--platform", "--output"}),

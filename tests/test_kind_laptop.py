@@ -102,6 +102,14 @@ def test_an_anonymous_fresh_run_needing_more_than_ten_docker_hub_pulls_is_refuse
     assert "Docker Hub" in text and "docker login" in text and "toomanyrequests" in text
 
 
+def test_a_registry_mirror_takes_docker_hubs_pulls_so_no_login_is_needed(kind_standins, tmp_path):
+    kind_standins.log_out()
+    kind_standins.set("DOCKER_MIRROR", "https://mirror.example.internal")  # daemon.json registry-mirrors
+    env = environment(tmp_path / "env").up()
+    env.down()
+    assert not (kind_standins.state / "docker-hub-pulls.jsonl").exists()
+
+
 def test_toomanyrequests_during_the_pulls_says_docker_login_and_is_a_dependency_fault(kind_standins, tmp_path):
     """Anonymous, with most images on the host already (the budget check passes), but this hour's pulls were
     spent elsewhere: Docker Hub answers toomanyrequests, which is named as such (exit 3), not a bare failure."""
@@ -257,19 +265,17 @@ def test_keep_without_dir_keeps_the_directory_the_kept_environment_is_recorded_i
 
 
 # -- 12: Harbor's health is in the body --------------------------------------------------------------------
-def test_harbor_health_reads_the_body_not_the_status_code(tmp_path):
+@pytest.fixture
+def harbor_health_server():
+    """An HTTP server answering /api/v2.0/health as Harbor does: 200 either way, the verdict in the body;
+    `.body` is what it answers."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from threading import Thread
 
-    from seatrial.fixtures.installer import harbor_health
-
-    body = {"status": "unhealthy", "components": [{"name": "core", "status": "healthy"},
-                                                  {"name": "database", "status": "unhealthy"}]}
-
     class Harbor(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 -- http.server's name
-            data = json.dumps(body).encode()
-            self.send_response(200)  # Harbor answers 200 either way
+            data = json.dumps(server.body).encode()
+            self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -279,46 +285,46 @@ def test_harbor_health_reads_the_body_not_the_status_code(tmp_path):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Harbor)
+    server.body = {"status": "unhealthy", "components": [{"name": "core", "status": "healthy"},
+                                                         {"name": "database", "status": "unhealthy"}]}
+    server.url = f"http://127.0.0.1:{server.server_address[1]}"
     Thread(target=server.serve_forever, daemon=True).start()
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        assert harbor_health(url) == "unhealthy (database: unhealthy)"
-        body = {"status": "healthy", "components": [{"name": "core", "status": "healthy"}]}
-        assert harbor_health(url) == "healthy"
+        yield server
     finally:
         server.shutdown()
         server.server_close()
 
 
-def test_status_says_not_healthy_when_harbor_says_unhealthy(kind_standins, tmp_path, capsys):
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    from threading import Thread
+def test_harbor_health_reads_the_body_not_the_status_code(harbor_health_server):
+    from seatrial.fixtures.installer import harbor_health
 
+    assert harbor_health(harbor_health_server.url) == "unhealthy (database: unhealthy)"
+    harbor_health_server.body = {"status": "healthy", "components": [{"name": "core", "status": "healthy"}]}
+    assert harbor_health(harbor_health_server.url) == "healthy"
+
+
+def test_the_installer_waits_on_an_unhealthy_harbor_answering_200(harbor_health_server, monkeypatch):
+    from seatrial.fixtures.installer import wait_harbor_healthy
+    from seatrial.runbook.errors import WaitTimeout
+    from tests.clock import FakeClock
+
+    monkeypatch.setattr("seatrial.runbook.wait.time", FakeClock())
+    said: list[str] = []
+    with pytest.raises(WaitTimeout, match=r"unhealthy \(database: unhealthy\)"):
+        wait_harbor_healthy(harbor_health_server.url, timeout=5, progress=said.append)
+    assert any("unhealthy" in line for line in said)
+
+
+def test_status_says_not_healthy_when_harbor_says_unhealthy(kind_standins, tmp_path, capsys, harbor_health_server):
     from seatrial.fixtures.kind.__main__ import main
 
-    class Unhealthy(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 -- http.server's name
-            data = b'{"status": "unhealthy"}'
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Unhealthy)
-    Thread(target=server.serve_forever, daemon=True).start()
     root = tmp_path / "env"
     root.mkdir()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
+    url = harbor_health_server.url
     (root / "kind.json").write_text(json.dumps({"ready": True, "clusters": [], "container": False,
                                                 "harbor": {"source": url}}))
-    try:
-        code = main(["status", "--dir", str(root)])
-    finally:
-        server.shutdown()
-        server.server_close()
+    code = main(["status", "--dir", str(root)])
     printed = capsys.readouterr().out
     assert code == 1 and f"{url}: unhealthy" in printed and "NOT healthy" in printed
 
@@ -401,6 +407,35 @@ def test_the_aws_plugin_for_velero_1_18_is_pinned_by_digest():
     assert plugin == ("docker.io/velero/velero-plugin-for-aws:v1.14.2@sha256:"
                       "0751144c1c8e52d52c48717fbd13ad5a3061e612ae4d7ad744a946cd5b139d1a")
     assert plugin in choose().images()
+
+
+def test_a_digest_pinned_image_is_pulled_by_digest_and_reaches_the_nodes_and_pods_by_its_tag(kind_standins, tmp_path,
+                                                                                             monkeypatch):
+    """A pod asking for the digest would make each node pull it again (the archive holds one platform's manifest,
+    not the index the digest names); the pin is held on the host, the nodes get the tag."""
+    from seatrial.fixtures.kind.installer_seam import InstallRequest
+    from seatrial.fixtures.kind.versions import VELERO_IMAGES
+
+    pinned = VELERO_IMAGES["12.1.0"][1]
+    tagged = "docker.io/velero/velero-plugin-for-aws:v1.14.2"
+    requests: list[InstallRequest] = []
+    env = KindEnvironment(tmp_path / "env", choose(velero_chart="12.1.0", uploader="kopia"),
+                          installer=requests.append, out=lambda line: None).up()
+    try:
+        commands = kind_standins.commands("docker")
+        assert any(c.startswith("docker pull --platform=") and c.endswith(f" {pinned}") for c in commands)
+        assert f"docker tag {pinned} {tagged}" in commands
+        loaded = json.loads((kind_standins.state / "clusters" / "seatrial-target" / "images.json").read_text())
+        assert tagged in loaded and pinned not in loaded
+    finally:
+        env.down()
+    import seatrial.fixtures.installer as shared
+    from seatrial.fixtures.kind import installer_seam
+
+    seen = {}
+    monkeypatch.setattr(shared, "install_environment", lambda inst, progress: seen.setdefault("i", inst))
+    installer_seam.install(requests[0])
+    assert seen["i"].aws_plugin_image == tagged  # what the Velero pod's init container names
 
 
 def test_a_daemon_that_does_not_answer_is_a_dependency_fault_in_one_line(kind_standins, tmp_path):

@@ -43,7 +43,7 @@ def test_a_step_failing_in_the_middle_exports_the_logs_and_removes_everything(ki
 
 def assert_no_secret_outside_its_files(env: Path, texts: dict) -> None:
     """The S3 keys and the Harbor password only in their 0600 files, nowhere else under `env` nor in `texts`."""
-    secret_files = {"credentials-velero", "harbor-admin-password", "s3.env"}
+    secret_files = {"credentials-velero", "harbor-admin-password"}  # no env file: the keys go as docker -e NAME
     secrets = [line.split("=", 1)[1] for line in (env / "credentials-velero").read_text().splitlines() if "=" in line]
     secrets.append((env / "harbor-admin-password").read_text().strip())
     texts = {name: str(text) for name, text in texts.items()}
@@ -64,7 +64,7 @@ def test_rehearse_env_kind_with_the_stand_ins_is_green_end_to_end(kind_standins,
     commands = kind_standins.commands()
     assert any(c.startswith("kind create cluster --name=seatrial-source") for c in commands)
     assert commands[-3:] == ["kind delete cluster --name=seatrial-source", "kind delete cluster --name=seatrial-target",
-                             "docker rm --force seatrial-s3"]
+                             "docker rm --force --volumes seatrial-s3"]
     assert kind_standins.running() == []
     assert_no_secret_outside_its_files(tmp_path / "env", {"output": done.stdout + done.stderr,
                                                           "calls.jsonl": kind_standins.commands()})
@@ -80,6 +80,7 @@ def test_pytest_seatrial_env_kind_gives_the_rehearsal_the_kind_environment(kind_
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert " passed" in done.stdout and "failed" not in done.stdout and "skipped" not in done.stdout
     assert any(c.startswith("kind create cluster --name=seatrial-target") for c in kind_standins.commands())
-    assert kind_standins.commands()[-1] == "docker rm --force seatrial-s3"  # the session removed the environment
+    # the session removed the environment
+    assert kind_standins.commands()[-1] == "docker rm --force --volumes seatrial-s3"
     assert kind_standins.running() == []
     assert "test_backup_completed" in junit.read_text()  # the checks' suites are in the session's JUnit
