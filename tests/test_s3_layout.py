@@ -336,11 +336,12 @@ def test_an_in_process_s3_server_logs_no_access_lines(monkeypatch):
     assert logging.getLogger("werkzeug").level >= logging.WARNING  # INFO would let werkzeug's own _log set it up
 
 
+@pytest.mark.parametrize("fault", ["truncated", "halved"])
 @pytest.mark.parametrize("read", ["metadata", "gz-json", "tarball"])
-def test_an_answer_cut_short_is_a_dependency_fault_naming_what_came(s3_server, read):
-    """The object store answers 200 with its whole Content-Length announced and half the body (a connection cut
-    mid-answer, through the fault proxy): exit 3 naming the object, the bytes that came and the bytes announced,
-    never "damaged" nor a botocore error; the same read through the healed proxy gives the object."""
+def test_an_answer_cut_short_is_a_dependency_fault_naming_what_came(s3_server, read, fault):
+    """The object store answers 200 with half the body, its whole Content-Length announced (a connection cut
+    mid-answer) or re-framed to the half (only the checksum sent with it tells): exit 3 naming the object and what
+    came, never "damaged" nor a botocore error; the same read through the healed proxy gives the object."""
     from seatrial.fixtures.faultproxy import FaultProxy
     from seatrial.runbook.errors import ProtocolError
 
@@ -356,14 +357,18 @@ def test_an_answer_cut_short_is_a_dependency_fault_naming_what_came(s3_server, r
                         "gz-json": (layout.results("b1"), lambda: store.results("b1")),
                         "tarball": (layout.backup_tarball("b1"), lambda: store.tarball_index("b1"))}[read]
         size = client.head_object(Bucket=bucket, Key=key)["ContentLength"]
-        proxy.set("truncated", paths=(f"/{bucket}/{key}",))
+        proxy.set(fault, paths=(f"/{bucket}/{key}",))
         with pytest.raises(ProtocolError) as raised:
             reading()
         assert proxy.faulted == 1
         error = raised.value
         assert error.exit_code == 3 and error.dependency_fault
-        assert f"GET {key} at " in error.message and "answered 200, but the body broke off after " in error.message
-        assert f"bytes of the {size} announced" in error.message, error.message
+        assert f"GET {key} at " in error.message and "the object store answered 200, but " in error.message
+        if fault == "truncated":
+            assert f"the body broke off after {size // 2} bytes of the {size} announced" in error.message, error.message
+        else:
+            assert f"the {size // 2} bytes that came do not match the checksum it sent with them" in error.message, \
+                error.message
         assert "damaged" not in error.render() and "not judged" in error.fix
         proxy.set(None)
         assert reading()

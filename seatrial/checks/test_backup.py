@@ -349,3 +349,26 @@ def test_source_read_only_during_backup(ctx: CheckContext):
     read_only = ctx.source_harbor.read_only()
     expect(read_only, "source Harbor is not read-only and no journal proves it was during the backup",
            f"read_only={read_only}", "run the freeze step before the backup (PUT /configurations read_only=true)")
+
+
+@needs("backup")
+def test_nothing_written_to_the_source_during_the_freeze(ctx: CheckContext):
+    """The freeze proven from what the source Harbor recorded (seatrial.checks.freeze_proof): no artifact pushed,
+    no tag made or moved, no repository or project created from the freeze to the backup's completion -- a thaw
+    between two read_only readings leaves exactly these traces."""
+    from seatrial.checks.freeze_proof import harbor_now, window, writes_inside
+
+    obj = _backup_or_fail(ctx)
+    step = ctx.journal.step("backup")
+    backup = step if step.get("backup") in (None, obj["metadata"]["name"]) else {}
+    harbor = ctx.source_harbor
+    inside = window(ctx.journal.step("freeze"), backup, harbor_now(harbor))
+    if inside is None:
+        pytest.skip("the journal records no freeze (the freeze step did not run through seatrial): there is no "
+                    "window to prove it from")
+    writes = writes_inside(harbor, inside)
+    expect(not writes, f"the source Harbor recorded {len(writes)} write(s) during the freeze: they are missing from "
+           f"Backup {obj['metadata']['name']}", f"{'; '.join(writes[:5])}{' ...' if len(writes) > 5 else ''}; "
+           f"freeze window {inside.describe()}",
+           "keep the source read-only for the whole move (nothing may thaw it), then freeze and back up again: "
+           "seatrial run --from freeze")

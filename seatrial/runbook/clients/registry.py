@@ -420,7 +420,7 @@ class RegistryClient:
         code, detail = _error_summary(response)
         response.close()
         observed = f"{status} {detail}".rstrip()
-        where = f"{what} on {self.base_url}"
+        where = f"{what} on the registry at {self.base_url}"
         if status == 401:
             challenge = parse_challenge(response.headers.get("Www-Authenticate", ""))
             if challenge.params.get("error") == "insufficient_scope":

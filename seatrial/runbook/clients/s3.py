@@ -30,6 +30,7 @@ T = TypeVar("T")
 MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
 DENIED_CODES = frozenset({"401", "403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",
                           "InvalidToken", "ExpiredToken"})
+READ_PIECE = 1 << 16
 CREDENTIALS_FIX = ("write it as:\n    [default]\n    aws_access_key_id = <key id>\n"
                    "    aws_secret_access_key = <secret key>")
 
@@ -126,16 +127,21 @@ class ObjectBody:
         self.received = 0
 
     def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:  # in pieces, so that a break says how much had come
+            return b"".join(iter(lambda: self._read(READ_PIECE), b""))
+        return self._read(size)
+
+    def _read(self, size: int) -> bytes:
         from botocore.exceptions import BotoCoreError, FlexibleChecksumError
 
         try:
-            data = self._body.read(None if size is None or size < 0 else size)
+            data = self._body.read(size)
         except FlexibleChecksumError as exc:
             raise ProtocolError(
                 redact(f"{self.what} at {self.where}: the object store answered 200, but the {self.received} bytes "
                        f"that came do not match the checksum it sent with them ({exc})"), status=200,
-                fix="the answer was damaged on its way (a proxy, the network) or by the object store: resume to "
-                    "read it again; the object itself was not judged") from None
+                fix="the answer changed on its way (a proxy, the network) or in the object store: resume to read "
+                    "it again; the object itself was not judged") from None
         except (BotoCoreError, OSError) as exc:
             expected = f"of the {self.length} announced " if self.length is not None else ""
             raise ProtocolError(

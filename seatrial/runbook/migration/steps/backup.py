@@ -98,6 +98,16 @@ class FreezeReadings:
         self.ctx.journal.note("backup", freeze_readings=self.readings, readings_of=self.backup)
 
 
+def harbor_time_now(ctx: StepContext) -> str | None:
+    """The source Harbor's time now (its Date header), once the Backup is terminal: where the backup's checks stop
+    looking for writes Harbor recorded during the freeze. None when Harbor does not answer (the checks then look
+    up to their own time)."""
+    try:
+        return ctx.harbor("source").read_only_reading()[1]
+    except SeatrialError:
+        return None
+
+
 def plan(ctx: StepContext) -> list[str]:
     cfg = ctx.config
     name = ctx.journal.name("backup") or ctx.journal.name("planned_backup") or "(chosen by preflight)"
@@ -187,6 +197,7 @@ def apply(ctx: StepContext) -> dict:
                            progress=BackupSeen.describe, on_progress=ctx.say).obj
     finally:
         readings.save()
+    done_at = harbor_time_now(ctx)
     writable = [r["at"] for r in readings.readings if r.get("read_only") is False]
     if writable:
         ctx.say(f"  source Harbor was WRITABLE during the backup at {', '.join(writable[:5])} (Harbor's clock)")
@@ -196,6 +207,7 @@ def apply(ctx: StepContext) -> dict:
                            label_selector=f"velero.io/backup-name={name}")
     total_bytes = sum(((p.get("status") or {}).get("progress") or {}).get("totalBytes", 0) for p in pvbs)
     return {"backup": name, "phase": status.phase, "freeze_readings": readings.readings, "clock_offset_s": clock_offset,
+            "backup_done_harbor_at": done_at,
             "items": status.items_backed_up, "total_items": status.total_items,
             "volumes": len(pvbs), "bytes": total_bytes, "started": status.started, "completed": status.completed,
             "pod_volumes": pod_volume_moves(pvbs)}

@@ -25,13 +25,15 @@ def apply(ctx: StepContext) -> dict:
         harbor.set_read_only(True)
         ctx.say(f"  source Harbor {ctx.config.harbor.source_url} is now read-only")
     ctx.journal.set_harbor_state("source", "read-only (frozen for the move)")
+    # the flag seen set, with Harbor's own time: where the backup's checks start looking for writes Harbor recorded
+    _, frozen_harbor_at = harbor.read_only_reading()
     inventory = take_inventory(harbor)
     ctx.config.run_dir.mkdir(parents=True, exist_ok=True)
     _say_inventory_changes(ctx, inventory)
     inventory.write(ctx.journal.inventory_path)
     records = inventory.artifact_records()
     ctx.say(f"  golden inventory: {len(records)} artifacts, {sum(r.get('size') or 0 for r in records)} bytes")
-    return {"frozen_at": frozen_at, "artifacts": len(records)}
+    return {"frozen_at": frozen_at, "frozen_harbor_at": frozen_harbor_at, "artifacts": len(records)}
 
 
 def _say_inventory_changes(ctx: StepContext, inventory) -> None:
