@@ -268,6 +268,18 @@ def test_an_object_store_cutting_answers_short_is_a_dependency_fault(matrix: Mat
     assert healed.returncode == 0, (healed.stdout + healed.stderr)[-3000:]
 
 
+def test_an_object_store_cutting_restics_answers_short_is_a_dependency_fault(matrix: Matrix):
+    """The same cut answers on the restic repository's objects: restic says "Is there a repository at the following
+    location?" (or retries, then gives up); the backup's checks exit 3 naming the object store, never "no restic
+    repository" nor a failed repository check (restic's own retries make this about half a minute)."""
+    storage = yaml.safe_load(matrix.config.read_text())["storage"]
+    restic = f"/{storage['bucket']}/{storage['prefix'].strip('/')}/restic/"
+    code, text, faulted = _faulted_run(matrix, "s3", "truncated", "verify", "backup", paths=(restic,), methods=("GET",))
+    assert faulted, text[-3000:]
+    assert code == 3, f"restic's reads cut short: exit {code}, not 3:\n{text[-3000:]}"
+    assert "the object store failed restic's reads" in text and "no restic repository" not in text, text[-3000:]
+
+
 def test_a_registry_failing_only_the_canary_uploads_is_a_dependency_fault(matrix: Matrix):
     """The target registry answers 503 to the canary's blob uploads only (every pull works): the canary check is
     not judged and the checks exit 3, not a failed canary (exit 1)."""

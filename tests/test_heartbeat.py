@@ -38,6 +38,18 @@ def test_ten_silent_seconds_bring_a_line_naming_the_call_awaited_longest() -> No
     assert inflight.longest() is None
 
 
+def test_no_line_over_a_question_to_the_operator() -> None:
+    clock, lines = FakeClock(), []
+    beat = Heartbeat(lines.append, every=10, clock=clock.monotonic)
+    with beat.quiet():
+        clock.sleep(60)  # the operator thinks it over
+        assert not beat.tick()
+    clock.sleep(9)
+    assert not beat.tick() and not lines  # the silence counts from the answer
+    clock.sleep(1)
+    assert beat.tick()
+
+
 def test_a_harbor_answer_held_back_is_said_while_it_is_awaited(harbor_twin) -> None:
     proxy = FaultProxy(harbor_twin.url).start()
     lines: list[str] = []

@@ -113,3 +113,66 @@ def test_secrets_reach_restic_through_the_environment_only(tmp_path):
 def test_missing_binary_is_a_clear_error():
     with pytest.raises(SeatrialError, match="restic binary"):
         Restic("s3:http://127.0.0.1:1/b", Secret("pw-" + uuid.uuid4().hex), binary="/nonexistent/restic").snapshots()
+
+
+# What restic 0.14 printed when the object store in front of a healthy repository cut its answers short (the fault
+# proxy's "truncated" and "halved"), and when the repository or bucket is not there.
+CUT_SHORT = [
+    "Fatal: unable to open config file: Stat: unexpected EOF\nIs there a repository at the following location?\n"
+    "s3:http://127.0.0.1:38319/rbucket/restic/harbor\n",
+    "Fatal: unable to open config file: Stat: XML syntax error on line 2: unexpected EOF\nIs there a repository at "
+    "the following location?\ns3:http://127.0.0.1:38319/rbucket/restic/harbor\n",
+    "List(key) returned error, retrying after 3.221479586s: unexpected EOF\nList(key) returned error, retrying after "
+    "5.608623477s: unexpected EOF\nFatal: unexpected EOF\n",
+]
+ABSENT = [
+    "Fatal: unable to open config file: Stat: The specified key does not exist.\nIs there a repository at the "
+    "following location?\ns3:http://127.0.0.1:39965/rbucket/restic/none\n",
+    "Fatal: unable to open config file: Stat: The specified bucket does not exist\nIs there a repository at the "
+    "following location?\ns3:http://127.0.0.1:39965/nobucket/restic/none\n",
+]
+
+
+@pytest.mark.parametrize("stderr", CUT_SHORT)
+def test_an_object_store_restic_could_not_read_is_a_dependency_fault_not_a_missing_repository(stderr):
+    import subprocess
+
+    from seatrial.runbook.errors import ProtocolError
+
+    restic = Restic("s3:http://127.0.0.1:38319/rbucket/restic/harbor", Secret("pw", "repository password"))
+    error = restic._error("snapshots", subprocess.CompletedProcess(["restic"], 1, "", stderr))
+    assert isinstance(error, ProtocolError) and error.exit_code == 3, error
+    assert "no restic repository" not in error.message and "the object store failed restic's reads" in error.message
+    assert "not judged" in error.fix
+
+
+@pytest.mark.parametrize("stderr", ABSENT)
+def test_a_repository_the_object_store_says_is_absent_is_missing(stderr):
+    import subprocess
+
+    restic = Restic("s3:http://127.0.0.1:39965/rbucket/restic/none", Secret("pw", "repository password"))
+    error = restic._error("snapshots", subprocess.CompletedProcess(["restic"], 1, "", stderr))
+    assert error.exit_code == 1 and "there is no restic repository at" in error.message
+
+
+@pytest.mark.slow
+def test_restic_through_an_object_store_cutting_answers_short_is_a_dependency_fault(restic_repo, restic_binary):
+    """The real restic through the fault proxy (restic's own retries make this take about half a minute)."""
+    from seatrial.fixtures.faultproxy import FaultProxy
+    from seatrial.runbook.errors import ProtocolError
+
+    endpoint, path = restic_repo.repository.removeprefix("s3:http://").split("/", 1)
+    proxy = FaultProxy(f"http://{endpoint}").start()
+    try:
+        through = Restic(restic_repo.repository.replace(f"http://{endpoint}", proxy.url), restic_repo.password,
+                         env=restic_repo.extra_env, binary=restic_binary)
+        assert through.snapshots() == []
+        proxy.set("truncated", paths=(f"/{path.split('/')[0]}/",), methods=("GET",))
+        with pytest.raises(ProtocolError) as raised:
+            through.snapshots()
+        assert raised.value.exit_code == 3 and proxy.faulted, raised.value
+    finally:
+        proxy.stop()
+    absent = Restic(restic_repo.repository + "-absent", restic_repo.password, env=restic_repo.extra_env,
+                    binary=restic_binary)
+    assert not absent.is_initialized()

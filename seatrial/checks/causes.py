@@ -177,5 +177,6 @@ def _backup_repository(ctx: CheckContext) -> Cause | None:
     except SeatrialError as exc:
         return Cause("backup-repository", f"the restic repository of namespace {namespace} cannot be read: no "
                      "volume's snapshot can be looked up in it", " ".join(exc.message.split()),
-                     exc.fix or "check velero.repository_password_env and the storage credentials")
+                     exc.fix or "check velero.repository_password_env and the storage credentials",
+                     dependency_fault=exc.exit_code == 3)
     return None

@@ -28,6 +28,7 @@ class Heartbeat:
         self._last = clock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._quiet = 0  # > 0 while the operator is asked a question: no line over the prompt
 
     def said(self) -> None:
         """Something was said: the silence starts again."""
@@ -37,7 +38,7 @@ class Heartbeat:
         """Say what is awaited if nothing was said for `every` seconds; whether a line was said."""
         now = self._clock()
         silent = now - self._last
-        if silent < self.every:
+        if silent < self.every or self._quiet:
             return False
         call = inflight.longest()
         if call is None:
@@ -52,6 +53,16 @@ class Heartbeat:
     def _beat(self) -> None:
         while not self._stop.wait(max(0.01, self.every - (self._clock() - self._last))):
             self.tick()
+
+    @contextmanager
+    def quiet(self) -> Iterator[None]:
+        """No line within the block (a question to the operator waits on them, not on a dependency)."""
+        self._quiet += 1
+        try:
+            yield
+        finally:
+            self._quiet -= 1
+            self.said()
 
     @contextmanager
     def running(self) -> Iterator[Heartbeat]:

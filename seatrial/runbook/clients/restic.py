@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seatrial.runbook.errors import SeatrialError, Unauthorized, Unreachable
+from seatrial.runbook.errors import ProtocolError, SeatrialError, Unauthorized, Unreachable
 from seatrial.runbook.secrets import Secret, redact
 
 # Variables of the caller that must not leak into restic's behaviour (we pass our own).
@@ -24,6 +24,12 @@ WRONG_PASSWORD = "wrong password or no key found"
 NO_REPOSITORY = ("Is there a repository at the following location?", "repository does not exist",
                  "unable to open config file")
 UNREACHABLE_HINTS = ("connection refused", "no such host", "i/o timeout", "dial tcp", "context deadline exceeded")
+# What the object store says of a repository that is not there (restic 0.14: "Stat: The specified key does not
+# exist."; 0.16+: "repository does not exist"). restic asks NO_REPOSITORY's question after ANY failure to open the
+# config file -- an answer cut short ("Stat: unexpected EOF") or not S3's ("XML syntax error") too.
+ABSENT_HINTS = ("does not exist", "nosuchkey", "nosuchbucket")
+# restic's own retries of a backend operation (then its Fatal line): the object store kept failing its reads.
+BACKEND_RETRIED = "returned error, retrying"
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,7 @@ class Restic:
         result = self._run(["cat", "config"], what="open", check=False)
         if result.returncode == 0:
             return True
-        if any(hint in result.stderr for hint in NO_REPOSITORY) and WRONG_PASSWORD not in result.stderr:
+        if _no_repository(result.stderr) and WRONG_PASSWORD not in result.stderr:
             return False
         raise self._error("open", result)
 
@@ -144,11 +150,22 @@ class Restic:
         if any(hint in lowered for hint in UNREACHABLE_HINTS):
             return Unreachable(f"restic {what}: cannot reach the repository {self.name}: {stderr}",
                                fix="check the S3 endpoint in the repository address and that it runs")
-        if any(hint in result.stderr for hint in NO_REPOSITORY):
+        if _no_repository(result.stderr):
             return SeatrialError(f"restic {what}: there is no restic repository at {self.name}",
                                  fix="check the bucket, prefix and namespace (BackupRepository.spec.resticIdentifier)")
+        if BACKEND_RETRIED in result.stderr or any(hint in result.stderr for hint in NO_REPOSITORY):
+            return ProtocolError(f"restic {what}: the object store failed restic's reads of {self.name}: {stderr}",
+                                 fix="the object store (or a proxy in front of it) cut its answers short or answered "
+                                     "out of its protocol: check it, then resume; the repository itself was not "
+                                     "judged")
         return SeatrialError(f"restic {what} on {self.name} failed (exit {result.returncode}): {stderr}",
                              fix="see restic's message above")
+
+
+def _no_repository(stderr: str) -> bool:
+    """restic said the repository is not there, and the object store said so too (see ABSENT_HINTS)."""
+    lowered = stderr.lower()
+    return any(hint in stderr for hint in NO_REPOSITORY) and any(hint in lowered for hint in ABSENT_HINTS)
 
 
 def _last_lines(text: str, count: int = 5) -> str:

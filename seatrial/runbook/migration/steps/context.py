@@ -58,7 +58,8 @@ class StepContext(Clients):
         if self.ask is None and not sys.stdin.isatty():
             self.say(f"{question} -- no (no terminal to ask; pass --yes to confirm)")
             return False
-        answer = (self.ask or input)(f"{question} [y/N] ").strip().lower()
+        with self._heartbeat.quiet():
+            answer = (self.ask or input)(f"{question} [y/N] ").strip().lower()
         return answer in ("y", "yes")
 
     @cached_property
