@@ -152,7 +152,7 @@ def _compared_volumes(ctx: CheckContext) -> list[dict]:
     return [p for p in pod_volume_backups(ctx, "source") if (p.get("status") or {}).get("snapshotID")]
 
 
-@needs("backup", "restore")
+@needs("restore", "backup")  # a Restore that is not there is the cause, whatever the backup
 @live("pvb", _compared_volumes, ids=lambda p: f"{p['spec']['pod']['name']}:{p['spec']['volume']}", allow_empty=True,
       empty="volume to compare (volumes.content_parity is off)")
 def test_volume_content_identical(ctx: CheckContext, pvb, record_fact):
