@@ -120,7 +120,7 @@ def test_a_short_thaw_between_two_readings_with_a_push_in_it_fails_the_backups_c
         text = "".join(seen)
         assert pushed, f"the backup wait printed no progress line:\n{text}"
         assert code == 1, text
-        assert "FAILED checks.test_backup::test_nothing_written_to_the_source_during_the_freeze" in text, text
+        assert "FAILED seatrial.checks.test_backup::test_nothing_written_to_the_source_during_the_freeze" in text, text
         assert "the source Harbor recorded 3 write(s) during the freeze" in text, text
         assert f"artifact library/during-freeze@{pushed[0].digest[:19]} pushed at 20" in text, text
         assert "repository library/during-freeze created at" in text and "freeze window 20" in text, text
