@@ -190,7 +190,7 @@ def test_the_upgrade_step_refuses_a_chart_that_is_not_harbors_before_reading_the
                                                                                          capsys):
     run_dir = _run_dir(workspace)
     data = workspace.data()
-    data["upgrade"] = {"chart": str(ROOT / "seatrial" / "fixtures" / "charts" / "velero-12.1.0.tgz")}
+    data["upgrade"] = {"chart": str(ROOT / "seatrial" / "charts" / "velero-12.1.0.tgz")}
     workspace.write(data)
     assert cli.main(["step", "upgrade"]) == 2  # the workspace's clusters are closed ports: never asked
     line = _error(capsys)
