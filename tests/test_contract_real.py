@@ -1,0 +1,224 @@
+"""The sandbox measured against the real thing: the same Kubernetes scenarios on a sandbox cluster (seatrial's own
+API server and controllers) and on a real cluster (kube-apiserver, kube-controller-manager, kube-scheduler, kwok),
+through the same client, and what each shows compared.
+
+Each scenario returns what a user (or a check) sees: status codes, messages, which objects exist. Where the two
+differ for a reason that is accepted, KNOWN_DIFFERENCES says what the sandbox shows instead and why (the same list
+with its reasons is in docs/environments-real.md); a difference nobody has written down fails the test, and so does
+a known difference that went away (then the entry goes too).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+
+import pytest
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from seatrial.fixtures.kubeapi.kubeconfig import write_kubeconfig
+from seatrial.fixtures.real.clusters import RealCluster
+from seatrial.fixtures.real.fixture import require_real_binaries
+from seatrial.fixtures.real.processes import Children
+from seatrial.fixtures.sandbox.cluster import SandboxCluster
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.real
+WAIT_S = 120.0  # upper bound for a loaded machine; met waits return at once
+Scenario = Callable[[client.ApiClient], dict]
+
+
+@pytest.fixture(scope="module")
+def sandbox_api(tmp_path_factory):
+    cluster = SandboxCluster("sandbox", tmp_path_factory.mktemp("contract-sandbox")).start()
+    kubeconfig = write_kubeconfig(tmp_path_factory.mktemp("kc") / "kubeconfig", {"sandbox": cluster.url})
+    try:
+        yield config.new_client_from_config(str(kubeconfig), persist_config=False)
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def real_api(request, tmp_path_factory):
+    binaries = require_real_binaries(request.config)
+    root = tmp_path_factory.mktemp("contract-real")
+    children = Children(root / "logs")
+    cluster = RealCluster("real", root, binaries, children)
+    try:
+        cluster.start()
+        yield config.new_client_from_config(str(cluster.plane.kubeconfig("admin")), persist_config=False)
+    finally:
+        cluster.stop()
+        children.stop()
+
+
+# -- scenarios --------------------------------------------------------------------------------------
+def _namespace(api: client.ApiClient, prefix: str) -> str:
+    core = client.CoreV1Api(api)
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    core.create_namespace({"metadata": {"name": name}})
+    wait_for("the default ServiceAccount", lambda: _exists(core.read_namespaced_service_account, "default", name),
+             timeout=WAIT_S, interval=0.1)
+    return name
+
+
+def _exists(read, *args) -> bool:
+    try:
+        read(*args)
+        return True
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+
+
+def _failure(call) -> dict:
+    try:
+        call()
+    except ApiException as exc:
+        body = json.loads(exc.body or "{}")
+        return {"status": exc.status, "reason": body.get("reason"), "message": body.get("message")}
+    return {"status": "succeeded"}
+
+
+def _apply(api: client.ApiClient, path: str, body: dict, manager: str, force: bool = False) -> dict:
+    query = [("fieldManager", manager)] + ([("force", "true")] if force else [])
+    try:
+        api.call_api(path, "PATCH", query_params=query, body=body,
+                     header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
+                     auth_settings=["BearerToken"], _preload_content=False)
+        return {"status": "applied"}
+    except ApiException as exc:
+        body = json.loads(exc.body or "{}")
+        return {"status": exc.status, "reason": body.get("reason")}
+
+
+def server_side_apply(api: client.ApiClient) -> dict:
+    ns = _namespace(api, "ssa")
+    path = f"/api/v1/namespaces/{ns}/configmaps/settings"
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": ns},
+           "data": {"mode": "a"}}
+    first = _apply(api, path, obj, "helm")
+    changed = {**obj, "data": {"mode": "b"}}
+    conflict = _apply(api, path, changed, "someone-else")
+    forced = _apply(api, path, changed, "someone-else", force=True)
+    stored = client.CoreV1Api(api).read_namespaced_config_map("settings", ns)
+    managers = sorted(m.manager for m in stored.metadata.managed_fields or [])
+    return {"create": first, "conflict": conflict, "forced": forced, "data": stored.data, "managers": managers}
+
+
+def immutable_statefulset_fields(api: client.ApiClient) -> dict:
+    ns = _namespace(api, "sts")
+    apps = client.AppsV1Api(api)
+    labels = {"app": "db"}
+    apps.create_namespaced_stateful_set(ns, {"metadata": {"name": "db"}, "spec": {
+        "serviceName": "db", "replicas": 0, "selector": {"matchLabels": labels},
+        "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "c", "image": "postgres"}]}},
+        "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
+            "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}})
+    claims = _failure(lambda: apps.patch_namespaced_stateful_set("db", ns, {"spec": {"volumeClaimTemplates": [
+        {"metadata": {"name": "data2"}, "spec": {"accessModes": ["ReadWriteOnce"],
+                                                 "resources": {"requests": {"storage": "2Gi"}}}}]}}))
+    selector = _failure(lambda: apps.patch_namespaced_stateful_set(
+        "db", ns, {"spec": {"selector": {"matchLabels": {"app": "other"}},
+                            "template": {"metadata": {"labels": {"app": "other"}}}}}))
+    replicas = _failure(lambda: apps.patch_namespaced_stateful_set("db", ns, {"spec": {"replicas": 0}}))
+    return {"volumeClaimTemplates": claims, "selector": selector, "replicas": replicas}
+
+
+def root_ca_published(api: client.ApiClient) -> dict:
+    core = client.CoreV1Api(api)
+    ns = _namespace(api, "ca")
+    wait_for("kube-root-ca.crt", lambda: _exists(core.read_namespaced_config_map, "kube-root-ca.crt", ns),
+             timeout=WAIT_S, interval=0.1)
+    published = core.read_namespaced_config_map("kube-root-ca.crt", ns)
+    return {"keys": sorted(published.data), "begins": published.data["ca.crt"].startswith("-----BEGIN CERTIFICATE")}
+
+
+def _deployment(api: client.ApiClient, ns: str) -> None:
+    labels = {"app": "web"}
+    client.AppsV1Api(api).create_namespaced_deployment(ns, {"metadata": {"name": "web"}, "spec": {
+        "replicas": 1, "selector": {"matchLabels": labels},
+        "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}})
+    wait_for("its ReplicaSet and pod", lambda: client.CoreV1Api(api).list_namespaced_pod(ns).items,
+             timeout=WAIT_S, interval=0.1)
+
+
+def garbage_collection(api: client.ApiClient) -> dict:
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    cascaded, orphaned = _namespace(api, "gc"), _namespace(api, "orphan")
+    for ns in (cascaded, orphaned):
+        _deployment(api, ns)
+    apps.delete_namespaced_deployment("web", cascaded, propagation_policy="Background")
+    apps.delete_namespaced_deployment("web", orphaned, propagation_policy="Orphan")
+    wait_for("the cascade", lambda: apps.list_namespaced_replica_set(cascaded).items, timeout=WAIT_S, interval=0.1,
+             done=lambda items: not items)
+    wait_for("the orphaning", lambda: apps.list_namespaced_replica_set(orphaned).items, timeout=WAIT_S,
+             interval=0.1, done=lambda items: items and not items[0].metadata.owner_references)
+    wait_for("the cascaded pods", lambda: core.list_namespaced_pod(cascaded).items, timeout=WAIT_S, interval=0.1,
+             done=lambda items: not items)
+    orphan_sets = apps.list_namespaced_replica_set(orphaned).items
+    return {"cascade": "replica sets and pods gone",
+            "orphan": {"replica_sets": len(orphan_sets),
+                       "owner_references": [s.metadata.owner_references for s in orphan_sets],
+                       "pods": len(core.list_namespaced_pod(orphaned).items)}}
+
+
+def pagination(api: client.ApiClient) -> dict:
+    core = client.CoreV1Api(api)
+    ns = _namespace(api, "pages")
+    for index in range(5):
+        core.create_namespaced_config_map(ns, {"metadata": {"name": f"cm-{index}", "labels": {"page": "yes"}}})
+    pages, token = [], None
+    while True:
+        page = core.list_namespaced_config_map(ns, limit=2, label_selector="page=yes", _continue=token)
+        pages.append({"items": [i.metadata.name for i in page.items],
+                      "remaining": page.metadata.remaining_item_count, "more": bool(page.metadata._continue)})
+        token = page.metadata._continue
+        if not token:
+            return {"pages": pages}
+
+
+def stale_resource_version(api: client.ApiClient) -> dict:
+    core = client.CoreV1Api(api)
+    ns = _namespace(api, "stale")
+    created = core.create_namespaced_config_map(ns, {"metadata": {"name": "x"}, "data": {"v": "1"}})
+    core.patch_namespaced_config_map("x", ns, {"data": {"v": "2"}})
+    stale = {"metadata": {"name": "x", "resourceVersion": created.metadata.resource_version}, "data": {"v": "3"}}
+    return _failure(lambda: core.replace_namespaced_config_map("x", ns, stale))
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "server-side apply": server_side_apply,
+    "immutable StatefulSet fields": immutable_statefulset_fields,
+    "kube-root-ca.crt": root_ca_published,
+    "garbage collection and --cascade=orphan": garbage_collection,
+    "pagination": pagination,
+    "409 on a stale resourceVersion": stale_resource_version,
+}
+# scenario -> (what the sandbox shows instead of the real server's answer, why it is accepted); see
+# docs/environments-real.md
+KNOWN_DIFFERENCES: dict[str, tuple[Callable[[dict, dict], bool], str]] = {}
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_sandbox_and_real_agree(name: str, sandbox_api, real_api):
+    on_sandbox = SCENARIOS[name](sandbox_api)
+    on_real = SCENARIOS[name](real_api)
+    known = KNOWN_DIFFERENCES.get(name)
+    if known is None:
+        assert on_sandbox == on_real, (f"{name}: the sandbox and the real API server differ; fix the sandbox, or "
+                                       "list the difference with its reason in KNOWN_DIFFERENCES and "
+                                       f"docs/environments-real.md\n  sandbox: {on_sandbox}\n  real:    {on_real}")
+    else:
+        matches, reason = known
+        assert on_sandbox != on_real, f"{name}: the known difference ({reason}) is gone: remove its entry"
+        assert matches(on_sandbox, on_real), f"{name}: not the known difference ({reason})\n" \
+                                             f"  sandbox: {on_sandbox}\n  real:    {on_real}"
+
+
+def test_the_real_cluster_is_the_real_kube_apiserver(real_api):
+    assert client.VersionApi(real_api).get_code().git_version == "v1.36.3"
+
