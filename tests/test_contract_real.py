@@ -104,7 +104,13 @@ def server_side_apply(api: client.ApiClient) -> dict:
     forced = _apply(api, ns, changed, "someone-else", force=True)
     stored = client.CoreV1Api(api).read_namespaced_config_map("settings", ns)
     managers = sorted(m.manager for m in stored.metadata.managed_fields or [])
-    return {"create": first, "conflict": conflict, "forced": forced, "data": stored.data, "managers": managers}
+    # a field set by a create (an Update manager, as the installer's CRDs were) then applied with another value
+    client.CoreV1Api(api).create_namespaced_config_map(ns, {"metadata": {"name": "created"}, "data": {"mode": "a"}},
+                                                       field_manager="seatrial")
+    over_created = _apply(api, ns, {**obj, "metadata": {"name": "created", "namespace": ns},
+                                    "data": {"mode": "b"}}, "helm")
+    return {"create": first, "conflict": conflict, "forced": forced, "data": stored.data, "managers": managers,
+            "apply over a created field": over_created}
 
 
 def immutable_statefulset_fields(api: client.ApiClient) -> dict:
