@@ -46,7 +46,9 @@ def echo_port():
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare")
 def test_two_programs_bind_one_fixed_port_in_their_namespaces_and_reach_the_host(tmp_path: Path, echo_port: int):
-    relay = HostRelay(tmp_path / "relay", [echo_port]).start()
+    relay_dir = tmp_path / ("a-directory-deep-enough-" * 4) / "relay"  # beyond a Unix socket path's 107 bytes
+    tmp_path = relay_dir.parent
+    relay = HostRelay(relay_dir, [echo_port]).start()
     try:
         runs = [subprocess.Popen(command(tmp_path / "relay", [echo_port],
                                          [sys.executable, "-c", CHILD, str(echo_port), name]),
