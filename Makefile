@@ -33,9 +33,10 @@ $(BIN)/seatrial: pyproject.toml
 
 venv: $(BIN)/seatrial
 
-# the real environment's programs, built from Go modules into ~/.cache/seatrial/realplane (skipped when cached)
+# the real environment's programs (control plane, kwok, the Velero server and its AWS plugin), built from Go
+# modules into ~/.cache/seatrial/realplane (skipped when cached)
 real-binaries:
-	nice -n 19 $(PYTHON) seatrial/fixtures/real/build.py --only kube,kwok
+	nice -n 19 $(PYTHON) seatrial/fixtures/real/build.py --only kube,kwok,velero-1.16,plugin-for-aws
 
 test: system-deps venv
 	$(BIN)/ruff check .
