@@ -32,7 +32,9 @@ Scenario = Callable[[client.ApiClient], dict]
 
 @pytest.fixture(scope="module")
 def sandbox_api(tmp_path_factory):
-    cluster = SandboxCluster("sandbox", tmp_path_factory.mktemp("contract-sandbox")).start()
+    # rook-ceph-block attaches anywhere (network-attached, as RBD is), as on real
+    cluster = SandboxCluster("sandbox", tmp_path_factory.mktemp("contract-sandbox"),
+                             network_classes=("rook-ceph-block",)).start()
     kubeconfig = write_kubeconfig(tmp_path_factory.mktemp("kc") / "kubeconfig", {"sandbox": cluster.url})
     try:
         yield config.new_client_from_config(str(kubeconfig), persist_config=False)
@@ -194,6 +196,41 @@ def stale_resource_version(api: client.ApiClient) -> dict:
     return _failure(lambda: core.replace_namespaced_config_map("x", ns, stale))
 
 
+def multi_attach(api: client.ApiClient) -> dict:
+    """A ReadWriteOnce volume in use by a running pod on one node, wanted by a pod on the other node."""
+    core = client.CoreV1Api(api)
+    ns = _namespace(api, "attach")
+    core.create_namespaced_persistent_volume_claim(ns, {"metadata": {"name": "data"}, "spec": {
+        "accessModes": ["ReadWriteOnce"], "storageClassName": "rook-ceph-block",
+        "resources": {"requests": {"storage": "1Gi"}}}})
+
+    def pod(name: str, node: str) -> dict:
+        return {"metadata": {"name": name}, "spec": {
+            "nodeSelector": {"kubernetes.io/hostname": node},
+            "containers": [{"name": "registry", "image": "registry:2"}],
+            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]}}
+
+    core.create_namespaced_pod(ns, pod("first", "node-1"))
+    wait_for("the first pod running", lambda: core.read_namespaced_pod("first", ns), timeout=WAIT_S, interval=0.1,
+             done=lambda p: p.status.phase == "Running")
+    core.create_namespaced_pod(ns, pod("second", "node-2"))
+    events = wait_for("the FailedAttachVolume event", lambda: [
+        e for e in core.list_namespaced_event(ns).items
+        if e.involved_object.name == "second" and e.reason == "FailedAttachVolume"], timeout=WAIT_S, interval=0.2)
+    waiting = wait_for("the second pod waiting", lambda: core.read_namespaced_pod("second", ns), timeout=WAIT_S,
+                       interval=0.1, done=lambda p: p.status.container_statuses)
+    pv = core.read_namespaced_persistent_volume_claim("data", ns).spec.volume_name
+    seen = {"event": {"type": events[0].type, "component": events[0].source.component,
+                      "message": events[0].message.replace(pv, "<pv>")},
+            "second": {"phase": waiting.status.phase,
+                       "waiting": waiting.status.container_statuses[0].state.waiting.reason}}
+    core.delete_namespaced_pod("first", ns)
+    wait_for("the second pod running once the first is gone", lambda: core.read_namespaced_pod("second", ns),
+             timeout=WAIT_S, interval=0.2, done=lambda p: p.status.phase == "Running")
+    seen["after the first pod is gone"] = "second running"
+    return seen
+
+
 SCENARIOS: dict[str, Scenario] = {
     "server-side apply": server_side_apply,
     "immutable StatefulSet fields": immutable_statefulset_fields,
@@ -201,6 +238,7 @@ SCENARIOS: dict[str, Scenario] = {
     "garbage collection and --cascade=orphan": garbage_collection,
     "pagination": pagination,
     "409 on a stale resourceVersion": stale_resource_version,
+    "Multi-Attach wait": multi_attach,
 }
 # scenario -> (what the sandbox shows instead of the real server's answer, why it is accepted); see
 # docs/environments-real.md
