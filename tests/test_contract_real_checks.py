@@ -39,12 +39,12 @@ def environments(request, tmp_path_factory):
         sandbox.stop()
 
 
-def failed_checks(environment) -> list[str]:
+def failed_checks(environment, step: str = "preflight") -> list[str]:
     done = subprocess.run([sys.executable, "-m", "seatrial.runbook.cli", "-c", str(environment.config_path),
-                           "verify", "preflight"], capture_output=True, text=True, timeout=600, check=False)
-    summary = re.search(r"preflight: (\d+) passed, (\d+) failed", done.stdout)
+                           "verify", step], capture_output=True, text=True, timeout=600, check=False)
+    summary = re.search(rf"{step}: (\d+) passed, (\d+) failed", done.stdout)
     assert summary, done.stdout[-2000:] + done.stderr[-2000:]
-    return sorted(re.findall(r"FAILED checks\.test_preflight::(\S+)", done.stdout))
+    return sorted(re.findall(rf"FAILED checks\.test_{step}::(\S+)", done.stdout))
 
 
 def target(environment) -> client.ApiClient:
@@ -91,6 +91,27 @@ def _node_agent_nowhere(api: client.ApiClient) -> Callable[[], None]:
     return undo
 
 
+def _database_opted_out(api: client.ApiClient) -> Callable[[], None]:
+    """On the source: the database pod opts its data volume out of file-system backup, undeclared."""
+    core = client.CoreV1Api(api)
+    key = "backup.velero.io/backup-volumes-excludes"
+    core.patch_namespaced_pod("my-harbor-database-0", "harbor", {"metadata": {"annotations": {key: "database-data"}}})
+
+    def undo() -> None:
+        core.patch_namespaced_pod("my-harbor-database-0", "harbor", {"metadata": {"annotations": {key: None}}})
+    return undo
+
+
+ANNOTATE_DEFECTS = {
+    "the database volume opted out without a word": (
+        _database_opted_out, ["test_volume_covered[harbor/my-harbor-database-0:database-data]"]),
+}
+
+
+def source(environment) -> client.ApiClient:
+    return config.new_client_from_config(str(environment.kubeconfig), context="source", persist_config=False)
+
+
 DEFECTS: dict[str, tuple[Callable[[client.ApiClient], Callable[[], None]], list[str]]] = {
     "the target namespace exists": (_namespace_present, ["test_target_namespace_absent"]),
     "the source's StorageClass is missing on the target": (
@@ -111,6 +132,24 @@ def test_a_planted_defect_is_caught_by_the_same_checks_on_both(environments, def
         undo = plant(target(environment))
         try:
             caught[name] = failed_checks(environment)
+        finally:
+            undo()
+    assert caught == {"sandbox": expected, "real": expected}
+
+
+def test_the_clean_annotate_checks_are_green_on_both(environments):
+    assert {name: failed_checks(env, "annotate") for name, env in environments.items()} == {"sandbox": [],
+                                                                                           "real": []}
+
+
+@pytest.mark.parametrize("defect", list(ANNOTATE_DEFECTS))
+def test_a_planted_annotate_defect_is_caught_by_the_same_checks_on_both(environments, defect):
+    plant, expected = ANNOTATE_DEFECTS[defect]
+    caught = {}
+    for name, environment in environments.items():
+        undo = plant(source(environment))
+        try:
+            caught[name] = failed_checks(environment, "annotate")
         finally:
             undo()
     assert caught == {"sandbox": expected, "real": expected}
