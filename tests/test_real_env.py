@@ -152,6 +152,24 @@ def test_a_pod_whose_claim_is_unbound_stays_pending(apis):
     assert pod.status.phase == "Pending" and LAID_OUT not in (pod.metadata.annotations or {})
 
 
+def test_kwok_leaves_a_pod_waiting_in_velero_restore_wait_alone(apis):
+    core = client.CoreV1Api(apis["target"])
+    ns = _namespace(core, "restore")
+    spec = {"containers": [{"name": "c", "image": "busybox"}]}
+    core.create_namespaced_pod(ns, {"metadata": {"name": "restored"}, "spec": {
+        **spec, "initContainers": [{"name": "restore-wait", "image": "velero/velero-restore-helper:v1.16.2"}]}})
+    wait_for("the restored pod laid out", lambda: core.read_namespaced_pod("restored", ns), timeout=WAIT_S,
+             interval=0.2, done=lambda p: (p.metadata.annotations or {}).get(LAID_OUT))
+    # a pod laid out after it runs: kwok has had its turn at the restored one by then
+    core.create_namespaced_pod(ns, {"metadata": {"name": "plain"}, "spec": {
+        **spec, "initContainers": [{"name": "setup", "image": "busybox"}]}})
+    wait_for("the plain pod running", lambda: core.read_namespaced_pod("plain", ns), timeout=WAIT_S, interval=0.2,
+             done=lambda p: p.status.phase == "Running")
+    restored = core.read_namespaced_pod("restored", ns)
+    # the restore-wait container must really run (velero-restore-helper), never be marked Completed by kwok
+    assert restored.status.phase == "Pending" and not restored.status.init_container_statuses
+
+
 def test_a_job_completes(apis):
     batch, core = client.BatchV1Api(apis["target"]), client.CoreV1Api(apis["target"])
     ns = _namespace(core, "job")
