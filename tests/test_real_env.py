@@ -233,3 +233,15 @@ def _get(read, *args):
         if exc.status == 404:
             return None
         raise
+
+
+def test_down_in_a_directory_up_did_not_create_removes_only_what_up_made(tmp_path: Path):
+    root = tmp_path / "mine"
+    root.mkdir()
+    (root / "notes.txt").write_text("the user's own file\n")
+    up = real("up", "--dir", str(root), "--no-install")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert (root / "kubeconfig").is_file() and (root / "source" / "pki" / "ca.crt").is_file()
+    down = real("down", "--dir", str(root))
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert sorted(p.name for p in root.iterdir()) == ["notes.txt"]
