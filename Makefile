@@ -7,9 +7,11 @@ ENV ?= sandbox
 # VOLUME_DATA=1GiB (sandbox): random data in the volumes, so the report can project the freeze window
 # ENV=kind only: KIND_OPTS="--node-image I --s3-image I --velero-chart V --harbor-chart V --uploader U --keep"
 KIND_OPTS ?=
+# ENV=real only: options of `seatrial real up` (e.g. REAL_OPTS="--velero-chart-version 12.1.0")
+REAL_OPTS ?=
 APT_PACKAGES := restic docker-registry chromium
 
-.PHONY: test rehearse bench lint system-deps venv clean
+.PHONY: test rehearse bench lint system-deps venv clean real-binaries
 
 system-deps:
 ifeq ($(ENV),kind)
@@ -37,12 +39,17 @@ $(BIN)/seatrial: pyproject.toml
 
 venv: $(BIN)/seatrial
 
-test: system-deps venv
+# the real environment's programs (control plane, kwok, the Velero server and its AWS plugin), built from Go
+# modules into ~/.cache/seatrial/realplane (skipped when cached)
+real-binaries:
+	nice -n 19 $(PYTHON) seatrial/fixtures/real/build.py --only kube,kwok,velero-1.16,plugin-for-aws
+
+test: system-deps venv real-binaries
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-rehearse: system-deps venv
-	$(BIN)/seatrial rehearse --env $(ENV) $(if $(DIR),--dir $(DIR)) $(if $(VOLUME_DATA),--volume-data $(VOLUME_DATA)) $(KIND_OPTS)
+rehearse: system-deps venv $(if $(filter real,$(ENV)),real-binaries)
+	$(BIN)/seatrial rehearse --env $(ENV) $(if $(DIR),--dir $(DIR)) $(if $(VOLUME_DATA),--volume-data $(VOLUME_DATA)) $(KIND_OPTS) $(if $(filter real,$(ENV)),$(REAL_OPTS))
 
 # issue 13's benchmarks and one table of their ratios (by hand, ~6 min; BENCH_OPTS="--only checks --sizes 10,1000")
 bench: system-deps venv

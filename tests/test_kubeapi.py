@@ -87,6 +87,16 @@ def test_limit_and_continue_page_with_one_list_per_page(api_client, kube_api):
     assert pages == 3 and len(lists) == 3
 
 
+def test_remaining_item_count_only_on_an_unfiltered_page(api_client, kube_api):
+    for i in range(3):
+        kube_api.store.create({"apiVersion": "v1", "kind": "ConfigMap",
+                               "metadata": {"name": f"left-{i}", "namespace": NS, "labels": {"page": "yes"}}})
+    core = client.CoreV1Api(api_client)
+    assert core.list_namespaced_config_map(NS, limit=1).metadata.remaining_item_count == 3  # + kube-root-ca.crt
+    filtered = core.list_namespaced_config_map(NS, limit=1, label_selector="page=yes")
+    assert filtered.metadata._continue and filtered.metadata.remaining_item_count is None  # as the real server
+
+
 def test_bad_continue_token_is_a_400_status(api_client):
     with pytest.raises(ApiException) as caught:
         client.CoreV1Api(api_client).list_namespaced_config_map(NS, limit=1, _continue="not-a-token")

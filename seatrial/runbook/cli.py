@@ -4,8 +4,8 @@ Commands (each loads and validates the configuration first, except `rehearse`):
     plan | run [--from STEP] [--until STEP] [--dry-run] [--yes] [--keep-frozen] [--rollback-on-failure]
     | step NAME [--yes] [--rollback-on-failure]
     verify NAME | status | report [--project-size SIZE] | reset-target [--yes] | upgrade-plan ...
-    rehearse [--env sandbox|kind] [--dir D] [--volume-data SIZE] [--keep]
-    sandbox up|status|down --dir D | kind up|status|down --dir D
+    rehearse [--env sandbox|kind|real] [--dir D] [--volume-data SIZE] [--keep]
+    sandbox|kind|real up|status|down --dir D
 
 Exit codes:
     0   all green
@@ -64,9 +64,11 @@ Handler = Callable[[argparse.Namespace, Config | None], int]
 # command -> (the program in seatrial.fixtures that does it, what it does)
 ENVIRONMENT_COMMANDS = {
     "rehearse": ("seatrial.fixtures.rehearse", "run the whole migration on a throwaway environment "
-                 "[--env sandbox|kind] [--dir D]"),
+                 "[--env sandbox|kind|real] [--dir D]"),
     "sandbox": ("seatrial.fixtures.sandbox", "the local sandbox as a background service: up|status|down --dir D"),
     "kind": ("seatrial.fixtures.kind", "two kind clusters and an S3 container (needs Docker): up|status|down --dir D"),
+    "real": ("seatrial.fixtures.real", "the real Kubernetes control plane and kwok as local processes (binaries from "
+             "`make real-binaries`): up|status|down --dir D"),
 }
 log = get_logger("cli")
 

@@ -1,0 +1,50 @@
+"""Where the real environment's binaries are missing: one line saying how to build them, exit 2, nothing made;
+a test marked `real` is skipped on a workstation and fails in CI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+
+def test_up_without_binaries_says_how_to_build_them_and_makes_nothing(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("SEATRIAL_REAL_BIN_DIR", str(tmp_path / "empty"))
+    target = tmp_path / "env"
+    done = subprocess.run([sys.executable, "-m", "seatrial.fixtures.real", "up", "--dir", str(target)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("seatrial: error: ") and "make real-binaries" in lines[0]
+    assert "kube-apiserver" in lines[0] and "Traceback" not in done.stderr
+    assert not target.exists()
+
+
+def _run_marked_real_test(tmp_path: Path, *, ci: bool) -> subprocess.CompletedProcess:
+    test = tmp_path / "test_needs_real.py"
+    test.write_text(textwrap.dedent("""
+        import pytest
+
+        @pytest.mark.real
+        def test_needs_the_binaries():
+            pass
+    """))
+    env = {"PATH": "/usr/bin:/bin", "SEATRIAL_REAL_BIN_DIR": str(tmp_path / "empty"), "HOME": str(tmp_path)}
+    if ci:
+        env["CI"] = "true"
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "seatrial.fixtures.plugin", "-q", "-rs",
+                           "-p", "no:cacheprovider", str(test)], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path, env=env, check=False)
+
+
+def test_a_real_test_is_skipped_on_a_workstation_with_the_build_command(tmp_path: Path):
+    done = _run_marked_real_test(tmp_path, ci=False)
+    assert done.returncode == 0 and "1 skipped" in done.stdout, done.stdout + done.stderr
+    assert "make real-binaries" in done.stdout
+
+
+def test_a_real_test_fails_in_ci_when_the_binaries_are_missing(tmp_path: Path):
+    done = _run_marked_real_test(tmp_path, ci=True)
+    assert done.returncode == 1 and "1 error" in done.stdout, done.stdout + done.stderr  # failed at setup
+    assert "make real-binaries" in done.stdout and "During handling" not in done.stdout

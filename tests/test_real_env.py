@@ -1,0 +1,247 @@
+"""The environment `real`: the real kube-apiserver, etcd, kube-controller-manager, kube-scheduler and kwok as local
+processes, brought up and down through its command line (`python -m seatrial.fixtures.real up|status|down`).
+
+One environment (clusters only, `--no-install`) serves the module; the last test takes it down and proves nothing is
+left: no process of its group, no directory.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+from seatrial.fixtures.real.mounter import LAID_OUT
+from seatrial.fixtures.real.processes import group_members
+from seatrial.fixtures.real.storage import DRIVER, SELECTED_NODE_ANNOTATION
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.real
+WAIT_S = 120.0  # an upper bound for a loaded 2-core machine; met waits return at once
+
+
+def real(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "seatrial.fixtures.real", *args], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("real") / "env"  # absent: `up` creates it, so `down` removes it
+    up = real("up", "--dir", str(root), "--no-install")
+    assert up.returncode == 0, f"up failed:\n{up.stdout}\n{up.stderr}"
+    state = json.loads((root / "real.json").read_text())
+    try:
+        yield root, state, up
+    finally:
+        real("down", "--dir", str(root))  # idempotent: the last test has normally done it
+
+
+@pytest.fixture(scope="module")
+def apis(env):
+    root, _, _ = env
+    return {name: config.new_client_from_config(str(root / "kubeconfig"), context=name, persist_config=False)
+            for name in ("source", "target")}
+
+
+def test_up_says_where_and_status_is_healthy(env):
+    root, state, up = env
+    assert "real environment up in" in up.stdout and "contexts source, target" in up.stdout
+    status = real("status", "--dir", str(root))
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert status.stdout.count("ready; processes all running") == 2 and status.stdout.strip().endswith("healthy")
+    assert state["clusters"]["source"] != state["clusters"]["target"]
+    assert all(url.startswith("https://127.0.0.1:") for url in state["clusters"].values())
+    ports = [url.rsplit(":", 1)[1] for url in state["clusters"].values()]
+    assert len(set(ports)) == 2
+
+
+def test_a_second_up_on_the_same_directory_says_it_runs(env):
+    root, state, _ = env
+    again = real("up", "--dir", str(root), "--no-install")
+    assert again.returncode == 0
+    assert f"already running in {root} (pid {state['pid']}" in again.stdout
+
+
+def test_the_server_is_the_real_kube_apiserver_with_rbac(apis):
+    version = client.VersionApi(apis["source"]).get_code()
+    assert version.git_version == "v1.36.3"
+    rbac = client.RbacAuthorizationV1Api(apis["source"])
+    assert rbac.read_cluster_role("system:kube-controller-manager").metadata.name
+
+
+@pytest.mark.parametrize("cluster", ["source", "target"])
+def test_two_nodes_ready_on_loopback(apis, cluster):
+    core = client.CoreV1Api(apis[cluster])
+
+    def ready_nodes():
+        nodes = core.list_node().items
+        return [n for n in nodes if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])]
+
+    nodes = wait_for("two Ready nodes", ready_nodes, timeout=WAIT_S, interval=0.5, done=lambda n: len(n) == 2)
+    for node in nodes:
+        internal = [a.address for a in node.status.addresses if a.type == "InternalIP"]
+        assert internal == ["127.0.0.1"], f"{node.metadata.name}: {node.status.addresses}"
+
+
+def test_kube_root_ca_is_published_in_a_new_namespace_by_the_controller_manager(env, apis):
+    root, _, _ = env
+    core = client.CoreV1Api(apis["target"])
+    name = f"ca-{uuid.uuid4().hex[:6]}"
+    core.create_namespace({"metadata": {"name": name}})
+    published = wait_for("kube-root-ca.crt", lambda: _get(core.read_namespaced_config_map, "kube-root-ca.crt", name),
+                         timeout=WAIT_S, interval=0.2)
+    assert published.data["ca.crt"] == (root / "target" / "pki" / "ca.crt").read_text()
+    account = wait_for("the default ServiceAccount", lambda: _get(core.read_namespaced_service_account, "default",
+                                                                   name), timeout=WAIT_S, interval=0.2)
+    assert account.metadata.name == "default"
+
+
+def test_a_claim_of_a_wait_for_first_consumer_class_is_provisioned_on_the_pods_node_and_laid_out(env, apis):
+    root, _, _ = env
+    core = client.CoreV1Api(apis["source"])
+    ns = _namespace(core, "pv")
+    core.create_namespaced_persistent_volume_claim(ns, {
+        "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "rook-ceph-block-wait",
+                 "resources": {"requests": {"storage": "1Gi"}}}})
+    core.create_namespaced_pod(ns, {
+        "metadata": {"name": "app"},
+        "spec": {"containers": [{"name": "app", "image": "busybox",
+                                 "volumeMounts": [{"name": "data", "mountPath": "/data"},
+                                                  {"name": "scratch", "mountPath": "/scratch"}]}],
+                 "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}},
+                             {"name": "scratch", "emptyDir": {}}]}})
+    pod = wait_for("the pod Running", lambda: core.read_namespaced_pod("app", ns), timeout=WAIT_S, interval=0.2,
+                   done=lambda p: p.status.phase == "Running")
+    claim = core.read_namespaced_persistent_volume_claim("data", ns)
+    assert claim.status.phase == "Bound"
+    assert claim.metadata.annotations[SELECTED_NODE_ANNOTATION] == pod.spec.node_name  # the scheduler chose
+    pv = core.read_persistent_volume(claim.spec.volume_name)
+    assert pv.spec.csi.driver == DRIVER and pv.spec.csi.volume_handle == pv.metadata.name
+    assert pod.metadata.annotations[LAID_OUT] == "true"
+    volumes = root / "source" / "pods" / pod.metadata.uid / "volumes"
+    mount = volumes / "kubernetes.io~csi" / pv.metadata.name / "mount"
+    assert mount.resolve() == (root / "source" / "pv" / pv.metadata.name).resolve()
+    assert (mount / "lost+found").is_dir()
+    assert (volumes / "kubernetes.io~empty-dir" / "scratch").is_dir()
+    # Velero's node-agent glob: /host_pods/<uid>/volumes/*/<pv>/mount matches exactly one path
+    assert len(list((root / "source" / "pods").glob(f"{pod.metadata.uid}/volumes/*/{pv.metadata.name}/mount"))) == 1
+
+
+def test_a_pod_whose_claim_is_unbound_stays_pending(apis):
+    core = client.CoreV1Api(apis["source"])
+    ns = _namespace(core, "pending")
+    core.create_namespaced_persistent_volume_claim(ns, {
+        "metadata": {"name": "nowhere"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "no-such-class",
+                 "resources": {"requests": {"storage": "1Gi"}}}})
+    core.create_namespaced_pod(ns, {"metadata": {"name": "waits"}, "spec": {
+        "containers": [{"name": "c", "image": "busybox"}],
+        "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "nowhere"}}]}})
+    # the scheduler refuses the pod (unbound immediate claim), so nothing lays it out and kwok never runs it
+    wait_for("the scheduler's verdict", lambda: core.read_namespaced_pod("waits", ns), timeout=WAIT_S, interval=0.2,
+             done=lambda p: any(c.type == "PodScheduled" and c.status == "False"
+                                for c in p.status.conditions or []))
+    pod = core.read_namespaced_pod("waits", ns)
+    assert pod.status.phase == "Pending" and LAID_OUT not in (pod.metadata.annotations or {})
+
+
+def test_kwok_leaves_a_pod_waiting_in_velero_restore_wait_alone(apis):
+    core = client.CoreV1Api(apis["target"])
+    ns = _namespace(core, "restore")
+    spec = {"containers": [{"name": "c", "image": "busybox"}]}
+    core.create_namespaced_pod(ns, {"metadata": {"name": "restored"}, "spec": {
+        **spec, "initContainers": [{"name": "restore-wait", "image": "velero/velero-restore-helper:v1.16.2"}]}})
+    wait_for("the restored pod laid out", lambda: core.read_namespaced_pod("restored", ns), timeout=WAIT_S,
+             interval=0.2, done=lambda p: (p.metadata.annotations or {}).get(LAID_OUT))
+    # a pod laid out after it runs: kwok has had its turn at the restored one by then
+    core.create_namespaced_pod(ns, {"metadata": {"name": "plain"}, "spec": {
+        **spec, "initContainers": [{"name": "setup", "image": "busybox"}]}})
+    wait_for("the plain pod running", lambda: core.read_namespaced_pod("plain", ns), timeout=WAIT_S, interval=0.2,
+             done=lambda p: p.status.phase == "Running")
+    restored = core.read_namespaced_pod("restored", ns)
+    # the restore-wait container must really run (velero-restore-helper), never be marked Completed by kwok
+    assert restored.status.phase == "Pending" and not restored.status.init_container_statuses
+
+
+def test_a_job_completes(apis):
+    batch, core = client.BatchV1Api(apis["target"]), client.CoreV1Api(apis["target"])
+    ns = _namespace(core, "job")
+    batch.create_namespaced_job(ns, {"metadata": {"name": "hook"}, "spec": {"backoffLimit": 0, "template": {
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}})
+    job = wait_for("the Job complete", lambda: batch.read_namespaced_job("hook", ns), timeout=WAIT_S, interval=0.2,
+                   done=lambda j: (j.status.succeeded or 0) == 1)
+    assert any(c.type == "Complete" and c.status == "True" for c in job.status.conditions or [])
+
+
+def test_a_deployment_becomes_available_and_its_deleted_pods_go(env, apis):
+    root, _, _ = env
+    apps, core = client.AppsV1Api(apis["source"]), client.CoreV1Api(apis["source"])
+    ns = _namespace(core, "deploy")
+    labels = {"app": "web"}
+    apps.create_namespaced_deployment(ns, {"metadata": {"name": "web"}, "spec": {
+        "replicas": 2, "selector": {"matchLabels": labels},
+        "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}})
+    wait_for("2 ready replicas", lambda: apps.read_namespaced_deployment("web", ns), timeout=WAIT_S, interval=0.2,
+             done=lambda d: (d.status.ready_replicas or 0) == 2)
+    uids = [p.metadata.uid for p in core.list_namespaced_pod(ns).items]
+    apps.delete_namespaced_deployment("web", ns)  # background cascade: the garbage collector removes the rest
+    wait_for("the pods gone", lambda: core.list_namespaced_pod(ns).items, timeout=WAIT_S, interval=0.2,
+             done=lambda items: not items)
+    wait_for("their kubelet directories gone", lambda: [u for u in uids if (root / "source" / "pods" / u).exists()],
+             timeout=WAIT_S, interval=0.2, done=lambda left: not left)
+
+
+def test_down_leaves_no_process_and_no_directory(env):
+    root, state, _ = env
+    pids = [pid for cluster in state["processes"].values() for pid in cluster.values()]
+    assert len(pids) == 10  # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok per cluster
+    down = real("down", "--dir", str(root))
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert "stopped the real environment" in down.stdout
+    assert group_members(state["pid"]) == []
+    assert [pid for pid in pids if Path(f"/proc/{pid}").exists() and _state(pid) != "Z"] == []
+    assert not root.exists()
+    assert real("status", "--dir", str(root)).returncode == 3
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+def _namespace(core: client.CoreV1Api, prefix: str) -> str:
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    core.create_namespace({"metadata": {"name": name}})
+    wait_for("the default ServiceAccount", lambda: _get(core.read_namespaced_service_account, "default", name),
+             timeout=WAIT_S, interval=0.2)  # pods are refused until the ServiceAccount controller made it
+    return name
+
+
+def _get(read, *args):
+    try:
+        return read(*args)
+    except client.exceptions.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def test_down_in_a_directory_up_did_not_create_removes_only_what_up_made(tmp_path: Path):
+    root = tmp_path / "mine"
+    root.mkdir()
+    (root / "notes.txt").write_text("the user's own file\n")
+    up = real("up", "--dir", str(root), "--no-install")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert (root / "kubeconfig").is_file() and (root / "source" / "pki" / "ca.crt").is_file()
+    down = real("down", "--dir", str(root))
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert sorted(p.name for p in root.iterdir()) == ["notes.txt"]
