@@ -44,7 +44,7 @@ def failed_checks(environment, step: str = "preflight") -> list[str]:
                            "verify", step], capture_output=True, text=True, timeout=600, check=False)
     summary = re.search(rf"{step}: (\d+) passed, (\d+) failed", done.stdout)
     assert summary, done.stdout[-2000:] + done.stderr[-2000:]
-    return sorted(re.findall(rf"FAILED checks\.test_{step}::(\S+)", done.stdout))
+    return sorted(re.findall(rf"FAILED seatrial\.checks\.test_{step}::(\S+)", done.stdout))
 
 
 def target(environment) -> client.ApiClient:
