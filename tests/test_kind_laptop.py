@@ -261,7 +261,7 @@ def test_keep_without_dir_keeps_the_directory_the_kept_environment_is_recorded_i
     monkeypatch.setattr(rehearse.tempfile, "mkdtemp", lambda prefix: str(tmp_path / "temp-root"))
     assert rehearse.main(["--env", "kind", "--keep"]) == 0
     assert (made[0] / "kind.json").exists() and (made[0] / "kubeconfig").exists()
-    assert f"python -m seatrial.fixtures.kind down --dir {made[0]}" in capsys.readouterr().out
+    assert f"seatrial kind down --dir {made[0]}" in capsys.readouterr().out
 
 
 # -- 12: Harbor's health is in the body --------------------------------------------------------------------
