@@ -14,7 +14,7 @@ from kubernetes import client, config
 
 from seatrial.fixtures.real.environment import RealEnvironment
 from seatrial.fixtures.real.fixture import require_real_binaries
-from seatrial.fixtures.real.velero_server import velero_binaries
+from seatrial.fixtures.real.velero_build import velero_binaries
 from seatrial.fixtures.sandbox.environment import Sandbox
 from tests.waiting import wait_for
 

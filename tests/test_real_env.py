@@ -124,7 +124,7 @@ def test_a_claim_of_a_wait_for_first_consumer_class_is_provisioned_on_the_pods_n
     assert claim.metadata.annotations[SELECTED_NODE_ANNOTATION] == pod.spec.node_name  # the scheduler chose
     pv = core.read_persistent_volume(claim.spec.volume_name)
     assert pv.spec.csi.driver == DRIVER and pv.spec.csi.volume_handle == pv.metadata.name
-    assert pod.metadata.annotations[LAID_OUT] == "true"
+    assert pod.metadata.annotations[LAID_OUT] == pod.metadata.uid
     volumes = root / "source" / "pods" / pod.metadata.uid / "volumes"
     mount = volumes / "kubernetes.io~csi" / pv.metadata.name / "mount"
     assert mount.resolve() == (root / "source" / "pv" / pv.metadata.name).resolve()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from seatrial.fixtures.real.velero_server import velero_binaries
+from seatrial.fixtures.real.velero_build import velero_binaries
 from seatrial.fixtures.tools import tools_required
 
 pytestmark = pytest.mark.real

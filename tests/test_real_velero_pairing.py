@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from seatrial.charts import shipped_versions
-from seatrial.fixtures.real.velero_server import velero_component
+from seatrial.fixtures.real.velero_build import velero_component
 
 
 def test_each_shipped_velero_chart_gets_the_server_of_its_velero_or_none():
