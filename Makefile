@@ -42,7 +42,7 @@ venv: $(BIN)/seatrial
 # the real environment's programs (control plane, kwok, the Velero server and its AWS plugin), built from Go
 # modules into ~/.cache/seatrial/realplane (skipped when cached)
 real-binaries:
-	nice -n 19 $(PYTHON) seatrial/fixtures/real/build.py --only kube,kwok,velero-1.16,plugin-for-aws
+	nice -n 19 $(PYTHON) seatrial/fixtures/real/build.py --only kube,kwok,velero-1.16,velero-1.18,plugin-for-aws,kopia
 
 test: system-deps venv real-binaries
 	$(BIN)/ruff check .

@@ -27,12 +27,17 @@ def velero_built():
         pytest.skip(missing)
 
 
-def test_rehearse_env_real_runs_every_step_green_on_the_real_velero(tmp_path: Path, velero_built):
-    root = tmp_path / "rehearsal"
-    done = subprocess.run([sys.executable, "-m", "seatrial.fixtures.rehearse", "--env", "real", "--dir", str(root)],
-                          capture_output=True, text=True, timeout=900, check=False)
+def rehearse(root: Path, *options: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "seatrial.fixtures.rehearse", "--env", "real", "--dir", str(root),
+                           *options], capture_output=True, text=True, timeout=900, check=False)
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-4000:]
+    return out
+
+
+def test_rehearse_env_real_runs_every_step_green_on_the_real_velero(tmp_path: Path, velero_built):
+    root = tmp_path / "rehearsal"
+    out = rehearse(root)
     for name in ("source", "target"):
         assert f"{name}: backup storage location default Available (validated by the Velero server)" in out
     for step in ("preflight", "freeze", "annotate", "backup", "restore", "fixup", "thaw-target", "verify-harbor",
@@ -49,3 +54,19 @@ def test_rehearse_env_real_runs_every_step_green_on_the_real_velero(tmp_path: Pa
         assert sum(n.startswith("velero_node-agent-") for n in names) == 2, names
     alive = subprocess.run(["pgrep", "-f", str(root)], capture_output=True, text=True, check=False).stdout.split()
     assert alive == [], f"processes of {root} still running: {alive}"
+
+
+def test_rehearse_env_real_with_velero_1_18_moves_the_volumes_with_kopia_in_data_path_pods(tmp_path: Path,
+                                                                                          velero_built):
+    """Velero 1.17+ runs each volume's backup and restore in a pod of its own (`velero pod-volume backup|restore`),
+    which the node-agent creates and watches to its termination message: the process runner runs those too."""
+    if velero_binaries("velero-1.18") is None:
+        pytest.fail("Velero 1.18 is not built: make real-binaries", pytrace=False)
+    root = tmp_path / "rehearsal"
+    out = rehearse(root, "--velero-chart", "12.1.0")
+    assert "rehearsal on real green" in out and "chart 12.1.0" in out
+    report = (root / "run" / "report.md").read_text()
+    assert "kopia level 1" in report and "; level 3: kopia snapshot list" in report, report[-3000:]
+    data_path = [p.name for p in (root / "logs" / "source").iterdir() if p.name.startswith("velero_seatrial-")]
+    assert data_path, "no data-path pod ran on the source"
+    assert "restic" not in (root / "seatrial.yaml").read_text().split("velero:")[1].split("harbor:")[0]
