@@ -3,6 +3,8 @@ Trivy volumes, unequal so that the report can fit a fixed cost per volume apart 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -68,7 +70,7 @@ def test_the_rehearsal_refuses_a_bad_volume_data_before_starting_anything(tmp_pa
     assert err.startswith("seatrial: error: --volume-data 'lots' is not a data size") and "1GiB" in err
     assert len(err.strip().splitlines()) == 1
     assert rehearse_main(["--env", "kind", "--dir", str(tmp_path / "r"), "--volume-data", "1GiB"]) == 2
-    assert "--volume-data fills the sandbox's volumes" in capsys.readouterr().err
+    assert "--volume-data fills the sandbox's and the real environment's volumes" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 
 
@@ -83,3 +85,12 @@ def test_seatrial_rehearse_passes_volume_data_on(tmp_path):
         "seatrial: error: --volume-data 'lots' is not a data size; give a number and a unit, e.g. --volume-data "
         "1GiB (KiB, MiB, GiB, TiB; KB, MB, GB, TB)"]
     assert not (tmp_path / "r").exists()
+
+
+def test_seatrial_real_up_refuses_a_bad_volume_data_before_starting_anything(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "seatrial.fixtures.real", "up", "--dir", str(tmp_path / "r"),
+                           "--volume-data", "lots"], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2, done.stderr
+    err = done.stderr.strip()
+    assert "--volume-data 'lots' is not a data size" in err and "1GiB" in err and len(err.splitlines()) == 1
+    assert "Traceback" not in err and not (tmp_path / "r").exists()

@@ -1,0 +1,137 @@
+"""The backup's checks on the sandbox's Velero and on the real Velero (1.16, restic, run by the process runner): a
+backup made by hand with the traps of tests/test_checks_sandbox.py's backup plants, planted the same way on both
+through the Kubernetes API and the bucket, must fail the same checks on both. Where they differ, the sandbox's
+Velero imitates something the real one does not do (or the reverse): that is what this contract is for.
+
+The traps: the registry pods opt in by their PVC name (Velero skips the volume and still says Completed without a
+node-agent problem), a pod on a node whose node-agent is gone (PartiallyFailed), and the backup's resource list
+deleted from the bucket afterwards."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from kubernetes import client, config
+
+from seatrial.fixtures.real.environment import RealEnvironment
+from seatrial.fixtures.real.fixture import require_real_binaries
+from seatrial.fixtures.real.velero_build import velero_binaries
+from seatrial.fixtures.sandbox.environment import Sandbox
+from seatrial.runbook.config import load_config
+from tests.test_checks_sandbox import check
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.real
+NAMESPACE, VELERO_NS = "harbor", "velero"
+OPT_IN = "backup.velero.io/backup-volumes"
+WAIT_S = 180.0
+
+
+@pytest.fixture(scope="module")
+def environments(request, tmp_path_factory) -> Iterator[dict]:
+    require_real_binaries(request.config)
+    if velero_binaries() is None:
+        pytest.fail("the real Velero is not built: make real-binaries", pytrace=False)
+    sandbox = Sandbox(tmp_path_factory.mktemp("sandbox")).start()
+    real = None
+    try:
+        real = RealEnvironment(tmp_path_factory.mktemp("real")).start()
+        yield {"sandbox": sandbox, "real": real}
+    finally:
+        if real is not None:
+            real.stop()
+        sandbox.stop()
+
+
+def api(environment, context: str) -> client.ApiClient:
+    return config.new_client_from_config(str(environment.kubeconfig), context=context, persist_config=False)
+
+
+def bucket(environment):
+    endpoint = getattr(environment, "s3_endpoint", None) or environment.s3.endpoint
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id=environment.access_key.reveal(),
+                        aws_secret_access_key=environment.secret_key.reveal())
+
+
+def generic(name: str) -> str:
+    """A check's id without the pod names' generated suffixes, which differ between two installations."""
+    return re.sub(r"-[a-z0-9]{8,10}-[a-z0-9]{5}\b", "-*", name)
+
+
+def node_agent_ready(apps: client.AppsV1Api) -> bool:
+    status = apps.read_namespaced_daemon_set("node-agent", VELERO_NS).status
+    return bool(status) and (status.number_ready or 0) == (status.desired_number_scheduled or 0) > 0
+
+
+def backup_with_traps(environment) -> dict[str, str]:
+    """{check id: outcome} of the backup checks for a backup made by hand with the three traps."""
+    source = api(environment, "source")
+    core, apps, custom = client.CoreV1Api(source), client.AppsV1Api(source), client.CustomObjectsApi(source)
+    pods = core.list_namespaced_pod(NAMESPACE).items
+    database_node = next(p.spec.node_name for p in pods if p.metadata.name == "my-harbor-database-0")
+    agentless_node = next(n.metadata.name for n in core.list_node().items if n.metadata.name != database_node)
+    core.create_namespaced_pod(NAMESPACE, {
+        "metadata": {"name": "agentless-probe", "annotations": {OPT_IN: "scratch"}},
+        "spec": {"nodeName": agentless_node, "containers": [{"name": "main", "image": "busybox:1.36",
+                                                             "volumeMounts": [{"name": "scratch", "mountPath": "/s"}]}],
+                 "volumes": [{"name": "scratch", "emptyDir": {}}]}})
+    wait_for("agentless-probe Running", lambda: core.read_namespaced_pod("agentless-probe", NAMESPACE).status.phase,
+             timeout=WAIT_S, interval=0.2, done=lambda phase: phase == "Running")
+    annotated = []
+    for pod in pods:
+        claims = {v.name: v.persistent_volume_claim.claim_name for v in pod.spec.volumes or []
+                  if v.persistent_volume_claim}
+        if not claims:
+            continue
+        trap = pod.metadata.name.startswith("my-harbor-registry-")
+        value = ",".join(claims.values() if trap else claims.keys())
+        core.patch_namespaced_pod(pod.metadata.name, NAMESPACE, {"metadata": {"annotations": {OPT_IN: value}}})
+        annotated.append(pod.metadata.name)
+    daemonset = apps.read_namespaced_daemon_set("node-agent", VELERO_NS)
+    apps.delete_namespaced_daemon_set("node-agent", VELERO_NS, propagation_policy="Orphan")
+    agent = next(p for p in core.list_namespaced_pod(VELERO_NS, label_selector="name=node-agent").items
+                 if p.spec.node_name == agentless_node)
+    core.delete_namespaced_pod(agent.metadata.name, VELERO_NS)
+    wait_for("the node-agent pod gone", lambda: [p for p in core.list_namespaced_pod(
+        VELERO_NS, label_selector="name=node-agent").items if p.spec.node_name == agentless_node],
+        timeout=WAIT_S, interval=0.2, done=lambda left: not left)
+    name = f"by-hand-{secrets.token_hex(3)}"
+    try:
+        custom.create_namespaced_custom_object("velero.io", "v1", VELERO_NS, "backups", {
+            "apiVersion": "velero.io/v1", "kind": "Backup", "metadata": {"name": name, "namespace": VELERO_NS},
+            "spec": {"includedNamespaces": [NAMESPACE], "defaultVolumesToFsBackup": False,
+                     "snapshotVolumes": False, "storageLocation": "default"}})
+        wait_for(f"Backup {name} to finish", lambda: (custom.get_namespaced_custom_object(
+            "velero.io", "v1", VELERO_NS, "backups", name).get("status") or {}).get("phase"),
+            timeout=WAIT_S, interval=0.5, done=lambda phase: phase in ("Completed", "PartiallyFailed", "Failed"))
+        prefix = load_config(environment.config_path).storage.prefix
+        bucket(environment).delete_object(Bucket="velero",
+                                          Key=f"{prefix}/backups/{name}/{name}-resource-list.json.gz")
+        checked = check(load_config(environment.config_path), "backup", f"--seatrial-backup={name}")
+    finally:
+        body = client.ApiClient().sanitize_for_serialization(daemonset)
+        body["metadata"] = {k: v for k, v in body["metadata"].items()
+                            if k in ("name", "namespace", "labels", "annotations")}
+        body.pop("status", None)
+        apps.create_namespaced_daemon_set(VELERO_NS, body)
+        for pod_name in annotated:
+            core.patch_namespaced_pod(pod_name, NAMESPACE, {"metadata": {"annotations": {OPT_IN: None}}})
+        core.delete_namespaced_pod("agentless-probe", NAMESPACE)
+        wait_for("node-agent back on every node", lambda: node_agent_ready(apps), timeout=WAIT_S, interval=0.5,
+                 done=bool)
+    return {generic(case): result.outcome for case, result in checked.cases.items()}
+
+
+def test_a_backup_with_the_classic_traps_fails_the_same_checks_on_both(environments):
+    outcomes = {name: backup_with_traps(environment) for name, environment in environments.items()}
+    failed = {name: sorted(c for c, outcome in cases.items() if outcome == "failed")
+              for name, cases in outcomes.items()}
+    assert failed["real"] == failed["sandbox"], outcomes
+    expected = {"test_backup_completed", "test_volume_backed_up[harbor/my-harbor-registry-*:registry-data]"}
+    assert expected <= set(failed["real"]), failed
+    assert any("resource" in case for case in failed["real"]), failed  # the deleted resource list
