@@ -31,19 +31,34 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
 
-def rehearse(root: Path, copies: Path, **sandbox_options) -> tuple[float, float, int, dict]:
-    """(seconds of the steps and their checks, seconds of sandbox start + stop, exit code, the journal's steps)."""
-    from seatrial.fixtures.sandbox.environment import Sandbox
+def rehearse(root: Path, copies: Path, *, env: str = "sandbox", **sandbox_options) -> tuple[float, float, int, dict]:
+    """(seconds of the steps and their checks, seconds of the environment's start + stop, exit code, the journal's
+    steps). `env`: sandbox, or real (the real control plane and the real Velero: `make real-binaries` first)."""
     from seatrial.runbook.config import load_config
     from seatrial.runbook.migration.runner import run
     from seatrial.runbook.migration.steps.context import StepContext
 
     started = time.perf_counter()
-    sandbox = Sandbox(root, **sandbox_options)
-    sandbox.start()
+    if env == "real":
+        from seatrial.fixtures.real.environment import RealEnvironment
+        from seatrial.fixtures.real.rehearse import use_kopia_cli
+
+        sandbox = RealEnvironment(root, volume_data=sandbox_options.get("volume_data", 0),
+                                  velero_chart_version=sandbox_options.get("velero_chart_version", "10.1.3"),
+                                  progress=lambda line: None)
+        sandbox.start()
+        if sandbox.uploader == "kopia":
+            use_kopia_cli(print)
+        volumes_root = sandbox.clusters["source"].root / "pv"
+    else:
+        from seatrial.fixtures.sandbox.environment import Sandbox
+
+        sandbox = Sandbox(root, **sandbox_options)
+        sandbox.start()
+        volumes_root = sandbox.source.volumes_root
     up = time.perf_counter() - started
     try:
-        shutil.copytree(sandbox.source.volumes_root, copies)
+        shutil.copytree(volumes_root, copies, symlinks=True)
         ctx = StepContext(load_config(sandbox.config_path), yes=True, out=lambda line: None)
         started = time.perf_counter()
         code = run(ctx)
@@ -87,6 +102,9 @@ def main() -> int:
     parser.add_argument("--blob-size", type=int, default=64 * 1024, help="sandbox Harbor blob size (bytes)")
     parser.add_argument("--artifacts", type=int, default=2, help="sandbox Harbor artifacts per repository")
     parser.add_argument("--volume-data", default="1GiB", help="random data in the source's volumes (0 for none)")
+    parser.add_argument("--env", choices=("sandbox", "real"), default="sandbox",
+                        help="real: the real control plane and the real Velero run by the process runner")
+    parser.add_argument("--velero-chart", default="10.1.3", help="with --env real: 10.1.3 (restic) or 12.1.0 (kopia)")
     parser.add_argument("--json", help="also write the ratios to this file (benchmarks/summary.py)")
     args = parser.parse_args()
     from seatrial.runbook.migration.report import parse_size
@@ -95,16 +113,18 @@ def main() -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request would bury the result
     with TemporaryDirectory(prefix="seatrial-rehearsal-bench-") as tmp:
         root = Path(tmp)
-        steps, up_down, code, journal_steps = rehearse(root / "sandbox", root / "copies", blob_size=args.blob_size,
-                                                       artifacts=args.artifacts, volume_data=volume_data)
+        options = ({"volume_data": volume_data, "velero_chart_version": args.velero_chart} if args.env == "real"
+                   else {"blob_size": args.blob_size, "artifacts": args.artifacts, "volume_data": volume_data})
+        steps, up_down, code, journal_steps = rehearse(root / args.env, root / "copies", env=args.env, **options)
         if code != 0:
             print(f"the rehearsal was not green (exit {code}); its time would mean nothing")
             return 1
         alone, volumes, size = restic_alone(root / "copies", root / "alone")
-    print(f"rehearsal: steps and checks {steps:.1f} s (+ sandbox start/stop {up_down:.1f} s); "
+    label = "rehearsal" if args.env == "sandbox" else f"rehearsal on real (Velero chart {args.velero_chart})"
+    print(f"{label}: steps and checks {steps:.1f} s (+ {args.env} start/stop {up_down:.1f} s); "
           f"restic alone: {alone:.1f} s for {volumes} volumes, {size / 2**20:.1f} MiB")
     print(f"ratio rehearsal / restic alone: {steps / alone:.2f} (target <= 3); "
-          f"with the sandbox's start and stop: {(steps + up_down) / alone:.2f}")
+          f"with the {args.env}'s start and stop: {(steps + up_down) / alone:.2f}")
     from benchmarks.ratios import Ratio, emit
     from seatrial.runbook.migration.window import window
 
@@ -112,10 +132,14 @@ def main() -> int:
     print(f"freeze window {frozen.seconds:.0f} s: Velero's backup {frozen.backup_s:.0f} s and restore "
           f"{frozen.restore_s:.0f} s, seatrial's own {frozen.seatrial_s:.0f} s = {frozen.seatrial_share:.0%} "
           "(target < 20%)")
-    emit([Ratio("rehearsal steps and checks / restic alone", steps / alone, "<=", 3.0,
+    mib = size / 2**20
+    print(f"Velero's throughput: backup {mib / max(frozen.backup_s, 1e-9):.1f} MiB/s, restore "
+          f"{mib / max(frozen.restore_s, 1e-9):.1f} MiB/s ({mib:.0f} MiB, whole Backup and Restore)")
+    emit([Ratio(f"{label} steps and checks / restic alone", steps / alone, "<=", 3.0,
                 f"{steps:.1f} s vs {alone:.1f} s for {volumes} volumes, {size / 2**20:.1f} MiB; "
-                f"{(steps + up_down) / alone:.2f} with the sandbox's start and stop"),
-          Ratio("rehearsal: seatrial's own share of the freeze window", frozen.seatrial_share, "<=", 0.2,
+                f"{(steps + up_down) / alone:.2f} with the {args.env}'s start and stop; Velero backup "
+                f"{mib / max(frozen.backup_s, 1e-9):.1f} MiB/s, restore {mib / max(frozen.restore_s, 1e-9):.1f} MiB/s"),
+          Ratio(f"{label}: seatrial's own share of the freeze window", frozen.seatrial_share, "<=", 0.2,
                 f"{frozen.seatrial_s:.0f} s of {frozen.seconds:.0f} s; Velero's backup {frozen.backup_s:.0f} s, "
                 f"restore {frozen.restore_s:.0f} s; {size / 2**20:.0f} MiB in the volumes")], args.json)
     return 0

@@ -2,7 +2,8 @@
 `make bench`; about 15 minutes on an idle 2-core machine, longer under load: issue 22's inventory at
 100,000 artifacts takes about 5 of them, the rehearsal with 1 GiB in its volumes about 4).
 
-    .venv/bin/python benchmarks/summary.py [--only idle,checks,rehearsal,blobs,inventory] [--sizes 10,1000]
+    .venv/bin/python benchmarks/summary.py [--only idle,checks,rehearsal,rehearsal-real,blobs,inventory]
+        [--sizes 10,1000]
 
 Each benchmark runs as its own process (its own output is shown as it goes) and writes its ratios as JSON
 (benchmarks/ratios.py). Exit 0 when every target is met, 1 otherwise, 2 when a benchmark itself failed.
@@ -28,6 +29,7 @@ def commands(sizes: str) -> dict[str, list[str]]:
         "idle": [str(here / "bench_idle.py"), "--seconds", "60"],
         "checks": [str(here / "bench_checks.py"), "--sizes", sizes],
         "rehearsal": [str(here / "bench_rehearsal.py")],
+        "rehearsal-real": [str(here / "bench_rehearsal.py"), "--env", "real"],
         "blobs": [str(here / "bench_blobs.py")],
         "inventory": [str(here / "bench_inventory.py")],
     }
@@ -35,7 +37,7 @@ def commands(sizes: str) -> dict[str, list[str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="idle,checks,rehearsal,blobs,inventory",
+    parser.add_argument("--only", default="idle,checks,rehearsal,rehearsal-real,blobs,inventory",
                         help="comma-separated benchmarks to run")
     parser.add_argument("--sizes", default="10,1000", help="PVC counts for the checks' benchmark")
     args = parser.parse_args()
