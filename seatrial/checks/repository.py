@@ -4,7 +4,7 @@ seatrial.runbook.clients.restic
 (the repository password and the S3 keys go in the environment, never on the command line); for kopia the
 levels of seatrial.runbook.clients.kopia: (1) the password opens `kopia.repository`, (2) index and pack blobs written
 in the
-PodVolumeBackup's time window, (3) the snapshot manifests through the real kopia CLI when it is on PATH."""
+PodVolumeBackup's time window, (3) the snapshot manifest, by ID, through the real kopia CLI when it is on PATH."""
 
 from __future__ import annotations
 
@@ -136,9 +136,9 @@ def kopia_window(ctx: CheckContext, volume_namespace: str, pvb: dict):
     return writes_in_window(blobs, start, end), f"{status['startTimestamp']}..{status['completionTimestamp']}"
 
 
-def kopia_cli_snapshots(ctx: CheckContext, volume_namespace: str, backup_name: str) -> tuple[str, set[str]] | None:
-    """Level 3: (repository, ids) of the snapshots tagged backup:<name>, through the real kopia CLI; None
-    when no `kopia` is on PATH."""
+def kopia_cli_snapshots(ctx: CheckContext, volume_namespace: str) -> tuple[str, set[str]] | None:
+    """Level 3: (repository, ids) of every snapshot in the namespace's repository, through the real kopia CLI;
+    None when no `kopia` is on PATH."""
     import shutil
 
     from seatrial.runbook.clients.kopia import KopiaCli
@@ -152,8 +152,8 @@ def kopia_cli_snapshots(ctx: CheckContext, volume_namespace: str, backup_name: s
                        repository_password(ctx), storage.access_key, storage.secret_key, region=storage.region or "",
                        verify=storage.verify, timeout=RESTIC_TIMEOUT_S)
         try:
-            return cli.name, cli.snapshot_ids(backup_name)
+            return cli.name, cli.snapshot_ids()
         finally:
             cli.close()
 
-    return ctx.memo(("kopia-snapshots", backup_name, volume_namespace), listed)
+    return ctx.memo(("kopia-snapshots", volume_namespace), listed)

@@ -280,7 +280,7 @@ def _snapshot_in_kopia_repository(ctx: CheckContext, pvb: dict, ns: str, snapsho
     from seatrial.runbook.clients.kopia import WrongPassword
     from seatrial.runbook.errors import NotFound
 
-    name, what = require_backup_name(ctx), f"PodVolumeBackup {pvb['metadata']['name']} ({_describe(pvb)})"
+    what = f"PodVolumeBackup {pvb['metadata']['name']} ({_describe(pvb)})"
     root = ctx.bucket.layout.kopia_repo(ns)
     try:
         fmt = kopia_format(ctx, ns)
@@ -304,15 +304,15 @@ def _snapshot_in_kopia_repository(ctx: CheckContext, pvb: dict, ns: str, snapsho
            f"{list(writes.packs)[:5] if writes else '?'} under {root}",
            "check that both clusters' BSLs and the node-agent use this bucket and prefix; back up again")
     levels.append(f"2: {len(writes.index)} index and {len(writes.packs)} pack blob(s) written in {window}")
-    listed = kopia_cli_snapshots(ctx, ns, name)
+    listed = kopia_cli_snapshots(ctx, ns)
     if listed is None:
         levels.append("3: not run (no kopia on PATH): the snapshot manifest itself was not opened")
     else:
         repository, ids = listed
         expect(snapshot in ids, f"{what} names snapshot {snapshot!r}, which kopia does not list in {repository}",
-               f"{len(ids)} snapshot(s) tagged backup:{name}: {sorted(ids)[:5]}",
+               f"{len(ids)} snapshot(s) in the repository, not this one: {sorted(ids)[:5]}",
                "the volume's data is gone from the repository (deleted or maintained away): back up again")
-        levels.append(f"3: kopia snapshot list --tags backup:{name} in {repository} lists it")
+        levels.append(f"3: kopia snapshot list --all in {repository} lists manifest {snapshot}")
     record_fact("kopia_levels", ",".join(level[0] for level in levels if "not run" not in level))
     record_fact("verified", "kopia level " + "; level ".join(levels))
 

@@ -5,7 +5,9 @@
 2. `writes_in_window`: index (`xn*`, legacy `n*`) and pack (`p*`, `q*`) blobs written during a PodVolumeBackup.
    Proves the node-agent wrote into this repository during this backup; not that the manifest still exists.
 3. `KopiaCli`: the real `kopia` CLI when it is on PATH (`repository connect s3 --readonly`, then `snapshot list
-   --all --json --tags backup:<name>`): the snapshot manifests themselves.
+   --all --json`): the snapshot manifests themselves, found by ID (a PodVolumeBackup's `status.snapshotID` is the
+   manifest ID). Not by the backup's tag: Velero 1.17+ writes its kopia snapshots with no `backup` tag (its
+   data-path pods pass empty tags, pkg/podvolume/backup_micro_service.go; seen on the real Velero 1.18.3).
 
 Secrets (the repository password, the S3 keys) travel only in the child's environment, never in argv.
 """
@@ -140,8 +142,8 @@ def parse_time(value: str | None) -> datetime | None:
 class KopiaCli:
     """The real kopia CLI, connected read-only to one repository in a private config directory.
 
-    `KopiaCli(bucket, prefix, endpoint, password, access_key, secret_key)`; `snapshot_ids(backup)` lists the
-    ids of every snapshot tagged `backup:<name>`. Never writes to the repository (`--readonly`)."""
+    `KopiaCli(bucket, prefix, endpoint, password, access_key, secret_key)`; `snapshot_ids()` lists the ids of
+    every snapshot in the repository. Never writes to the repository (`--readonly`)."""
 
     def __init__(self, bucket: str, prefix: str, endpoint: str, password: Secret, access_key: Secret,
                  secret_key: Secret, *, region: str = "", verify: bool | str = True, timeout: float = 300,
@@ -178,11 +180,11 @@ class KopiaCli:
         return [f"--config-file={self._dir / 'repository.config'}", f"--cache-directory={self._dir / 'cache'}",
                 f"--log-dir={self._dir / 'logs'}", "--no-persist-credentials"]
 
-    def snapshot_ids(self, backup: str) -> set[str]:
+    def snapshot_ids(self) -> set[str]:
         if not self._connected:
             self._run(self.connect_args())
             self._connected = True
-        out = self._run(["snapshot", "list", "--all", "--json", f"--tags=backup:{backup}",
+        out = self._run(["snapshot", "list", "--all", "--json",
                          f"--config-file={self._dir / 'repository.config'}", f"--log-dir={self._dir / 'logs'}"])
         try:
             listed = json.loads(out or "[]")

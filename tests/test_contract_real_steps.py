@@ -1,16 +1,21 @@
-"""The backup's checks on the sandbox's Velero and on the real Velero (1.16, restic, run by the process runner): a
-backup made by hand with the traps of tests/test_checks_sandbox.py's backup plants, planted the same way on both
-through the Kubernetes API and the bucket, must fail the same checks on both. Where they differ, the sandbox's
-Velero imitates something the real one does not do (or the reverse): that is what this contract is for.
+"""The checks of the steps after annotate on the sandbox's Velero and on the real Velero (1.16, restic, run by the
+process runner): the defects of tests/test_checks_sandbox.py's backup and restore plants, planted the same way on
+both through the Kubernetes API, the bucket and Harbor's API, must fail the same checks on both, and the clean
+migration must be green on both. Where they differ, the sandbox's Velero imitates something the real one does not
+do (or the reverse): that is what this contract is for.
 
-The traps: the registry pods opt in by their PVC name (Velero skips the volume and still says Completed without a
-node-agent problem), a pod on a node whose node-agent is gone (PartiallyFailed), and the backup's resource list
-deleted from the bucket afterwards."""
+Backup (a backup made by hand): the registry pods opt in by their PVC name (Velero skips the volume and says
+nothing), a pod on a node whose node-agent is gone (PartiallyFailed), the backup's resource list deleted from the
+bucket. After the migration (restore, fixup, thaw-target): a second Restore over the existing namespace ("already
+exists"), a PodVolumeBackup the target's sync lost, a claim Pending on the target, an extra claim, a pod that is
+not Ready, the Service back on the source's address, Harbor read-only again."""
 
 from __future__ import annotations
 
 import re
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import boto3
@@ -21,8 +26,9 @@ from seatrial.fixtures.real.environment import RealEnvironment
 from seatrial.fixtures.real.fixture import require_real_binaries
 from seatrial.fixtures.real.velero_build import velero_binaries
 from seatrial.fixtures.sandbox.environment import Sandbox
+from seatrial.runbook.clients.harbor import HarborClient
 from seatrial.runbook.config import load_config
-from tests.test_checks_sandbox import check
+from tests.test_checks_sandbox import SOURCE_LB_IP, check, claim, pod
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.real
@@ -83,15 +89,15 @@ def backup_with_traps(environment) -> dict[str, str]:
     wait_for("agentless-probe Running", lambda: core.read_namespaced_pod("agentless-probe", NAMESPACE).status.phase,
              timeout=WAIT_S, interval=0.2, done=lambda phase: phase == "Running")
     annotated = []
-    for pod in pods:
-        claims = {v.name: v.persistent_volume_claim.claim_name for v in pod.spec.volumes or []
+    for item in pods:
+        claims = {v.name: v.persistent_volume_claim.claim_name for v in item.spec.volumes or []
                   if v.persistent_volume_claim}
         if not claims:
             continue
-        trap = pod.metadata.name.startswith("my-harbor-registry-")
+        trap = item.metadata.name.startswith("my-harbor-registry-")
         value = ",".join(claims.values() if trap else claims.keys())
-        core.patch_namespaced_pod(pod.metadata.name, NAMESPACE, {"metadata": {"annotations": {OPT_IN: value}}})
-        annotated.append(pod.metadata.name)
+        core.patch_namespaced_pod(item.metadata.name, NAMESPACE, {"metadata": {"annotations": {OPT_IN: value}}})
+        annotated.append(item.metadata.name)
     daemonset = apps.read_namespaced_daemon_set("node-agent", VELERO_NS)
     apps.delete_namespaced_daemon_set("node-agent", VELERO_NS, propagation_policy="Orphan")
     agent = next(p for p in core.list_namespaced_pod(VELERO_NS, label_selector="name=node-agent").items
@@ -135,3 +141,76 @@ def test_a_backup_with_the_classic_traps_fails_the_same_checks_on_both(environme
     expected = {"test_backup_completed", "test_volume_backed_up[harbor/my-harbor-registry-*:registry-data]"}
     assert expected <= set(failed["real"]), failed
     assert any("resource" in case for case in failed["real"]), failed  # the deleted resource list
+
+
+# ----------------------------------------------------------------------------- after the migration
+
+
+def migrate(environment) -> str:
+    """`seatrial run --yes` on the environment, green; the backup's name."""
+    done = subprocess.run([sys.executable, "-m", "seatrial.runbook.cli", "-c", str(environment.config_path), "run",
+                           "--yes"], capture_output=True, text=True, timeout=900, check=False)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    return re.search(r"backup name: (\S+)", done.stdout).group(1)
+
+
+def harbor(environment, side: str) -> HarborClient:
+    url = environment.source_harbor_url if side == "source" else environment.target_harbor_url
+    return HarborClient(url, "admin", environment.admin_password)
+
+
+def restore_side_defects(environment, backup: str) -> dict[str, dict[str, str]]:
+    """{step: {check id: outcome}} of restore (for the second Restore and for the migration's), fixup and
+    thaw-target, with the restore-side defects planted on the migrated target; undone afterwards."""
+    target, source = api(environment, "target"), api(environment, "source")
+    core, custom, source_core = client.CoreV1Api(target), client.CustomObjectsApi(target), client.CoreV1Api(source)
+    again = f"again-{secrets.token_hex(3)}"
+    custom.create_namespaced_custom_object("velero.io", "v1", VELERO_NS, "restores", {
+        "apiVersion": "velero.io/v1", "kind": "Restore", "metadata": {"name": again, "namespace": VELERO_NS},
+        "spec": {"backupName": backup, "includedNamespaces": [NAMESPACE]}})
+    wait_for(f"Restore {again} to finish", lambda: (custom.get_namespaced_custom_object(
+        "velero.io", "v1", VELERO_NS, "restores", again).get("status") or {}).get("phase"), timeout=WAIT_S,
+        interval=0.5, done=lambda phase: phase in ("Completed", "PartiallyFailed", "Failed", "FailedValidation"))
+    source_core.create_namespaced_persistent_volume_claim(NAMESPACE, claim("late-data", "rook-ceph-block"))
+    core.create_namespaced_persistent_volume_claim(NAMESPACE, claim("late-data", "no-such-class"))
+    core.create_namespaced_pod(NAMESPACE, pod("stuck-0", "late-data"))
+    core.create_namespaced_persistent_volume_claim(NAMESPACE, claim("leftover-cache", "rook-ceph-block"))
+    core.patch_namespaced_service("my-harbor", NAMESPACE, {"spec": {"loadBalancerIP": SOURCE_LB_IP}})
+    lost = next(p for p in custom.list_namespaced_custom_object(
+        "velero.io", "v1", VELERO_NS, "podvolumebackups", label_selector=f"velero.io/backup-name={backup}")["items"]
+        if p["spec"]["volume"] == "database-data")
+    custom.delete_namespaced_custom_object("velero.io", "v1", VELERO_NS, "podvolumebackups", lost["metadata"]["name"])
+    target_harbor = harbor(environment, "target")
+    target_harbor.set_read_only(True)
+    config = load_config(environment.config_path)
+    try:
+        wait_for("late-data Bound on the source", lambda: source_core.read_namespaced_persistent_volume_claim(
+            "late-data", NAMESPACE).status.phase, timeout=WAIT_S, interval=0.2, done=lambda phase: phase == "Bound")
+        checked = {"restore-again": check(config, "restore", f"--seatrial-restore={again}"),
+                   "restore": check(config, "restore"), "fixup": check(config, "fixup"),
+                   "thaw-target": check(config, "thaw-target")}
+    finally:
+        target_harbor.set_read_only(False)
+        core.patch_namespaced_service("my-harbor", NAMESPACE, {"spec": {"loadBalancerIP": "198.51.100.10"}})
+        core.delete_namespaced_pod("stuck-0", NAMESPACE)
+        for name in ("late-data", "leftover-cache"):
+            core.delete_namespaced_persistent_volume_claim(name, NAMESPACE)
+        source_core.delete_namespaced_persistent_volume_claim("late-data", NAMESPACE)
+    return {step: {generic(case): result.outcome for case, result in result_set.cases.items()}
+            for step, result_set in checked.items()}
+
+
+def test_the_migration_is_green_on_both_and_the_restore_side_defects_fail_the_same_checks(environments):
+    outcomes = {}
+    for name, environment in environments.items():
+        backup = migrate(environment)
+        outcomes[name] = restore_side_defects(environment, backup)
+    failed = {name: {step: sorted(c for c, outcome in cases.items() if outcome == "failed")
+                     for step, cases in steps.items()} for name, steps in outcomes.items()}
+    assert failed["real"] == failed["sandbox"], outcomes
+    assert "test_restore_created_everything" in failed["real"]["restore-again"], failed
+    assert failed["real"]["restore"] == ["test_no_extra_pvcs_on_target", "test_pod_ready[harbor/stuck-0]",
+                                         "test_pvc_restored_and_bound[harbor/late-data]",
+                                         "test_volume_restored[my-harbor-database-0:database-data]"], failed
+    assert failed["real"]["fixup"] == ["test_service_has_target_address[harbor/my-harbor]"], failed
+    assert failed["real"]["thaw-target"] == ["test_target_writable"], failed
