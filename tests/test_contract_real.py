@@ -231,6 +231,27 @@ def multi_attach(api: client.ApiClient) -> dict:
     return seen
 
 
+def quantities_as_numbers(api: client.ApiClient) -> dict:
+    """A chart's `cpu: 1` / `cpu: 0.5` (YAML numbers): the server stores and serves canonical strings, which the
+    typed client's models require (found by the steps' contract: a number there broke `list_namespaced_pod`)."""
+    core = client.CoreV1Api(api)
+    ns = _namespace(api, "quantity")
+    body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [
+        {"name": "c", "image": "busybox", "resources": {"limits": {"cpu": 1, "memory": "1Gi"},
+                                                        "requests": {"cpu": 0.5}}}]}}
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    for setting in api.configuration.auth_settings().values():  # the typed client would refuse this body itself
+        if setting.get("in") == "header" and setting.get("value"):
+            headers[setting["key"]] = setting["value"]
+    created = api.rest_client.request("POST", f"{api.configuration.host}/api/v1/namespaces/{ns}/pods",
+                                      headers=headers, body=body)
+    assert created.status == 201, created.data
+    read = json.loads(core.read_namespaced_pod("p", ns, _preload_content=False).data)
+    typed = core.list_namespaced_pod(ns).items[0]  # the typed model must accept what the server serves
+    return {"served": read["spec"]["containers"][0]["resources"],
+            "typed limits": typed.spec.containers[0].resources.limits}
+
+
 SCENARIOS: dict[str, Scenario] = {
     "server-side apply": server_side_apply,
     "immutable StatefulSet fields": immutable_statefulset_fields,
@@ -239,6 +260,7 @@ SCENARIOS: dict[str, Scenario] = {
     "pagination": pagination,
     "409 on a stale resourceVersion": stale_resource_version,
     "Multi-Attach wait": multi_attach,
+    "quantities written as numbers": quantities_as_numbers,
 }
 # scenario -> (what the sandbox shows instead of the real server's answer, why it is accepted); see
 # docs/environments-real.md

@@ -152,22 +152,32 @@ def test_a_pod_whose_claim_is_unbound_stays_pending(apis):
     assert pod.status.phase == "Pending" and LAID_OUT not in (pod.metadata.annotations or {})
 
 
-def test_kwok_leaves_a_pod_waiting_in_velero_restore_wait_alone(apis):
+def test_a_restored_pods_restore_wait_really_runs_until_its_volume_is_marked_restored(env, apis):
+    """Velero adds `restore-wait` (velero-restore-helper <restore uid>, each restored volume at
+    /restores/<volume>) to a pod it restores volumes into; the node-agent needs it Running. kwok would mark it
+    Completed at once; the process runner runs the real helper, which exits once every volume holds
+    .velero/<restore uid>, and only then are the pod's containers started."""
+    root = env[0]
     core = client.CoreV1Api(apis["target"])
     ns = _namespace(core, "restore")
-    spec = {"containers": [{"name": "c", "image": "busybox"}]}
     core.create_namespaced_pod(ns, {"metadata": {"name": "restored"}, "spec": {
-        **spec, "initContainers": [{"name": "restore-wait", "image": "velero/velero-restore-helper:v1.16.2"}]}})
-    wait_for("the restored pod laid out", lambda: core.read_namespaced_pod("restored", ns), timeout=WAIT_S,
-             interval=0.2, done=lambda p: (p.metadata.annotations or {}).get(LAID_OUT))
-    # a pod laid out after it runs: kwok has had its turn at the restored one by then
-    core.create_namespaced_pod(ns, {"metadata": {"name": "plain"}, "spec": {
-        **spec, "initContainers": [{"name": "setup", "image": "busybox"}]}})
-    wait_for("the plain pod running", lambda: core.read_namespaced_pod("plain", ns), timeout=WAIT_S, interval=0.2,
-             done=lambda p: p.status.phase == "Running")
-    restored = core.read_namespaced_pod("restored", ns)
-    # the restore-wait container must really run (velero-restore-helper), never be marked Completed by kwok
-    assert restored.status.phase == "Pending" and not restored.status.init_container_statuses
+        "containers": [{"name": "c", "image": "busybox", "volumeMounts": [{"name": "data", "mountPath": "/d"}]}],
+        "initContainers": [{"name": "restore-wait", "image": "velero/velero:v1.16.2",
+                            "command": ["/velero-restore-helper"], "args": ["restore-7f3a"],
+                            "volumeMounts": [{"name": "data", "mountPath": "/restores/data"}]}],
+        "volumes": [{"name": "data", "emptyDir": {}}]}})
+    waiting = wait_for("restore-wait running", lambda: core.read_namespaced_pod("restored", ns), timeout=WAIT_S,
+                       interval=0.2, done=lambda p: p.status.init_container_statuses and
+                       p.status.init_container_statuses[0].state.running)
+    assert waiting.status.phase == "Pending" and not waiting.status.container_statuses[0].state.running
+    marker = (root / "target" / "pods" / waiting.metadata.uid / "volumes" / "kubernetes.io~empty-dir" / "data" /
+              ".velero" / "restore-7f3a")
+    marker.parent.mkdir(parents=True)
+    marker.write_text("")  # what the node-agent writes once the volume is restored
+    done = wait_for("the pod running", lambda: core.read_namespaced_pod("restored", ns), timeout=WAIT_S,
+                    interval=0.2, done=lambda p: p.status.phase == "Running")
+    terminated = done.status.init_container_statuses[0].state.terminated
+    assert terminated.exit_code == 0 and done.status.container_statuses[0].state.running
 
 
 def test_a_job_completes(apis):

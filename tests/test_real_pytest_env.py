@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.leftovers import left_over
+
 pytestmark = pytest.mark.real
 
 INNER = textwrap.dedent("""
@@ -35,5 +37,5 @@ def test_seatrial_env_real_runs_a_test_on_the_real_environment(tmp_path: Path):
                           cwd=tmp_path, check=False)
     assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-2000:]
     root = next(line.split(" ", 1)[1] for line in done.stdout.splitlines() if line.startswith("ROOT "))
-    alive = subprocess.run(["pgrep", "-f", root], capture_output=True, text=True, check=False).stdout.split()
-    assert alive == [], f"processes of {root} still running after the session: {alive}"
+    alive = left_over(root)
+    assert not alive, f"processes of {root} still running after the session:\n{alive}"

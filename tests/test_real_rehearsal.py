@@ -13,6 +13,7 @@ import pytest
 
 from seatrial.fixtures.real.velero_build import velero_binaries
 from seatrial.fixtures.tools import tools_required
+from tests.leftovers import left_over
 
 pytestmark = pytest.mark.real
 
@@ -52,8 +53,8 @@ def test_rehearse_env_real_runs_every_step_green_on_the_real_velero(tmp_path: Pa
         names = [p.name for p in (logs / cluster).iterdir()]
         assert any(n.startswith("velero_velero-") and n.endswith("_velero.log") for n in names), names
         assert sum(n.startswith("velero_node-agent-") for n in names) == 2, names
-    alive = subprocess.run(["pgrep", "-f", str(root)], capture_output=True, text=True, check=False).stdout.split()
-    assert alive == [], f"processes of {root} still running: {alive}"
+    alive = left_over(root)
+    assert not alive, f"processes of {root} still running:\n{alive}"
 
 
 def test_rehearse_env_real_with_velero_1_18_moves_the_volumes_with_kopia_in_data_path_pods(tmp_path: Path,
