@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from seatrial.fixtures.real.velero_build import velero_binaries
 from seatrial.fixtures.sandbox.environment import Sandbox
 from seatrial.runbook.clients.harbor import HarborClient
 from seatrial.runbook.config import load_config
-from tests.test_checks_sandbox import SOURCE_LB_IP, check, claim, pod
+from tests.test_checks_sandbox import SOURCE_LB_IP, Checked, check, claim, pod
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.real
@@ -74,8 +75,8 @@ def node_agent_ready(apps: client.AppsV1Api) -> bool:
     return bool(status) and (status.number_ready or 0) == (status.desired_number_scheduled or 0) > 0
 
 
-def backup_with_traps(environment) -> dict[str, str]:
-    """{check id: outcome} of the backup checks for a backup made by hand with the three traps."""
+def backup_with_traps(environment) -> Checked:
+    """The backup checks for a backup made by hand with the three traps."""
     source = api(environment, "source")
     core, apps, custom = client.CoreV1Api(source), client.AppsV1Api(source), client.CustomObjectsApi(source)
     pods = core.list_namespaced_pod(NAMESPACE).items
@@ -130,17 +131,65 @@ def backup_with_traps(environment) -> dict[str, str]:
         core.delete_namespaced_pod("agentless-probe", NAMESPACE)
         wait_for("node-agent back on every node", lambda: node_agent_ready(apps), timeout=WAIT_S, interval=0.5,
                  done=bool)
+    return checked
+
+
+def outcomes_of(checked: Checked) -> dict[str, str]:
     return {generic(case): result.outcome for case, result in checked.cases.items()}
 
 
+READ_ONLY_VERBS = {"describe", "get", "logs"}
+PROSE = {"or", "and", "then", "for", "to", "if", "must", "(see"}
+PLACEHOLDER = re.compile(r"<|(?<![A-Za-z])[A-Z]{3,}(?![A-Za-z])")  # <name>, NODE: the reader fills them in
+
+
+def fix_commands(checked: Checked) -> list[list[str]]:
+    """The read-only `velero` and `kubectl` commands the failures' fix lines give, as argv."""
+    commands = []
+    for case in checked.cases.values():
+        for line in case.message.splitlines():
+            if "fix:" not in line:
+                continue
+            for text in re.findall(r"\b((?:velero|kubectl) [^;\n]+)", line.split("fix:", 1)[1]):
+                argv = []
+                for word in shlex.split(text, posix=True):
+                    if word in PROSE or word.endswith((":", ",", ".")):
+                        break
+                    argv.append(word)
+                verbs = [w for w in argv[1:4] if not w.startswith("-")]
+                if READ_ONLY_VERBS & set(verbs) and not any(PLACEHOLDER.search(w) for w in argv):
+                    commands.append(argv)
+    return commands
+
+
+def run_fix_commands(environment, commands: list[list[str]], context: str) -> dict[str, str]:
+    """Each command against the real environment: {command: "" when it answered, else what went wrong}."""
+    velero = str(velero_binaries()[0])
+    results = {}
+    for argv in commands:
+        if argv[0] == "velero":
+            full = [velero, *argv[1:], f"--kubeconfig={environment.kubeconfig}", f"--kubecontext={context}"]
+        else:
+            full = [argv[0], f"--kubeconfig={environment.kubeconfig}", f"--context={context}", *argv[1:]]
+        done = subprocess.run(full, capture_output=True, text=True, timeout=120, check=False)
+        wrong = "" if done.returncode == 0 and done.stdout.strip() else \
+            f"exit {done.returncode}: {done.stderr.strip()[-300:] or 'no output'}"
+        results[" ".join(argv)] = wrong
+    return results
+
+
 def test_a_backup_with_the_classic_traps_fails_the_same_checks_on_both(environments):
-    outcomes = {name: backup_with_traps(environment) for name, environment in environments.items()}
+    checked = {name: backup_with_traps(environment) for name, environment in environments.items()}
+    outcomes = {name: outcomes_of(result) for name, result in checked.items()}
     failed = {name: sorted(c for c, outcome in cases.items() if outcome == "failed")
               for name, cases in outcomes.items()}
     assert failed["real"] == failed["sandbox"], outcomes
     expected = {"test_backup_completed", "test_volume_backed_up[harbor/my-harbor-registry-*:registry-data]"}
     assert expected <= set(failed["real"]), failed
     assert any("resource" in case for case in failed["real"]), failed  # the deleted resource list
+    # the commands the fix lines give were seen to work on the real Velero
+    ran = run_fix_commands(environments["real"], fix_commands(checked["real"]), "source")
+    assert ran and not any(ran.values()), ran
 
 
 # ----------------------------------------------------------------------------- after the migration
@@ -159,9 +208,9 @@ def harbor(environment, side: str) -> HarborClient:
     return HarborClient(url, "admin", environment.admin_password)
 
 
-def restore_side_defects(environment, backup: str) -> dict[str, dict[str, str]]:
-    """{step: {check id: outcome}} of restore (for the second Restore and for the migration's), fixup and
-    thaw-target, with the restore-side defects planted on the migrated target; undone afterwards."""
+def restore_side_defects(environment, backup: str) -> dict[str, Checked]:
+    """{step: its checks} of restore (for the second Restore and for the migration's), fixup and thaw-target,
+    with the restore-side defects planted on the migrated target; undone afterwards."""
     target, source = api(environment, "target"), api(environment, "source")
     core, custom, source_core = client.CoreV1Api(target), client.CustomObjectsApi(target), client.CoreV1Api(source)
     again = f"again-{secrets.token_hex(3)}"
@@ -196,15 +245,15 @@ def restore_side_defects(environment, backup: str) -> dict[str, dict[str, str]]:
         for name in ("late-data", "leftover-cache"):
             core.delete_namespaced_persistent_volume_claim(name, NAMESPACE)
         source_core.delete_namespaced_persistent_volume_claim("late-data", NAMESPACE)
-    return {step: {generic(case): result.outcome for case, result in result_set.cases.items()}
-            for step, result_set in checked.items()}
+    return checked
 
 
 def test_the_migration_is_green_on_both_and_the_restore_side_defects_fail_the_same_checks(environments):
-    outcomes = {}
+    checked = {}
     for name, environment in environments.items():
         backup = migrate(environment)
-        outcomes[name] = restore_side_defects(environment, backup)
+        checked[name] = restore_side_defects(environment, backup)
+    outcomes = {name: {step: outcomes_of(result) for step, result in steps.items()} for name, steps in checked.items()}
     failed = {name: {step: sorted(c for c, outcome in cases.items() if outcome == "failed")
                      for step, cases in steps.items()} for name, steps in outcomes.items()}
     assert failed["real"] == failed["sandbox"], outcomes
@@ -214,3 +263,6 @@ def test_the_migration_is_green_on_both_and_the_restore_side_defects_fail_the_sa
                                          "test_volume_restored[my-harbor-database-0:database-data]"], failed
     assert failed["real"]["fixup"] == ["test_service_has_target_address[harbor/my-harbor]"], failed
     assert failed["real"]["thaw-target"] == ["test_target_writable"], failed
+    commands = [c for result in checked["real"].values() for c in fix_commands(result)]
+    ran = run_fix_commands(environments["real"], commands, "target")
+    assert ran and not any(ran.values()), ran
