@@ -252,6 +252,16 @@ def quantities_as_numbers(api: client.ApiClient) -> dict:
             "typed limits": typed.spec.containers[0].resources.limits}
 
 
+def node_info(api: client.ApiClient) -> dict:
+    """Every field of a Node's `nodeInfo` a kubelet reports: the typed client's model requires them all (found by
+    the steps' contract: the sandbox's nodes broke `list_node`)."""
+    core = client.CoreV1Api(api)
+    raw = json.loads(core.list_node(_preload_content=False).data)["items"]
+    typed = core.list_node().items
+    return {"fields": sorted({key for node in raw for key in node["status"]["nodeInfo"]}),
+            "typed": len(typed) == len(raw)}
+
+
 SCENARIOS: dict[str, Scenario] = {
     "server-side apply": server_side_apply,
     "immutable StatefulSet fields": immutable_statefulset_fields,
@@ -261,6 +271,7 @@ SCENARIOS: dict[str, Scenario] = {
     "409 on a stale resourceVersion": stale_resource_version,
     "Multi-Attach wait": multi_attach,
     "quantities written as numbers": quantities_as_numbers,
+    "a Node's nodeInfo": node_info,
 }
 # scenario -> (what the sandbox shows instead of the real server's answer, why it is accepted); see
 # docs/environments-real.md
