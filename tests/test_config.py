@@ -107,6 +107,18 @@ def test_example_loads_with_its_values(workspace: Workspace) -> None:
     assert {s.reveal() for s in config.secrets()} == {ACCESS_KEY, SECRET_KEY, HARBOR_PASSWORD_ENV}
 
 
+def test_csi_directories_are_read_per_cluster_relative_to_the_file(workspace: Workspace) -> None:
+    (workspace.root / "target-pv").mkdir()
+    (workspace.root / "source-pv").mkdir()
+    data = workspace.data()
+    data["volumes"]["csi_directories"] = {"target": "target-pv", "source": str(workspace.root / "source-pv")}
+    workspace.write(data)
+    config = workspace.load()
+    assert config.volumes.csi_directories == {"target": workspace.root / "target-pv",
+                                              "source": workspace.root / "source-pv"}
+    assert config.describe()["volumes"]["csi_directories"]["target"] == str(workspace.root / "target-pv")
+
+
 def test_optional_sections_get_defaults(workspace: Workspace) -> None:
     data = workspace.data()
     for section in ("velero", "volumes", "fixup", "run_dir"):
@@ -124,6 +136,7 @@ def test_optional_sections_get_defaults(workspace: Workspace) -> None:
     )
     assert config.velero.timeout_seconds == 3600 and config.velero.repository_password is None
     assert config.volumes.exclude == () and config.volumes.storage_class_mapping == {}
+    assert config.volumes.csi_directories == {}
     assert config.fixup.mode == "resource-modifier" and config.fixup.services == {}
     assert config.run_dir == workspace.root / "run"
     assert config.storage.prefix == "" and config.storage.path_style is True
@@ -368,6 +381,18 @@ BAD_CONFIGS = [
     Bad("exclude-entry", edit(_set("volumes", "exclude", ["redis:"])), "volumes.exclude", "my-harbor-redis:data"),
     Bad("unset-variable-in-path", edit(_set("storage", "credentials_file", "$NO_SUCH_DIR/creds")),
         "storage.credentials_file", "export NO_SUCH_DIR"),
+    Bad("csi-directories-list", edit(_set("volumes", "csi_directories", ["pv"])), "volumes.csi_directories",
+        "mapping", "expected a mapping"),
+    Bad("csi-directories-side", edit(_set("volumes", "csi_directories", {"targt": "."})),
+        "volumes.csi_directories.targt", "rename it to volumes.csi_directories.target"),
+    Bad("csi-directories-context", edit(_set("volumes", "csi_directories", {"onprem-new": "."})),
+        "volumes.csi_directories.onprem-new", "known keys here: source, target"),
+    Bad("csi-directories-missing", edit(_set("volumes", "csi_directories", {"target": "no-such-pv"})),
+        "volumes.csi_directories.target", "CSI volumes, one directory per volumeHandle", "not found"),
+    Bad("csi-directories-file", edit(_set("volumes", "csi_directories", {"source": "kubeconfig"})),
+        "volumes.csi_directories.source", "point it at the directory", "is not a directory"),
+    Bad("csi-directories-empty", edit(_set("volumes", "csi_directories", {"target": " "})),
+        "volumes.csi_directories.target", "set volumes.csi_directories.target", "must not be empty"),
 ]
 
 

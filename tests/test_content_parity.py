@@ -8,7 +8,7 @@ import shutil
 import time
 from pathlib import Path
 
-from seatrial.checks.content_parity import compare, entries
+from seatrial.checks.content_parity import compare, entries, volume_directory, why_no_directory
 
 
 def _volume(root: Path) -> Path:
@@ -70,3 +70,34 @@ def test_missing_files_and_changed_modes_differ_but_what_the_application_wrote_s
     assert "missing (file 3 bytes" in result.differences[0]
     assert result.changed_since == ["postmaster.pid"]
     assert "1 changed by the application since the restore, not compared (e.g. postmaster.pid)" in result.summary()
+
+
+def _claim_and_volume(pv_spec: dict) -> tuple[dict, dict[str, dict]]:
+    return {"spec": {"volumeName": "pvc-1"}}, {"pvc-1": {"metadata": {"name": "pvc-1"}, "spec": pv_spec}}
+
+
+def test_a_csi_volume_is_found_by_its_volume_handle_in_the_clusters_csi_directory(tmp_path: Path) -> None:
+    (tmp_path / "pv" / "0001-rbd-image").mkdir(parents=True)
+    claim, pvs = _claim_and_volume({"csi": {"driver": "rook-ceph.rbd.csi.ceph.com", "volumeHandle": "0001-rbd-image"}})
+    assert volume_directory(claim, pvs, tmp_path / "pv") == tmp_path / "pv" / "0001-rbd-image"
+    assert volume_directory(claim, pvs) is None  # no volumes.csi_directories for the cluster: not on this machine
+    assert "volumes.csi_directories names no directory" in why_no_directory(pvs["pvc-1"], None)
+
+
+def test_a_csi_volume_whose_handle_is_not_one_directory_of_it_is_not_compared(tmp_path: Path) -> None:
+    (tmp_path / "pv").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    for handle in ("../elsewhere", "..", ".", "", "no-such-volume"):
+        claim, pvs = _claim_and_volume({"csi": {"driver": "d", "volumeHandle": handle}})
+        assert volume_directory(claim, pvs, tmp_path / "pv") is None, handle
+    assert why_no_directory(pvs["pvc-1"], tmp_path / "pv").endswith("is not a directory")
+
+
+def test_local_and_host_path_volumes_are_their_paths_whatever_the_csi_directory(tmp_path: Path) -> None:
+    (tmp_path / "local").mkdir()
+    for spec in ({"local": {"path": str(tmp_path / "local")}}, {"hostPath": {"path": str(tmp_path / "local")}}):
+        claim, pvs = _claim_and_volume(spec)
+        assert volume_directory(claim, pvs, tmp_path / "pv") == tmp_path / "local"
+    claim, pvs = _claim_and_volume({"local": {"path": str(tmp_path / "gone")}})
+    assert volume_directory(claim, pvs, tmp_path) is None
+    assert why_no_directory(pvs["pvc-1"], None) == f"its path {tmp_path / 'gone'} is not a directory here"

@@ -18,6 +18,7 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from seatrial.checks.emptiness import EMPTY_VOLUME_MAX_USED_BYTES
 from seatrial.fixtures.kubeapi.kubeconfig import write_kubeconfig
 from seatrial.fixtures.real.clusters import RealCluster
 from seatrial.fixtures.real.fixture import require_real_binaries
@@ -262,6 +263,35 @@ def node_info(api: client.ApiClient) -> dict:
             "typed": len(typed) == len(raw)}
 
 
+def kubelet_volume_stats(api: client.ApiClient) -> dict:
+    """What the checks read to tell an empty volume from one with data (seatrial.checks.emptiness): the kubelet's
+    Summary API through the API server's node proxy, for a running pod with a fresh volume."""
+    core = client.CoreV1Api(api)
+    ns = _namespace(api, "stats")
+    core.create_namespaced_persistent_volume_claim(ns, {"metadata": {"name": "data"}, "spec": {
+        "accessModes": ["ReadWriteOnce"], "storageClassName": "rook-ceph-block",
+        "resources": {"requests": {"storage": "1Gi"}}}})
+    core.create_namespaced_pod(ns, {"metadata": {"name": "db"}, "spec": {
+        "nodeSelector": {"kubernetes.io/hostname": "node-1"},
+        "containers": [{"name": "db", "image": "postgres:15", "volumeMounts": [{"name": "pgdata", "mountPath": "/d"}]}],
+        "volumes": [{"name": "pgdata", "persistentVolumeClaim": {"claimName": "data"}}]}})
+    wait_for("the pod running", lambda: core.read_namespaced_pod("db", ns), timeout=WAIT_S, interval=0.1,
+             done=lambda p: p.status.phase == "Running")
+
+    def summary(node: str) -> dict:
+        return json.loads(core.connect_get_node_proxy_with_path(node, "stats/summary", _preload_content=False).data)
+
+    on_node_1 = summary("node-1")
+    mine = [p for p in on_node_1["pods"] if p["podRef"]["namespace"] == ns]
+    return {"node": on_node_1["node"]["nodeName"],
+            "pods": [p["podRef"]["name"] for p in mine],
+            "volumes": [{"name": v["name"], "claim data of this namespace": v["pvcRef"] == {"name": "data",
+                                                                                    "namespace": ns},
+                         "fields": sorted(v), "empty": v["usedBytes"] <= EMPTY_VOLUME_MAX_USED_BYTES}
+                        for p in mine for v in p["volume"]],
+            "on node-2": [p["podRef"]["name"] for p in summary("node-2")["pods"] if p["podRef"]["namespace"] == ns]}
+
+
 SCENARIOS: dict[str, Scenario] = {
     "server-side apply": server_side_apply,
     "immutable StatefulSet fields": immutable_statefulset_fields,
@@ -272,6 +302,7 @@ SCENARIOS: dict[str, Scenario] = {
     "Multi-Attach wait": multi_attach,
     "quantities written as numbers": quantities_as_numbers,
     "a Node's nodeInfo": node_info,
+    "kubelet volume stats through the node proxy": kubelet_volume_stats,
 }
 # scenario -> (what the sandbox shows instead of the real server's answer, why it is accepted); see
 # docs/environments-real.md

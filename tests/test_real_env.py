@@ -8,6 +8,8 @@ left: no process of its group, no directory.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -16,7 +18,9 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
+from seatrial.fixtures.real.kubelet_server import KUBELET_PORT_ANNOTATION
 from seatrial.fixtures.real.mounter import LAID_OUT
+from seatrial.fixtures.real.node_address import node_address
 from seatrial.fixtures.real.processes import group_members
 from seatrial.fixtures.real.storage import DRIVER, SELECTED_NODE_ANNOTATION
 from tests.waiting import wait_for
@@ -76,17 +80,25 @@ def test_the_server_is_the_real_kube_apiserver_with_rbac(apis):
 
 
 @pytest.mark.parametrize("cluster", ["source", "target"])
-def test_two_nodes_ready_on_loopback(apis, cluster):
+def test_two_nodes_ready_at_an_address_of_this_machine_the_node_proxy_dials(apis, cluster):
     core = client.CoreV1Api(apis[cluster])
+    nodes = _ready_nodes(core)
+    address = node_address()
+    assert address is not None and address != "127.0.0.1", "this machine has an address that is not loopback"
+    for node in nodes:
+        internal = [a.address for a in node.status.addresses if a.type == "InternalIP"]
+        assert internal == [address], f"{node.metadata.name}: {node.status.addresses}"
+        port = node.status.daemon_endpoints.kubelet_endpoint.port
+        assert port == int(node.metadata.annotations[KUBELET_PORT_ANNOTATION]), node.metadata.annotations
+    assert len({n.status.daemon_endpoints.kubelet_endpoint.port for n in nodes}) == 2, "a kubelet per node"
 
-    def ready_nodes():
+
+def _ready_nodes(core: client.CoreV1Api) -> list:
+    def ready():
         nodes = core.list_node().items
         return [n for n in nodes if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])]
 
-    nodes = wait_for("two Ready nodes", ready_nodes, timeout=WAIT_S, interval=0.5, done=lambda n: len(n) == 2)
-    for node in nodes:
-        internal = [a.address for a in node.status.addresses if a.type == "InternalIP"]
-        assert internal == ["127.0.0.1"], f"{node.metadata.name}: {node.status.addresses}"
+    return wait_for("two Ready nodes", ready, timeout=WAIT_S, interval=0.5, done=lambda n: len(n) == 2)
 
 
 def test_kube_root_ca_is_published_in_a_new_namespace_by_the_controller_manager(env, apis):
@@ -206,6 +218,49 @@ def test_a_deployment_becomes_available_and_its_deleted_pods_go(env, apis):
              done=lambda items: not items)
     wait_for("their kubelet directories gone", lambda: [u for u in uids if (root / "source" / "pods" / u).exists()],
              timeout=WAIT_S, interval=0.2, done=lambda left: not left)
+
+
+def test_the_kubelet_stats_of_a_pods_volume_come_through_the_api_servers_node_proxy(env, apis):
+    """What seatrial's checks read to tell an empty volume from one with data (seatrial.checks.emptiness): the real
+    kube-apiserver proxies /api/v1/nodes/NODE/proxy/stats/summary to the node's kubelet, here ours."""
+    root, _, _ = env
+    core = client.CoreV1Api(apis["source"])
+    ns = _namespace(core, "stats")
+    core.create_namespaced_persistent_volume_claim(ns, {
+        "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+    core.create_namespaced_pod(ns, {"metadata": {"name": "db"}, "spec": {
+        "nodeSelector": {"kubernetes.io/hostname": "node-2"},
+        "containers": [{"name": "db", "image": "postgres", "volumeMounts": [{"name": "pgdata", "mountPath": "/d"}]}],
+        "volumes": [{"name": "pgdata", "persistentVolumeClaim": {"claimName": "data"}}]}})
+    pod = wait_for("the pod Running", lambda: core.read_namespaced_pod("db", ns), timeout=WAIT_S, interval=0.2,
+                   done=lambda p: p.status.phase == "Running")
+    pv = core.read_namespaced_persistent_volume_claim("data", ns).spec.volume_name
+    written = 3 * 1024 * 1024
+    (root / "source" / "pv" / pv / "base.dat").write_bytes(os.urandom(written))
+
+    def summary(node: str) -> dict:
+        answer = core.connect_get_node_proxy_with_path(node, "stats/summary", _preload_content=False)
+        return json.loads(answer.data)
+
+    on_node_2 = summary("node-2")
+    assert on_node_2["node"]["nodeName"] == "node-2"
+    [entry] = [p for p in on_node_2["pods"] if p["podRef"] == {"name": "db", "namespace": ns, "uid": pod.metadata.uid}]
+    [volume] = entry["volume"]
+    assert volume["name"] == "pgdata" and volume["pvcRef"] == {"name": "data", "namespace": ns}
+    assert volume["usedBytes"] >= written and volume["inodesUsed"] >= 3  # the root, lost+found, the file
+    assert volume["capacityBytes"] >= volume["availableBytes"] > 0
+    assert not [p for p in summary("node-1")["pods"] if p["podRef"]["namespace"] == ns], "a kubelet tells its own"
+
+
+def test_the_kubelet_servers_listen_on_the_node_address_only(apis):
+    nodes = _ready_nodes(client.CoreV1Api(apis["target"]))
+    for node in nodes:
+        port = node.status.daemon_endpoints.kubelet_endpoint.port
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=10).close()
+        with socket.create_connection((node_address(), port), timeout=10):
+            pass
 
 
 def test_down_leaves_no_process_and_no_directory(env):

@@ -41,13 +41,37 @@ class Entry:
         return (self.kind, self.mode, self.size, self.digest) == (other.kind, other.mode, other.size, other.digest)
 
 
-def volume_directory(pvc: dict | None, pvs_by_name: dict[str, dict]) -> Path | None:
-    """The directory behind a Bound PVC when it is on this machine: a `local` or `hostPath` PV, as a rehearsal's."""
+def volume_directory(pvc: dict | None, pvs_by_name: dict[str, dict], csi_directory: Path | None = None) -> Path | None:
+    """The directory behind a Bound PVC when it is on this machine, as a rehearsal's: a `local` or `hostPath` PV's
+    path, or a CSI PV's `csi_directory/<volumeHandle>` (volumes.csi_directories)."""
     if pvc is None:
         return None
-    pv = pvs_by_name.get((pvc.get("spec") or {}).get("volumeName") or "") or {}
-    path = ((pv.get("spec") or {}).get("local") or (pv.get("spec") or {}).get("hostPath") or {}).get("path")
-    return Path(path) if path and Path(path).is_dir() else None
+    spec = (pvs_by_name.get((pvc.get("spec") or {}).get("volumeName") or "") or {}).get("spec") or {}
+    path = (spec.get("local") or spec.get("hostPath") or {}).get("path")
+    if path:
+        return Path(path) if Path(path).is_dir() else None
+    handle = (spec.get("csi") or {}).get("volumeHandle") or ""
+    if csi_directory is None or not handle or handle in (".", "..") or "/" in handle:
+        return None  # a handle that is not one directory name never names a directory of csi_directory
+    return csi_directory / handle if (csi_directory / handle).is_dir() else None
+
+
+def why_no_directory(pv: dict | None, csi_directory: Path | None) -> str:
+    """Why a target PV has no directory on this machine, for a check that cannot compare it."""
+    if pv is None:
+        return "its PVC is bound to no PV"
+    spec = pv.get("spec") or {}
+    path = (spec.get("local") or spec.get("hostPath") or {}).get("path")
+    if path:
+        return f"its path {path} is not a directory here"
+    csi = spec.get("csi") or {}
+    if not csi:
+        return "it is neither a local, a hostPath nor a CSI PV"
+    if csi_directory is None:
+        return (f"it is a CSI volume (driver {csi.get('driver')}) and volumes.csi_directories names no directory "
+                "for the target")
+    return f"{csi_directory / str(csi.get('volumeHandle'))} (its volumeHandle in volumes.csi_directories.target) " \
+           "is not a directory"
 
 
 def sha256_of(path: Path) -> str:

@@ -163,7 +163,7 @@ def test_volume_content_identical(ctx: CheckContext, pvb, record_fact):
     from datetime import datetime
     from pathlib import Path
 
-    from seatrial.checks.content_parity import compare, entries, volume_directory
+    from seatrial.checks.content_parity import compare, entries, volume_directory, why_no_directory
     from seatrial.checks.repository import restic_reader
 
     spec, status = pvb["spec"], pvb.get("status") or {}
@@ -176,11 +176,15 @@ def test_volume_content_identical(ctx: CheckContext, pvb, record_fact):
     if ((pvb.get("spec") or {}).get("uploaderType") or ctx.config.velero.uploader) != "restic":
         pytest.skip(f"not judged: {where} was backed up by kopia; content parity reads restic snapshots only")
     claim = pvc_of(ctx, pvb) or ""
-    directory = volume_directory(pvc_by_name(ctx, "target").get(claim), pvs_by_name(ctx, "target"))
+    target_pvc = pvc_by_name(ctx, "target").get(claim)
+    csi_directory = ctx.config.volumes.csi_directories.get("target")
+    directory = volume_directory(target_pvc, pvs_by_name(ctx, "target"), csi_directory)
     if directory is None:
-        pytest.skip(f"not judged: the target volume of PVC {claim} is not a directory on this machine (content parity "
-                    "reads the volumes where seatrial can: a rehearsal's PV directories); set "
-                    "volumes.content_parity: false where it cannot")
+        pv = pvs_by_name(ctx, "target").get(((target_pvc or {}).get("spec") or {}).get("volumeName") or "")
+        pytest.skip(f"not judged: the target volume of PVC {claim} is not a directory on this machine: "
+                    f"{why_no_directory(pv, csi_directory)} (content parity reads the volumes where seatrial can: "
+                    "a rehearsal's PV directories); set volumes.csi_directories.target to where this machine holds "
+                    "the target's CSI volumes, or volumes.content_parity: false where it cannot")
     completed = (pvr.get("status") or {}).get("completionTimestamp")
     restored_at = datetime.fromisoformat(completed.replace("Z", "+00:00")).timestamp() if completed else None
     scratch = Path(tempfile.mkdtemp(prefix="content-parity-", dir=ctx.config.run_dir))

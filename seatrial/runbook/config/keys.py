@@ -49,13 +49,14 @@ SECTIONS = {
         "verify_fraction",
         "verify_workers",
     ),
-    "volumes": ("exclude", "storage_class_mapping", "content_parity"),
+    "volumes": ("exclude", "storage_class_mapping", "content_parity", "csi_directories"),
     "fixup": ("mode", "services"),
     "upgrade": ("chart", "version", "repo", "values", "set", "accept_removed", "reuse_values", "rollback_on_failure",
                 "timeout_seconds"),
 }
 TOP_LEVEL = (*SECTIONS, "run_dir")
 SERVICE_KEYS = ("loadBalancerIP", "annotations")
+CLUSTER_SIDES = ("source", "target")
 REQUIRED_SECTIONS = ("source", "target", "storage", "harbor")
 
 

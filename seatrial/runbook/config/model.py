@@ -88,6 +88,9 @@ class VolumesConfig:
     # restored volumes compared with their snapshots file by file, where seatrial can read them (a rehearsal's
     # PV directories); off for volumes too large to read back into a scratch directory
     content_parity: bool = False
+    # "source"/"target" -> the directory of this machine holding that cluster's CSI volumes, one per volumeHandle
+    # (a rehearsal's); where content parity finds a CSI PV's data
+    csi_directories: dict[str, Path] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from seatrial.runbook.config.keys import SERVICE_KEYS, check_keys
+from pathlib import Path
+
+from seatrial.runbook.config.keys import CLUSTER_SIDES, SERVICE_KEYS, check_keys
 from seatrial.runbook.config.model import FIXUP_MODES, FixupConfig, ServiceFixup, VolumesConfig
 from seatrial.runbook.config.reading import is_ip
 from seatrial.runbook.config.yaml_file import kind_of
@@ -31,7 +33,24 @@ class VolumeSections:
                 )
         content_parity = self.get(data, "content_parity", "volumes", bool, False)
         return VolumesConfig(exclude=tuple(exclude), storage_class_mapping=dict(mapping),
-                             content_parity=content_parity)
+                             content_parity=content_parity, csi_directories=self.csi_directories(data))
+
+    def csi_directories(self, data) -> dict[str, Path]:
+        """`volumes.csi_directories`: per cluster (source, target), an existing directory of this machine that holds
+        the cluster's CSI volumes as DIR/<volumeHandle> (relative paths: to the configuration file)."""
+        where = "volumes.csi_directories"
+        raw = self.get(data, "csi_directories", "volumes", dict, {})
+        check_keys(raw, CLUSTER_SIDES, where)
+        directories: dict[str, Path] = {}
+        for side in raw:
+            directory = self.path(raw, side, where, must_exist=False)
+            if not directory.is_dir():
+                raise ConfigError(f"{where}.{side}",
+                                  f"{directory} is {'not a directory' if directory.exists() else 'not found'}",
+                                  fix=f"point it at the directory that holds the {side} cluster's CSI volumes, one "
+                                      "directory per volumeHandle, or remove the key")
+            directories[side] = directory
+        return directories
 
     def fixup(self, raw) -> FixupConfig:
         data = self.section(raw, "fixup")
