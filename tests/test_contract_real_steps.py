@@ -198,7 +198,8 @@ def test_a_backup_with_the_classic_traps_fails_the_same_checks_on_both(environme
     for name, (_, pods) in made.items():
         stranded[name] = sorted(c for c in outcomes[name] if c.startswith("test_volume_backed_up[")
                                 and any(f"/{pod}:" in c for pod in pods if not pod.startswith("my-harbor-registry-")))
-        assert all(outcomes[name][c] == "failed" for c in stranded[name]), (name, outcomes[name])
+        passed = [c for c in stranded[name] if outcomes[name][c] == "passed"]  # failed, or not judged
+        assert not passed, (name, passed)
     failed = {name: sorted(c for c, outcome in cases.items() if outcome == "failed" and c not in stranded[name])
               for name, cases in outcomes.items()}
     assert failed["real"] == failed["sandbox"], outcomes
