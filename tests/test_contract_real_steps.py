@@ -142,7 +142,7 @@ def outcomes_of(checked: Checked) -> dict[str, str]:
 
 
 READ_ONLY_VERBS = {"describe", "get", "logs"}
-PROSE = {"or", "and", "then", "for", "to", "if", "must"}
+PROSE = {"or", "and", "then", "for", "to", "if", "must", "|"}  # a pipe: the command before it must answer
 PLACEHOLDER = re.compile(r"<|(?<![A-Za-z])[A-Z]{3,}(?![A-Za-z])")  # <name>, NODE: the reader fills them in
 
 
