@@ -14,7 +14,7 @@ APT_PACKAGES := restic docker-registry chromium
 # the tests' workers (pytest-xdist): whole files per worker, the real environment's tier as one group
 # (tests/conftest.py); TEST_WORKERS=0 runs them in this one process
 TEST_WORKERS ?= 2
-PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: test test-fast rehearse bench lint system-deps venv clean real-binaries
 

@@ -1,4 +1,5 @@
-"""Gives every test its worker group (tests/parallel_groups.py) when it runs on an xdist worker."""
+"""How the tests share the xdist workers (`make test`: `-n 2 --dist loadfile`): by the groups of
+tests/parallel_groups.py, a file each and the real environment's tier as one."""
 
 from __future__ import annotations
 
@@ -7,9 +8,16 @@ import pytest
 from tests.parallel_groups import group_of
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not hasattr(config, "workerinput"):  # not an xdist worker: nothing is shared with another process
-        return
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(group_of(item.path.name)))
+# Not `--dist loadgroup` with xdist_group marks: xdist 3.8 applies a mark by rewriting `item._nodeid`, which pytest 9
+# no longer reads, so every test became a group of its own and a module's tests ran on both workers.
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid.split("::", 1)[0].rsplit("/", 1)[-1])
+
+    return ByGroup(config, log)
