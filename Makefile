@@ -11,7 +11,12 @@ KIND_OPTS ?=
 REAL_OPTS ?=
 APT_PACKAGES := restic docker-registry chromium
 
-.PHONY: test rehearse bench lint system-deps venv clean real-binaries
+# the tests' workers (pytest-xdist): whole files per worker, the real environment's tier as one group
+# (tests/conftest.py); TEST_WORKERS=0 runs them in this one process
+TEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadfile
+
+.PHONY: test test-fast rehearse bench lint system-deps venv clean real-binaries
 
 system-deps:
 ifeq ($(ENV),kind)
@@ -46,7 +51,13 @@ real-binaries:
 
 test: system-deps venv real-binaries
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
+
+# the feedback loop while working: every test but the end-to-end ones (`slow`) and the real environment's tier;
+# `make test` stays the whole suite, and CI runs it
+test-fast: system-deps venv
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow and not real"
 
 rehearse: system-deps venv $(if $(filter real,$(ENV)),real-binaries)
 	$(BIN)/seatrial rehearse --env $(ENV) $(if $(DIR),--dir $(DIR)) $(if $(VOLUME_DATA),--volume-data $(VOLUME_DATA)) $(KIND_OPTS) $(if $(filter real,$(ENV)),$(REAL_OPTS))
