@@ -213,7 +213,7 @@ def multi_attach(api: client.ApiClient) -> dict:
 
     core.create_namespaced_pod(ns, pod("first", "node-1"))
     wait_for("the first pod running", lambda: core.read_namespaced_pod("first", ns), timeout=WAIT_S, interval=0.1,
-             done=lambda p: p.status.phase == "Running")
+             done=lambda p: p.status is not None and p.status.phase == "Running")
     core.create_namespaced_pod(ns, pod("second", "node-2"))
     events = wait_for("the FailedAttachVolume event", lambda: [
         e for e in core.list_namespaced_event(ns).items
@@ -227,7 +227,7 @@ def multi_attach(api: client.ApiClient) -> dict:
                        "waiting": waiting.status.container_statuses[0].state.waiting.reason}}
     core.delete_namespaced_pod("first", ns)
     wait_for("the second pod running once the first is gone", lambda: core.read_namespaced_pod("second", ns),
-             timeout=WAIT_S, interval=0.2, done=lambda p: p.status.phase == "Running")
+             timeout=WAIT_S, interval=0.2, done=lambda p: p.status is not None and p.status.phase == "Running")
     seen["after the first pod is gone"] = "second running"
     return seen
 
@@ -276,7 +276,7 @@ def kubelet_volume_stats(api: client.ApiClient) -> dict:
         "containers": [{"name": "db", "image": "postgres:15", "volumeMounts": [{"name": "pgdata", "mountPath": "/d"}]}],
         "volumes": [{"name": "pgdata", "persistentVolumeClaim": {"claimName": "data"}}]}})
     wait_for("the pod running", lambda: core.read_namespaced_pod("db", ns), timeout=WAIT_S, interval=0.1,
-             done=lambda p: p.status.phase == "Running")
+             done=lambda p: p.status is not None and p.status.phase == "Running")
 
     def summary(node: str) -> dict:
         return json.loads(core.connect_get_node_proxy_with_path(node, "stats/summary", _preload_content=False).data)
