@@ -1,6 +1,7 @@
 """Every benchmark of issues 13 and 22 in turn, then one table of its ratios against their targets (run by hand:
-`make bench`; about 15 minutes on an idle 2-core machine, longer under load: issue 22's inventory at
-100,000 artifacts takes about 5 of them, the rehearsal with 1 GiB in its volumes about 4).
+`make bench`; about 20 minutes on an idle 2-core machine, longer under load: issue 22's inventory at
+100,000 artifacts takes about 5 of them, the rehearsal with 1 GiB in its volumes about 4, the same on the real
+environment about 6: `make real-binaries` first).
 
     .venv/bin/python benchmarks/summary.py [--only idle,checks,rehearsal,rehearsal-real,blobs,inventory]
         [--sizes 10,1000]
