@@ -4,6 +4,7 @@ by events (a request held by the fault proxy until the line that names it is sai
 
 from __future__ import annotations
 
+import pytest
 from clock import FakeClock
 
 from seatrial.fixtures.faultproxy import FaultProxy
@@ -12,6 +13,13 @@ from seatrial.runbook.clients.harbor import HarborClient
 from seatrial.runbook.heartbeat import Heartbeat
 
 HARBOR_CALL = "Harbor API at https://h to answer GET /api/v2.0/projects"
+
+
+@pytest.fixture(autouse=True)
+def calls_of_this_test_only(monkeypatch):
+    """The calls in flight are the process's: under pytest-xdist a worker may still run an earlier file's
+    background thread (a sandbox's S3 client) whose call would be the longest here, on the real clock."""
+    monkeypatch.setattr(inflight, "_calls", {})
 
 
 def test_ten_silent_seconds_bring_a_line_naming_the_call_awaited_longest() -> None:
