@@ -12,10 +12,7 @@ from collections.abc import Callable
 import pytest
 from kubernetes import client, config
 
-from seatrial.fixtures.real.environment import RealEnvironment
-from seatrial.fixtures.real.fixture import require_real_binaries
-from seatrial.fixtures.real.velero_build import velero_binaries
-from seatrial.fixtures.sandbox.environment import Sandbox
+from tests.contract_environments import both_environments
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.real
@@ -24,19 +21,7 @@ WAIT_S = 120.0
 
 @pytest.fixture(scope="module")
 def environments(request, tmp_path_factory):
-    require_real_binaries(request.config)
-    if velero_binaries() is None:
-        pytest.skip("the real Velero server is not built (build.py --only velero-1.16,plugin-for-aws): "
-                    "nothing would validate the real backup storage locations")
-    sandbox = Sandbox(tmp_path_factory.mktemp("sandbox")).start()
-    real = None
-    try:
-        real = RealEnvironment(tmp_path_factory.mktemp("real")).start()
-        yield {"sandbox": sandbox, "real": real}
-    finally:
-        if real is not None:
-            real.stop()
-        sandbox.stop()
+    yield from both_environments(request, tmp_path_factory)
 
 
 def failed_checks(environment, step: str = "preflight") -> list[str]:

@@ -23,12 +23,10 @@ import boto3
 import pytest
 from kubernetes import client, config
 
-from seatrial.fixtures.real.environment import RealEnvironment
-from seatrial.fixtures.real.fixture import require_real_binaries
 from seatrial.fixtures.real.velero_build import velero_binaries
-from seatrial.fixtures.sandbox.environment import Sandbox
 from seatrial.runbook.clients.harbor import HarborClient
 from seatrial.runbook.config import load_config
+from tests.contract_environments import both_environments
 from tests.test_checks_sandbox import SOURCE_LB_IP, Checked, check, claim, pod
 from tests.waiting import wait_for
 
@@ -40,18 +38,7 @@ WAIT_S = 180.0
 
 @pytest.fixture(scope="module")
 def environments(request, tmp_path_factory) -> Iterator[dict]:
-    require_real_binaries(request.config)
-    if velero_binaries() is None:
-        pytest.fail("the real Velero is not built: make real-binaries", pytrace=False)
-    sandbox = Sandbox(tmp_path_factory.mktemp("sandbox")).start()
-    real = None
-    try:
-        real = RealEnvironment(tmp_path_factory.mktemp("real")).start()
-        yield {"sandbox": sandbox, "real": real}
-    finally:
-        if real is not None:
-            real.stop()
-        sandbox.stop()
+    yield from both_environments(request, tmp_path_factory)
 
 
 def api(environment, context: str) -> client.ApiClient:
