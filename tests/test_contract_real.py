@@ -213,7 +213,7 @@ def multi_attach(api: client.ApiClient) -> dict:
 
     core.create_namespaced_pod(ns, pod("first", "node-1"))
     wait_for("the first pod running", lambda: core.read_namespaced_pod("first", ns), timeout=WAIT_S, interval=0.1,
-             done=lambda p: p.status is not None and p.status.phase == "Running")
+             done=lambda p: p.status.phase == "Running")
     core.create_namespaced_pod(ns, pod("second", "node-2"))
     events = wait_for("the FailedAttachVolume event", lambda: [
         e for e in core.list_namespaced_event(ns).items
@@ -227,7 +227,7 @@ def multi_attach(api: client.ApiClient) -> dict:
                        "waiting": waiting.status.container_statuses[0].state.waiting.reason}}
     core.delete_namespaced_pod("first", ns)
     wait_for("the second pod running once the first is gone", lambda: core.read_namespaced_pod("second", ns),
-             timeout=WAIT_S, interval=0.2, done=lambda p: p.status is not None and p.status.phase == "Running")
+             timeout=WAIT_S, interval=0.2, done=lambda p: p.status.phase == "Running")
     seen["after the first pod is gone"] = "second running"
     return seen
 
@@ -276,7 +276,7 @@ def kubelet_volume_stats(api: client.ApiClient) -> dict:
         "containers": [{"name": "db", "image": "postgres:15", "volumeMounts": [{"name": "pgdata", "mountPath": "/d"}]}],
         "volumes": [{"name": "pgdata", "persistentVolumeClaim": {"claimName": "data"}}]}})
     wait_for("the pod running", lambda: core.read_namespaced_pod("db", ns), timeout=WAIT_S, interval=0.1,
-             done=lambda p: p.status is not None and p.status.phase == "Running")
+             done=lambda p: p.status.phase == "Running")
 
     def summary(node: str) -> dict:
         return json.loads(core.connect_get_node_proxy_with_path(node, "stats/summary", _preload_content=False).data)
@@ -292,6 +292,36 @@ def kubelet_volume_stats(api: client.ApiClient) -> dict:
             "on node-2": [p["podRef"]["name"] for p in summary("node-2")["pods"] if p["podRef"]["namespace"] == ns]}
 
 
+def created_statuses(api: client.ApiClient) -> dict:
+    """The status in each create's own answer, before any controller: a typed client reads it at once."""
+    apps, core, batch = client.AppsV1Api(api), client.CoreV1Api(api), client.BatchV1Api(api)
+    ns = _namespace(api, "status")
+    labels = {"app": "s"}
+    template = {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+    workload = {"metadata": {"name": "s"}, "spec": {"replicas": 0, "selector": {"matchLabels": labels},
+                                                    "template": template}}
+    creates = {
+        "Deployment": lambda: apps.create_namespaced_deployment(ns, workload, _preload_content=False),
+        "StatefulSet": lambda: apps.create_namespaced_stateful_set(
+            ns, {**workload, "spec": {**workload["spec"], "serviceName": "s"}}, _preload_content=False),
+        "ReplicaSet": lambda: apps.create_namespaced_replica_set(ns, workload, _preload_content=False),
+        "DaemonSet": lambda: apps.create_namespaced_daemon_set(ns, {"metadata": {"name": "s"}, "spec": {
+            "selector": {"matchLabels": labels}, "template": template}}, _preload_content=False),
+        "Job": lambda: batch.create_namespaced_job(ns, {"metadata": {"name": "s"}, "spec": {
+            "suspend": True, "template": {"spec": {**template["spec"], "restartPolicy": "Never"}}}},
+            _preload_content=False),
+        "Pod": lambda: core.create_namespaced_pod(ns, {"metadata": {"name": "s"}, "spec": template["spec"]},
+                                                  _preload_content=False),
+        "PersistentVolumeClaim": lambda: core.create_namespaced_persistent_volume_claim(ns, {
+            "metadata": {"name": "s"}, "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "none",
+                                                "resources": {"requests": {"storage": "1Gi"}}}},
+            _preload_content=False),
+        "Service": lambda: core.create_namespaced_service(ns, {"metadata": {"name": "s"}, "spec": {
+            "selector": labels, "ports": [{"port": 80}]}}, _preload_content=False),
+    }
+    return {kind: json.loads(create().data).get("status") for kind, create in creates.items()}
+
+
 SCENARIOS: dict[str, Scenario] = {
     "server-side apply": server_side_apply,
     "immutable StatefulSet fields": immutable_statefulset_fields,
@@ -303,6 +333,7 @@ SCENARIOS: dict[str, Scenario] = {
     "quantities written as numbers": quantities_as_numbers,
     "a Node's nodeInfo": node_info,
     "kubelet volume stats through the node proxy": kubelet_volume_stats,
+    "the status a create answers with": created_statuses,
 }
 # scenario -> (what the sandbox shows instead of the real server's answer, why it is accepted); see
 # docs/environments-real.md
