@@ -1,4 +1,4 @@
-"""How the tests share the xdist workers (`make test`: `-n 2 --dist loadfile`): by the groups of
+"""How the tests share the xdist workers (`make test`: `-n 3 --dist loadfile`): by the groups of
 tests/parallel_groups.py, a file each and the real environment's tier as one."""
 
 from __future__ import annotations

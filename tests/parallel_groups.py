@@ -1,5 +1,5 @@
 """Which worker group a test file belongs to when the tests run in parallel (`make test`: pytest-xdist,
-`-n 2 --dist loadfile`). A worker takes whole groups: one test file is one group, so a module's shared environment
+`-n 3 --dist loadfile`). A worker takes whole groups: one test file is one group, so a module's shared environment
 (a sandbox, a wheel, a kind set-up) is built once, not once per worker; the real environment's tier is ONE group, so
 its clusters (1.1 GiB each, and the programs they run) never run twice at once."""
 
