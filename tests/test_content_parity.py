@@ -8,7 +8,7 @@ import shutil
 import time
 from pathlib import Path
 
-from seatrial.checks.content_parity import compare, entries, volume_directory, why_no_directory
+from seatrial.checks.content_parity import Entry, compare, entries, volume_directory, why_no_directory
 
 
 def _volume(root: Path) -> Path:
@@ -38,6 +38,8 @@ def test_a_faithful_restore_is_identical_counting_its_files(tmp_path: Path) -> N
     result = compare(entries(snapshot), entries(restored), time.time())
     assert result.identical and result.files == 3, result
     assert result.summary() == "identical (3 files)"
+    one = Entry("file", 0o644, 1, "00", 0.0)
+    assert compare({"a": one}, {"a": one}, None).summary() == "identical (1 file)"
 
 
 def test_a_flipped_byte_is_named_even_when_the_file_keeps_its_size_and_time(tmp_path: Path) -> None:

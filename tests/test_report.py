@@ -19,7 +19,7 @@ from test_config import HARBOR_PASSWORD_ENV, SECRET_KEY, Workspace
 from seatrial.fixtures.browser import page_text, screenshot
 from seatrial.runbook.errors import BadInput
 from seatrial.runbook.migration.journal import Journal
-from seatrial.runbook.migration.report import build_markdown, freeze_window, parse_size, write_report
+from seatrial.runbook.migration.report import build_html, build_markdown, freeze_window, parse_size, write_report
 from seatrial.runbook.migration.steps import STEP_ORDER
 
 REPO = Path(__file__).resolve().parent.parent
@@ -143,6 +143,23 @@ def test_a_failed_run_leads_with_its_root_cause_and_fix(workspace: Workspace) ->
     assert "36 check(s) not judged" in text and "- 36 x not judged: the backup tarball" in text
     assert "| restore | not run |" in text
     assert "| `test_tarball_holds_object[configmaps/harbor/cm-0]` | not judged | the backup tarball of" in text
+
+
+def test_a_green_run_with_checks_not_judged_says_nothing_failed(workspace: Workspace) -> None:
+    config = workspace.load()
+    journal = _run_dir(config, failing=False)
+    restore = Path(config.run_dir) / "junit" / "restore.xml"
+    reason = quoteattr("not judged: content parity reads restic snapshots only; this volume was moved by kopia")
+    restore.write_text(restore.read_text().replace(
+        "</testsuite>", _case("test_volume_content_identical[my-harbor-database-0:database-data]",
+                              f'<skipped type="pytest.skip" message={reason}/>', "seatrial.checks.test_restore")
+        + "</testsuite>"))
+    text = build_markdown(config, journal, live=False)
+    assert "**Verdict: PASSED**" in text
+    assert "## Failures" not in text and "wait on a failure above" not in text, text
+    assert "## Not judged" in text and "1 check(s) not judged, nothing failed:" in text, text
+    page = build_html(config, journal, live=False)
+    assert "<h2>Not judged</h2>" in page and "Failures (0)" not in page and "waiting on a failure" not in page
 
 
 def test_a_green_run_shows_volumes_timeline_freeze_window_and_projection(workspace: Workspace) -> None:
@@ -394,7 +411,7 @@ def test_parity_says_what_the_file_by_file_comparison_found_over_the_byte_counts
     assert _parity({"bytes": "4096", "restored": "4096", "content": "identical (12 files)"}) == "identical (12 files)"
     differs = "DIFFERS in 1 path(s): base/1/2608: file 8192 bytes, mode 600, sha256 0a1b2c3d4e5f, the snapshot has ..."
     assert _parity({"bytes": "4096", "restored": "4096", "content": differs}) == differs
-    assert _parity({"excluded": "volumes.exclude", "content": "identical (1 files)"}).startswith("left out on purpose")
+    assert _parity({"excluded": "volumes.exclude", "content": "identical (1 file)"}).startswith("left out on purpose")
 
 
 def test_the_report_asks_each_harbor_its_flag_once_without_retries(workspace: Workspace) -> None:

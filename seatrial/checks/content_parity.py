@@ -122,7 +122,7 @@ class Comparison:
         since = f"; {len(self.changed_since)} changed by the application since the restore, not compared " \
                 f"(e.g. {', '.join(self.changed_since[:SHOWN])})" if self.changed_since else ""
         if self.identical:
-            return f"identical ({self.files} files{since})"
+            return f"identical ({self.files} file{'' if self.files == 1 else 's'}{since})"
         return (f"DIFFERS in {len(self.differences)} path(s): {'; '.join(self.differences[:SHOWN])}"
                 f"{' ...' if len(self.differences) > SHOWN else ''}{since}")
 

@@ -414,7 +414,8 @@ def _failure_lines(failed: list[Failure], not_judged: list[tuple[str, str, str]]
         reasons: dict[str, int] = {}
         for _step, _check, reason in not_judged:
             reasons[reason] = reasons.get(reason, 0) + 1
-        lines += ["", f"{len(not_judged)} check(s) not judged (they wait on a failure above):"]
+        lines += ["", f"{len(not_judged)} check(s) not judged (they wait on a failure above):" if failed
+                  else f"{len(not_judged)} check(s) not judged, nothing failed:"]
         lines += [f"- {count} x {reason}" for reason, count in reasons.items()]
     return lines
 
@@ -434,7 +435,7 @@ def build_markdown(config: Config, journal: Journal, *, live: bool = True, proje
              f"- backup: `{names.get('backup', '-')}`, restore: `{names.get('restore', '-')}`",
              f"- written: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S UTC')}"]
     if failed or not_judged:
-        lines += ["", "## Failures", "", *_failure_lines(failed, not_judged)]
+        lines += ["", "## Failures" if failed else "## Not judged", "", *_failure_lines(failed, not_judged)]
     problems = [f"- {step}: {' '.join(str(steps[step]['error']).split())}" for step in STEP_ORDER + EXTRA_STEPS
                 if (steps.get(step) or {}).get("error")]
     if problems:
@@ -561,7 +562,8 @@ def build_html(config: Config, journal: Journal, *, live: bool = True, project: 
             f"&middot; restore <code>{_e(names.get('restore', '-'))}</code> &middot; written "
             f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S UTC')}</p>"]
     if failed or not_judged:
-        body.append(f"<h2>Failures ({len(failed)})</h2><div id='failures'>")
+        body.append(f"<h2>Failures ({len(failed)})</h2><div id='failures'>" if failed
+                    else "<h2>Not judged</h2><div id='failures'>")
         for failure in failed:
             body.append(f"<div class='failure'><div class='check'>{_e(failure.step)} &middot; {_e(failure.check)}"
                         f"</div><div class='what'>{_e(failure.what)}</div><div>observed: <span class='observed'>"
@@ -570,7 +572,8 @@ def build_html(config: Config, journal: Journal, *, live: bool = True, project: 
             reasons: dict[str, int] = {}
             for _step, _check, reason in not_judged:
                 reasons[reason] = reasons.get(reason, 0) + 1
-            body.append(f"<p>{len(not_judged)} check(s) not judged, waiting on a failure above:</p><ul>"
+            why = "waiting on a failure above" if failed else "nothing failed"
+            body.append(f"<p>{len(not_judged)} check(s) not judged, {why}:</p><ul>"
                         + "".join(f"<li>{count} &times; {_e(reason)}</li>" for reason, count in reasons.items())
                         + "</ul>")
         body.append("</div>")
