@@ -193,3 +193,32 @@ def test_a_release_name_without_harbor_keeps_its_names_across_1_7(release):
     deployed = chart_side(chart("1.6.4"), {}, release=release, namespace=NS, upgrade=False)
     result = make_plan(deployed, chart("1.7.5"), {}, release=release, namespace=NS)
     assert not found(result, "data_volume_kept")
+
+
+@pytest.mark.parametrize(("kubernetes", "status"), [((1, 32), FAIL), ((1, 33), OK), ((1, 36), OK), (None, WARN)])
+def test_a_changed_statefulset_revision_history_limit_is_judged_by_the_clusters_version(kubernetes, status):
+    """Kubernetes 1.32 refuses it ('updates to statefulset spec for fields other than ...', pkg/apis/apps/validation
+    of v1.32.0), 1.33 allows it; an offline plan does not know the cluster, so it warns. The deployed release set
+    revisionHistoryLimit 5 (values of a chart that has it); the new render has none: the patch drops it."""
+    deployed = chart_side(chart("1.19.1"), {}, release=RELEASE, namespace=NS, upgrade=False)
+    for manifest in deployed.manifests:
+        if manifest["kind"] == "StatefulSet" and manifest["metadata"]["name"] == "my-harbor-database":
+            manifest["spec"]["revisionHistoryLimit"] = 5
+    deployed.kubernetes = kubernetes
+    result = make_plan(deployed, chart("1.19.1"), {}, release=RELEASE, namespace=NS)
+    (finding,) = [f for f in result.findings if f.check == "update_allowed" and
+                  f.object == "StatefulSet/my-harbor-database"]
+    assert finding.status == status, finding
+    if status == FAIL:
+        assert "spec.revisionHistoryLimit: 5 -> None" in finding.observed
+        assert "--cascade=orphan" in finding.fix
+    if status == WARN:
+        assert "updatable from Kubernetes 1.33 on" in finding.observed and "-c seatrial.yaml" in finding.fix
+
+
+def test_the_kubernetes_version_is_read_from_git_version():
+    from seatrial.runbook.upgrade.immutable import parse_kubernetes_version
+
+    assert parse_kubernetes_version("v1.32.4") == (1, 32)
+    assert parse_kubernetes_version("v1.36.3-gke.1200") == (1, 36)
+    assert parse_kubernetes_version("") is None

@@ -73,6 +73,7 @@ def deployed_side(args: argparse.Namespace, config_path: str) -> Deployed:
     from seatrial.runbook.clients.kube import Cluster
     from seatrial.runbook.config import load_config
     from seatrial.runbook.errors import NotFound
+    from seatrial.runbook.upgrade.immutable import parse_kubernetes_version
 
     config = load_config(config_path)
     cluster = Cluster(config.target.kubeconfig, config.target.context, name="target")
@@ -82,7 +83,8 @@ def deployed_side(args: argparse.Namespace, config_path: str) -> Deployed:
         raise BadInput(exc.message, fix=exc.fix) from None
     refuse_other_charts(str(stored.chart_metadata.get("name", "")),
                         f"release {args.release} ({args.namespace}, revision {stored.revision})")
-    return Deployed(planner.release_side(stored), stored.config, stored.chart_values)
+    kubernetes = parse_kubernetes_version(cluster.ping())
+    return Deployed(planner.release_side(stored, kubernetes), stored.config, stored.chart_values)
 
 
 def check_arguments(args: argparse.Namespace) -> None:

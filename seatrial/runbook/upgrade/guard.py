@@ -34,6 +34,7 @@ class Side:
     app_version: str = ""
     schema: dict | None = None
     templates: str = ""          # the chart's template sources, for `.Values.x` references
+    kubernetes: tuple[int, int] | None = None  # the cluster's version when read live; None offline
 
 
 @dataclass
@@ -83,7 +84,7 @@ def analyse(deployed: Side, new: Side, render: Callable[[dict], list[dict]], *, 
     computed = volume_fix.compute(old_m, new_m, new.values, new.defaults, render, namespace)
     findings: list[Finding] = []
     findings += volumes.check_kept(old_m, new_m, namespace, volume_fix.hints(computed, FIX_FILE))
-    findings += immutable.check(old_m, new_m, namespace)
+    findings += immutable.check(old_m, new_m, namespace, deployed.kubernetes)
     findings += postgres.check(old_m, new_m)
     findings += values_keys.check(new.values, new.defaults, schema=new.schema, templates=new.templates,
                                   chart=new.chart)

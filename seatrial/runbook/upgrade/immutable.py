@@ -6,12 +6,17 @@ difference in a field the API server treats as immutable is a refused upgrade (t
 
 from __future__ import annotations
 
-from seatrial.runbook.upgrade.findings import FAIL, Finding, ok
+import re
+
+from seatrial.runbook.upgrade.findings import FAIL, WARN, Finding, ok
 from seatrial.runbook.upgrade.objects import by_ref, name_of
 
-# apps/v1 StatefulSet validation: only these spec fields may change (newer Kubernetes adds the last three).
+# apps/v1 StatefulSet validation: only these spec fields may change (newer Kubernetes adds the last two).
 STATEFULSET_UPDATABLE = {"replicas", "template", "updateStrategy", "minReadySeconds",
-                         "persistentVolumeClaimRetentionPolicy", "ordinals", "revisionHistoryLimit"}
+                         "persistentVolumeClaimRetentionPolicy", "ordinals"}
+# updatable only from a Kubernetes version on: before it, the API server refuses the change (revisionHistoryLimit:
+# refused by pkg/apis/apps/validation of v1.32.0, allowed by v1.33.0's; kubernetes/kubernetes#130263)
+STATEFULSET_UPDATABLE_SINCE = {"revisionHistoryLimit": (1, 33)}
 
 
 def _pruned(value: object) -> object:
@@ -59,12 +64,34 @@ def _quantity(text: object) -> float | None:
         return None
 
 
-def forbidden_changes(before: dict, after: dict) -> list[str]:
-    """The spec fields whose change the API server would refuse, as 'field: old -> new' lines."""
+def parse_kubernetes_version(git_version: str) -> tuple[int, int] | None:
+    """'v1.32.4' (or 'v1.32.4-gke.100') -> (1, 32); None when it says nothing readable."""
+    match = re.match(r"v?(\d+)\.(\d+)", git_version or "")
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _refused_here(field: str, kubernetes: tuple[int, int] | None) -> bool:
+    since = STATEFULSET_UPDATABLE_SINCE.get(field)
+    return since is not None and kubernetes is not None and kubernetes < since
+
+
+def depends_on_the_version(before: dict, after: dict, kubernetes: tuple[int, int] | None) -> list[str]:
+    """Changes refused or allowed by the cluster's version, when that version is not known (an offline plan)."""
+    if kubernetes is not None or before.get("kind") != "StatefulSet":
+        return []
+    old, new = _as_stored("StatefulSet", before.get("spec") or {}), _as_stored("StatefulSet", after.get("spec") or {})
+    return [f"spec.{f}: {old.get(f)!r} -> {new.get(f)!r} (updatable from Kubernetes {since[0]}.{since[1]} on)"
+            for f, since in STATEFULSET_UPDATABLE_SINCE.items() if old.get(f) != new.get(f)]
+
+
+def forbidden_changes(before: dict, after: dict, kubernetes: tuple[int, int] | None = None) -> list[str]:
+    """The spec fields whose change the API server would refuse, as 'field: old -> new' lines. `kubernetes`: the
+    cluster's (major, minor); a field updatable only from some version on counts when the cluster is older."""
     kind = before.get("kind")
     old, new = _as_stored(kind, before.get("spec") or {}), _as_stored(kind, after.get("spec") or {})
     if kind == "StatefulSet":
-        fields = sorted((set(old) | set(new)) - STATEFULSET_UPDATABLE)
+        fields = sorted(f for f in (set(old) | set(new)) - STATEFULSET_UPDATABLE
+                        if f not in STATEFULSET_UPDATABLE_SINCE or _refused_here(f, kubernetes))
     elif kind in ("Deployment", "DaemonSet"):
         fields = ["selector"]
     elif kind == "PersistentVolumeClaim":
@@ -93,13 +120,24 @@ def way_through(obj: dict, namespace: str) -> str:
             "keep the deployed selector labels (nameOverride, release name)")
 
 
-def check(old: list[dict], new: list[dict], namespace: str) -> list[Finding]:
+def check(old: list[dict], new: list[dict], namespace: str,
+          kubernetes: tuple[int, int] | None = None) -> list[Finding]:
+    """`kubernetes`: the cluster's (major, minor), None in an offline plan (a change that only some versions
+    allow is then a warning naming the version)."""
     before_all, after_all = by_ref(old), by_ref(new)
     findings = []
     for key, before in before_all.items():
         if before.get("kind") not in CHECKED_KINDS or key not in after_all:
             continue
-        changes = forbidden_changes(before, after_all[key])
+        changes = forbidden_changes(before, after_all[key], kubernetes)
+        unsure = depends_on_the_version(before, after_all[key], kubernetes)
+        if not changes and unsure:
+            findings.append(Finding("update_allowed", key, WARN,
+                                    f"{namespace}/{key}: the upgrade changes a field older Kubernetes refuses to "
+                                    "update (this plan does not know the cluster's version)", "; ".join(unsure),
+                                    "plan against the live release (-c seatrial.yaml), which reads the version; on "
+                                    "an older cluster: " + way_through(before, namespace)))
+            continue
         if not changes:
             findings.append(ok("update_allowed", key, "no immutable field changes"))
             continue

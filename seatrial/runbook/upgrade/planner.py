@@ -81,10 +81,12 @@ def _side(chart: helm.Chart, manifests: list[dict], values: dict) -> Side:
                 chart.values_schema, "\n".join(t.get("data", "") for t in chart.engine_chart.templates))
 
 
-def release_side(stored: helm.StoredRelease) -> Side:
+def release_side(stored: helm.StoredRelease, kubernetes: tuple[int, int] | None = None) -> Side:
+    """`kubernetes`: the cluster's (major, minor), from its /version."""
     name = stored.chart_metadata.get("name", "chart")
     return Side(stored.manifests(), stored.config, stored.chart_values,
-                f"{name}-{stored.chart_version} (revision {stored.revision})", stored.app_version)
+                f"{name}-{stored.chart_version} (revision {stored.revision})", stored.app_version,
+                kubernetes=kubernetes)
 
 
 def make_plan(deployed: Side, new_chart: helm.Chart, new_values: dict | UpgradeValues, *, release: str,

@@ -16,6 +16,7 @@ from seatrial.runbook.errors import CheckFailed, WaitTimeout
 from seatrial.runbook.upgrade import planner
 from seatrial.runbook.upgrade.guard import Plan
 from seatrial.runbook.upgrade.harbor_chart import refuse_other_charts
+from seatrial.runbook.upgrade.immutable import parse_kubernetes_version
 from seatrial.runbook.upgrade.objects import name_of, of_kind
 from seatrial.runbook.upgrade.rollout import KINDS, RolloutState, observe
 from seatrial.runbook.upgrade.rollouts import strategy_key
@@ -55,8 +56,9 @@ def guard(cluster, upgrade, *, release: str, namespace: str, run_dir: Path, say:
     stored = helm.read_release(cluster, release, namespace)
     # the deployed values (secrets among them) stay out of seatrial.yaml and its files
     values = upgrade_values(values_policy(upgrade), given, stored.config, stored.chart_values)
-    plan = planner.make_plan(planner.release_side(stored), chart, values, release=release, namespace=namespace,
-                             accept_removed=frozenset(upgrade.accept_removed))
+    kubernetes = parse_kubernetes_version(cluster.ping())
+    plan = planner.make_plan(planner.release_side(stored, kubernetes), chart, values, release=release,
+                             namespace=namespace, accept_removed=frozenset(upgrade.accept_removed))
     files = planner.write_outputs(plan, run_dir / PLAN_DIR)
     junit = run_dir / "junit" / "upgrade-plan.xml"
     junit.parent.mkdir(parents=True, exist_ok=True)
