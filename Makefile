@@ -45,10 +45,10 @@ $(BIN)/seatrial: pyproject.toml
 
 venv: $(BIN)/seatrial
 
-# the real environment's programs (control plane, kwok, the Velero server and its AWS plugin), built from Go
+# the real environment's programs (control plane, kwok, Velero, its AWS plugin, kopia, versitygw), built from Go
 # modules into ~/.cache/seatrial/realplane (skipped when cached)
 real-binaries:
-	nice -n 19 $(PYTHON) seatrial/fixtures/real/build.py --only kube,kwok,velero-1.16,velero-1.18,plugin-for-aws,kopia
+	nice -n 19 $(PYTHON) seatrial/fixtures/real/build.py --only kube,kwok,velero-1.16,velero-1.18,plugin-for-aws,kopia,versitygw
 
 test: system-deps venv real-binaries
 	$(BIN)/ruff check .

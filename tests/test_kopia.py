@@ -214,6 +214,22 @@ def test_the_kopia_cli_connects_read_only_and_lists_every_snapshot_not_by_backup
     assert not Path(config_file.split("=", 1)[1]).parent.exists(), "the private config directory is removed"
 
 
+def test_the_kopia_cli_restores_a_snapshot_by_its_id_on_the_read_only_connection(stand_in_kopia, tmp_path):
+    """Content parity of a kopia volume reads the snapshot back by its manifest ID (a Velero 1.17+ PodVolumeBackup's
+    snapshotID) into a scratch directory, on the same `--readonly` connection the listing uses."""
+    cli = KopiaCli("velero", "velero/kopia/harbor", "http://127.0.0.1:9000", Secret("kopia-pw-7f3a91", "pw"),
+                   Secret("AKIDKOPIA7", "access key"), Secret("kopia-secret-7f3a", "secret key"))
+    try:
+        cli.snapshot_ids()
+        cli.restore("k8c3e1f0a9b8c7d6e5f4a3b2c1d0e9f8a", tmp_path / "scratch")
+    finally:
+        cli.close()
+    calls = [json.loads(line)["argv"] for line in stand_in_kopia.read_text().splitlines()]
+    assert [c[:2] for c in calls] == [["repository", "connect"], ["snapshot", "list"], ["snapshot", "restore"]]
+    assert calls[2][2:4] == ["k8c3e1f0a9b8c7d6e5f4a3b2c1d0e9f8a", str(tmp_path / "scratch")]
+    assert next(a for a in calls[0] if a.startswith("--config-file=")) in calls[2]
+
+
 def tempfile_root() -> str:
     import tempfile
 

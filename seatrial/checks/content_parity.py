@@ -1,13 +1,15 @@
 """A restored volume compared with its snapshot, file by file: the same paths, and for each its type, mode, size and
 SHA-256 of contents (symlinks: their target). Equal byte counts prove nothing about content; this does.
 
-The snapshot is read back into a scratch directory with the real uploader (restic) and both trees are walked;
-contents are hashed in chunks, so memory stays constant per file whatever its size. The restore's own marker
-(`.velero/` at the top, which releases the pod's restore-wait) is not part of the volume.
+The snapshot is read back into a scratch directory with the real uploader (restic, or the kopia CLI for Velero's
+kopia snapshots) and both trees are walked; contents are hashed in chunks, so memory stays constant per file whatever
+its size. The restore's own marker (`.velero/` at the top, which releases the pod's restore-wait) is not part of the
+volume.
 
 A restored volume lives on: its application starts as soon as the data is in. A file whose modification time is
-after the PodVolumeRestore completed was written by the application since (restic restores the snapshot's times),
-so it is listed as changed since the restore, not as a difference; a file that is missing is always a difference.
+after the PodVolumeRestore completed was written by the application since (restic and kopia restore the snapshot's
+times), so it is listed as changed since the restore, not as a difference; a file that is missing is always a
+difference.
 """
 
 from __future__ import annotations

@@ -136,9 +136,9 @@ def kopia_window(ctx: CheckContext, volume_namespace: str, pvb: dict):
     return writes_in_window(blobs, start, end), f"{status['startTimestamp']}..{status['completionTimestamp']}"
 
 
-def kopia_cli_snapshots(ctx: CheckContext, volume_namespace: str) -> tuple[str, set[str]] | None:
-    """Level 3: (repository, ids) of every snapshot in the namespace's repository, through the real kopia CLI;
-    None when no `kopia` is on PATH."""
+def kopia_reader(ctx: CheckContext, volume_namespace: str, timeout: float = RESTIC_TIMEOUT_S):
+    """The real kopia CLI connected read-only to the namespace's repository, as seatrial reaches it; the caller
+    closes it. None when no `kopia` is on PATH."""
     import shutil
 
     from seatrial.runbook.clients.kopia import KopiaCli
@@ -146,11 +146,21 @@ def kopia_cli_snapshots(ctx: CheckContext, volume_namespace: str) -> tuple[str, 
     if shutil.which("kopia") is None:
         return None
     storage = ctx.config.storage
+    return KopiaCli(storage.bucket, ctx.bucket.layout.kopia_repo(volume_namespace), storage.endpoint,
+                    repository_password(ctx), storage.access_key, storage.secret_key, region=storage.region or "",
+                    verify=storage.verify, timeout=timeout)
+
+
+def kopia_cli_snapshots(ctx: CheckContext, volume_namespace: str) -> tuple[str, set[str]] | None:
+    """Level 3: (repository, ids) of every snapshot in the namespace's repository, through the real kopia CLI;
+    None when no `kopia` is on PATH."""
+    import shutil
+
+    if shutil.which("kopia") is None:
+        return None
 
     def listed() -> tuple[str, set[str]]:
-        cli = KopiaCli(storage.bucket, ctx.bucket.layout.kopia_repo(volume_namespace), storage.endpoint,
-                       repository_password(ctx), storage.access_key, storage.secret_key, region=storage.region or "",
-                       verify=storage.verify, timeout=RESTIC_TIMEOUT_S)
+        cli = kopia_reader(ctx, volume_namespace)
         try:
             return cli.name, cli.snapshot_ids()
         finally:

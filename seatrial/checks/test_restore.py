@@ -164,7 +164,7 @@ def test_volume_content_identical(ctx: CheckContext, pvb, record_fact):
     from pathlib import Path
 
     from seatrial.checks.content_parity import compare, entries, volume_directory, why_no_directory
-    from seatrial.checks.repository import restic_reader
+    from seatrial.checks.repository import kopia_reader, restic_reader
 
     spec, status = pvb["spec"], pvb.get("status") or {}
     where = f"{spec['pod']['name']}:{spec['volume']}"
@@ -173,8 +173,12 @@ def test_volume_content_identical(ctx: CheckContext, pvb, record_fact):
     if pvr is None or (pvr.get("status") or {}).get("phase") != "Completed":
         pytest.skip(f"not judged: {where} has no Completed PodVolumeRestore to compare (test_volume_restored says "
                     "why)")
-    if ((pvb.get("spec") or {}).get("uploaderType") or ctx.config.velero.uploader) != "restic":
-        pytest.skip(f"not judged: {where} was backed up by kopia; content parity reads restic snapshots only")
+    uploader = (pvb.get("spec") or {}).get("uploaderType") or ctx.config.velero.uploader
+    volume_namespace = spec["pod"].get("namespace") or ctx.config.source.namespace
+    kopia = uploader == "kopia"
+    if kopia and shutil.which("kopia") is None:
+        pytest.skip(f"not judged: {where} was backed up by kopia and no `kopia` is on PATH to read its snapshot "
+                    "back (install the kopia CLI, 0.16 or later, to compare it file by file)")
     claim = pvc_of(ctx, pvb) or ""
     target_pvc = pvc_by_name(ctx, "target").get(claim)
     csi_directory = ctx.config.volumes.csi_directories.get("target")
@@ -190,17 +194,24 @@ def test_volume_content_identical(ctx: CheckContext, pvb, record_fact):
     scratch = Path(tempfile.mkdtemp(prefix="content-parity-", dir=ctx.config.run_dir))
     try:
         # reading a whole volume back may take as long as the restore did
-        restic_reader(ctx, spec["pod"].get("namespace") or ctx.config.source.namespace,
-                      timeout=ctx.config.velero.timeout_seconds).restore(status["snapshotID"], scratch)
+        reader = (kopia_reader if kopia else restic_reader)(ctx, volume_namespace,
+                                                            timeout=ctx.config.velero.timeout_seconds)
+        try:
+            reader.restore(status["snapshotID"], scratch)
+        finally:
+            if kopia:
+                reader.close()
         result = compare(entries(scratch), entries(directory), restored_at)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     record_fact("content", result.summary())  # the report's parity column
+    by_hand = "kopia snapshot restore" if kopia else "restic restore"
     expect(result.identical,
            f"{where}: the restored volume (PVC {ctx.config.target.namespace}/{claim}) is not what snapshot "
            f"{status['snapshotID']} holds -- {len(result.differences)} path(s) differ", result.summary(),
            f"the data was damaged on the way or written over on the target; reset-target and restore again, then "
-           f"compare by hand: restic restore {status['snapshotID']} --target DIR; diff -r DIR {directory}")
+           f"compare by hand: {by_hand} {status['snapshotID']} {'DIR' if kopia else '--target DIR'}; "
+           f"diff -r DIR {directory}")
 
 
 def _source_pvcs(ctx: CheckContext) -> list[dict]:

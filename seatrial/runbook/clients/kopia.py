@@ -143,7 +143,8 @@ class KopiaCli:
     """The real kopia CLI, connected read-only to one repository in a private config directory.
 
     `KopiaCli(bucket, prefix, endpoint, password, access_key, secret_key)`; `snapshot_ids()` lists the ids of
-    every snapshot in the repository. Never writes to the repository (`--readonly`)."""
+    every snapshot in the repository, `restore(id, dir)` reads one back. Never writes to the repository
+    (`--readonly`)."""
 
     def __init__(self, bucket: str, prefix: str, endpoint: str, password: Secret, access_key: Secret,
                  secret_key: Secret, *, region: str = "", verify: bool | str = True, timeout: float = 300,
@@ -180,18 +181,25 @@ class KopiaCli:
         return [f"--config-file={self._dir / 'repository.config'}", f"--cache-directory={self._dir / 'cache'}",
                 f"--log-dir={self._dir / 'logs'}", "--no-persist-credentials"]
 
-    def snapshot_ids(self) -> set[str]:
+    def _connect(self) -> list[str]:
+        """Connects once; the options every later command needs to use that connection."""
         if not self._connected:
             self._run(self.connect_args())
             self._connected = True
-        out = self._run(["snapshot", "list", "--all", "--json",
-                         f"--config-file={self._dir / 'repository.config'}", f"--log-dir={self._dir / 'logs'}"])
+        return [f"--config-file={self._dir / 'repository.config'}", f"--log-dir={self._dir / 'logs'}"]
+
+    def snapshot_ids(self) -> set[str]:
+        out = self._run(["snapshot", "list", "--all", "--json", *self._connect()])
         try:
             listed = json.loads(out or "[]")
         except ValueError:
             raise ApiError(f"{self.name}: `kopia snapshot list --json` did not print JSON",
                            fix="check the kopia version (0.16 or later)") from None
         return {str(item.get("id")) for item in listed or [] if item.get("id")}
+
+    def restore(self, snapshot_id: str, target_dir: str | Path) -> None:
+        """The snapshot's files, modes and times into `target_dir` (read-only on the repository)."""
+        self._run(["snapshot", "restore", snapshot_id, str(target_dir), *self._connect()])
 
     def close(self) -> None:
         shutil.rmtree(self._dir, ignore_errors=True)
