@@ -3,6 +3,7 @@ a test marked `real` is skipped on a workstation and fails in CI."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -48,3 +49,23 @@ def test_a_real_test_fails_in_ci_when_the_binaries_are_missing(tmp_path: Path):
     done = _run_marked_real_test(tmp_path, ci=True)
     assert done.returncode == 1 and "1 error" in done.stdout, done.stdout + done.stderr  # failed at setup
     assert "make real-binaries" in done.stdout and "During handling" not in done.stdout
+
+
+def test_rehearse_without_the_velero_build_says_how_to_build_it_before_starting_anything(tmp_path: Path):
+    """Without it the environment came up and the Velero chart's pre-install hook waited for a pod nothing runs,
+    for the whole install timeout (5 minutes), before a one-line failure."""
+    programs = tmp_path / "bin"
+    programs.mkdir()
+    for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "versitygw"):
+        (programs / name).write_text("#!/bin/sh\nexit 1\n")
+        (programs / name).chmod(0o755)
+    env = {**os.environ, "SEATRIAL_REAL_BIN_DIR": str(programs), "SEATRIAL_REAL_VELERO_DIR": str(tmp_path / "none")}
+    root = tmp_path / "rehearsal"
+    done = subprocess.run([sys.executable, "-m", "seatrial.fixtures.rehearse", "--env", "real", "--dir", str(root),
+                           "--velero-chart", "12.1.0"], capture_output=True, text=True, timeout=120, env=env,
+                          check=False)
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out
+    assert "the real Velero of chart 12.1.0 is not built" in out and "--only velero-1.18,plugin-for-aws" in out
+    assert "control plane up" not in out and "Traceback" not in out
+    assert not (root / "kubeconfig").exists()
