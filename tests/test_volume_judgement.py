@@ -240,6 +240,25 @@ def test_a_flipped_byte_in_a_restored_file_is_caught_and_named(migrated: Migrate
     assert check(migrated.config, "restore").exit_code == 0, "not green again once the byte was put back"
 
 
+def test_an_emptydir_backed_up_with_a_snapshot_is_not_compared_as_a_volume(migrated: Migrated) -> None:
+    """Velero 1.18's kopia snapshots a pod's emptyDir even empty (seen on the real Velero: Harbor core's `psc`, the
+    database's `shm-volume`); content parity then said "not judged: the target volume of PVC  is not a directory"
+    for each. Scratch space is not a volume the target must hold: it is not compared, and nothing is not judged."""
+    box, label = migrated.box, f"velero.io/backup-name={migrated.backup}"
+    pvbs = json.loads(kubectl(box, "source", "get", "podvolumebackups", "-n", VELERO_NS, "-l", label,
+                              "-o", "json"))["items"]
+    scratch = next(p for p in pvbs if p["spec"]["volume"] == "psc")
+    assert "velero.io/pvc-name" not in (scratch["metadata"].get("annotations") or {})
+    set_status(box, "source", scratch, {"snapshotID": "k0f3c2e1d0a9b8c7d6e5f4a3b2c1d0e9f"})
+    try:
+        checked = check(migrated.config, "restore")
+    finally:
+        set_status(box, "source", scratch, {**scratch["status"], "snapshotID": scratch["status"].get("snapshotID")})
+    compared = [name for name in checked.outcomes if name.startswith("test_volume_content_identical[")]
+    assert compared and not any(":psc]" in name for name in compared), compared
+    assert all(checked.outcomes[name][0] == "passed" for name in compared), checked.outcomes
+
+
 def test_a_registry_backup_smaller_than_an_artifact_harbor_holds_fails(migrated: Migrated) -> None:
     """Not empty, but too little: the registry volume holds at least the golden inventory's largest artifact."""
     box = migrated.box

@@ -146,10 +146,13 @@ def _shown_empty(ctx: CheckContext, pvb: dict, claim: str) -> None:
 
 
 def _compared_volumes(ctx: CheckContext) -> list[dict]:
-    """The source's PodVolumeBackups with a snapshot, when volumes.content_parity asks for the comparison."""
+    """The source's PodVolumeBackups of claims with a snapshot, when volumes.content_parity asks for the comparison.
+    A pod's emptyDir is backed up too where Velero backs up every volume, and kopia snapshots it even empty (restic
+    takes no snapshot of an empty one): scratch space the pod refills, not a volume the target must hold."""
     if not ctx.config.volumes.content_parity:
         return []
-    return [p for p in pod_volume_backups(ctx, "source") if (p.get("status") or {}).get("snapshotID")]
+    return [p for p in pod_volume_backups(ctx, "source")
+            if (p.get("status") or {}).get("snapshotID") and pvc_of(ctx, p)]
 
 
 @needs("restore", "backup")  # a Restore that is not there is the cause, whatever the backup
