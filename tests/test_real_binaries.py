@@ -69,3 +69,23 @@ def test_rehearse_without_the_velero_build_says_how_to_build_it_before_starting_
     assert "the real Velero of chart 12.1.0 is not built" in out and "--only velero-1.18,plugin-for-aws" in out
     assert "control plane up" not in out and "Traceback" not in out
     assert not (root / "kubeconfig").exists()
+
+
+def test_a_target_storage_class_that_is_no_name_is_refused_in_one_line(tmp_path: Path):
+    for command in (["-m", "seatrial.fixtures.real", "up", "--dir", str(tmp_path / "env")],
+                    ["-m", "seatrial.fixtures.rehearse", "--env", "real", "--dir", str(tmp_path / "rehearsal")]):
+        done = subprocess.run([sys.executable, *command, "--target-storage-class", "Ceph_RBD"], capture_output=True,
+                              text=True, timeout=120, check=False)
+        out = done.stdout + done.stderr
+        assert done.returncode == 2, out
+        assert "--target-storage-class 'Ceph_RBD': not a StorageClass name" in out and "Traceback" not in out
+        assert "e.g. --target-storage-class ceph-rbd" in out
+    assert not (tmp_path / "env").exists()
+
+
+def test_the_target_storage_class_renames_the_targets_classes_and_maps_the_sources():
+    from seatrial.fixtures.real.environment import RealEnvironment
+
+    environment = RealEnvironment(Path("/nonexistent"), target_storage_class="ceph-rbd")
+    assert environment.storage_class_mapping == {"rook-ceph-block": "ceph-rbd", "rook-ceph-block-wait": "ceph-rbd-wait"}
+    assert RealEnvironment(Path("/nonexistent")).storage_class_mapping == {}

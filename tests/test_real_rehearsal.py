@@ -79,11 +79,17 @@ def test_rehearse_env_real_with_velero_1_18_moves_the_volumes_with_kopia_in_data
     if velero_binaries("velero-1.18") is None:
         pytest.fail("Velero 1.18 is not built: make real-binaries", pytrace=False)
     root = tmp_path / "rehearsal"
-    out = rehearse(root, "--velero-chart", "12.1.0")
+    # the target's classes under another name (no rook-ceph-block there): the restore's change-storage-class
+    # ConfigMap, honoured by the real Velero, is what gets the claims Bound
+    out = rehearse(root, "--velero-chart", "12.1.0", "--target-storage-class", "ceph-rbd")
     assert "rehearsal on real green" in out and "chart 12.1.0" in out and "S3 versitygw" in out
     # each restored volume read back from its kopia snapshot with the kopia CLI and compared file by file; the
     # emptyDirs kopia snapshots too (core's psc, the database's shm) are not compared as volumes
     every_volume_identical((root / "run" / "report.md").read_text())
+    assert "rook-ceph-block: ceph-rbd" in (root / "seatrial.yaml").read_text()
+    restore = (root / "run" / "junit" / "restore.xml").read_text()
+    bound = re.findall(r'<testcase [^>]*name="test_pvc_restored_and_bound\[harbor/([^]]+)\]"[^>]*(/>|>)', restore)
+    assert len(bound) >= 4 and all(end == "/>" for _claim, end in bound), bound  # each passed: no child element
     facts = (root / "run" / "junit" / "backup.xml").read_text()  # the check's fact `verified` says which levels ran
     assert "kopia level 1" in facts and "; level 3: kopia snapshot list" in facts, facts[-3000:]
     data_path = [p.name for p in (root / "logs" / "source").iterdir() if p.name.startswith("velero_seatrial-")]
