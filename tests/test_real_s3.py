@@ -134,3 +134,19 @@ def test_up_without_versitygw_says_how_to_build_it_and_makes_nothing(tmp_path: P
     assert len(lines) == 1 and "versitygw is not built" in lines[0], done.stderr
     assert "--only versitygw" in lines[0] and "--s3 moto" in lines[0]
     assert not target.exists()
+
+
+def test_s3_moto_keeps_the_sandboxs_imitation_with_the_bucket_made(tmp_path: Path):
+    from seatrial.fixtures.real.environment import RealEnvironment
+    from seatrial.fixtures.sandbox.environment import BUCKET
+
+    environment = RealEnvironment(tmp_path, s3_server="moto", progress=lambda line: None)
+    environment._start_s3()
+    try:
+        s3 = boto3.client("s3", endpoint_url=environment.s3.endpoint, region_name="us-east-1",
+                          aws_access_key_id=environment.access_key.reveal(),
+                          aws_secret_access_key=environment.secret_key.reveal())
+        assert BUCKET in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        assert not environment.children.started, "moto runs in this process: no versitygw was started"
+    finally:
+        environment.stop()
