@@ -296,3 +296,48 @@ def test_stop_ends_open_watches_and_is_idempotent():
     server.stop()
     lines = [json.loads(line)["object"]["metadata"]["name"] for line in response.iter_lines() if line]
     assert time.monotonic() - started < 2 and lines == []
+
+
+def test_a_watch_opened_during_a_mutation_waits_for_it_instead_of_deadlocking():
+    """A controller's `Store.mutate` notifies the watches while it holds the store's lock; a watch opened at that
+    moment used to hold the events lock while it waited for the store's: each waited for the other for good (a hung
+    `make test`, found 2026-12-08 in test_helm_engine's install with wait). Here the mutation starts while the watch
+    reads the current objects."""
+    import threading
+
+    store = register_standard_types(Store())
+    store.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": "default"}})
+    server = ApiServer(store).start()
+    watch_reads, mutation_holds_the_store = threading.Event(), threading.Event()
+    list_views = store.list_views
+
+    def reading_slowly(*args, **kwargs):
+        watch_reads.set()
+        mutation_holds_the_store.wait(timeout=1)  # (with the fix the watch holds the store: the mutation waits)
+        return list_views(*args, **kwargs)
+
+    def change(obj: dict) -> None:
+        mutation_holds_the_store.set()
+        obj["data"] = {"k": "v"}
+
+    answered: list[str] = []
+
+    def open_watch() -> None:
+        response = requests.get(f"{server.url}/api/v1/configmaps?watch=true&timeoutSeconds=1", timeout=10)
+        answered.append(response.text)
+
+    store.list_views = reading_slowly
+    try:
+        watcher = threading.Thread(target=open_watch, daemon=True)
+        watcher.start()
+        assert watch_reads.wait(timeout=10)
+        mutation = threading.Thread(target=store.mutate, args=("v1", "ConfigMap", "cm", "default", change),
+                                    daemon=True)
+        mutation.start()
+        mutation.join(timeout=10)
+        watcher.join(timeout=10)
+        assert not mutation.is_alive() and not watcher.is_alive(), "the mutation and the watch wait for each other"
+        events = [json.loads(line) for line in answered[0].splitlines() if line]
+        assert [(e["type"], e["object"]["metadata"]["name"]) for e in events][:1] == [("ADDED", "cm")]
+    finally:
+        server.stop()

@@ -144,10 +144,15 @@ def test_the_switch_and_a_changed_start_up_leave_a_fresh_interpreter(project: Pa
         run_pytest(command(project))
         assert record(project)["ppid"] == os.getpid()
         monkeypatch.delenv(OFF)
-        monkeypatch.setenv("PYTHONPATH", str(project))  # a fresh interpreter would see another sys.path
+        started_with = os.environ.get("PYTHONPATH")  # the server's: whatever this pytest was started with
+        # a fresh interpreter would see another sys.path
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, (str(project), started_with))))
         run_pytest(command(project))
         assert record(project)["ppid"] == os.getpid()
-        monkeypatch.delenv("PYTHONPATH")
+        if started_with is None:
+            monkeypatch.delenv("PYTHONPATH")
+        else:
+            monkeypatch.setenv("PYTHONPATH", started_with)
         run_pytest(command(project))
         server = warm_checks._server
         assert server is not None and record(project)["ppid"] == server.process.pid
