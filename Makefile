@@ -40,7 +40,7 @@ $(BIN)/seatrial: pyproject.toml
 	@$(PYTHON) seatrial/fixtures/kind/prereqs.py python $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]' || { rm -rf $(VENV); echo "seatrial: error: pip failed; $(VENV) removed, so the next make starts clean"; exit 1; }
+	$(BIN)/pip install -q --no-compile -e '.[dev]' || { rm -rf $(VENV); echo "seatrial: error: pip failed; $(VENV) removed, so the next make starts clean"; exit 1; }
 	@touch $@
 
 venv: $(BIN)/seatrial

@@ -45,7 +45,9 @@ def venv(tmp_path_factory, wheel: Path) -> Path:
     """A fresh venv with PyPI's `fixtures` first, then the wheel with its sandbox extra."""
     where = tmp_path_factory.mktemp("venv") / "v"
     assert _run([sys.executable, "-m", "venv", str(where)], cwd=where.parent).returncode == 0
-    pip = [str(where / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    # --no-compile: byte-compiling every dependency's files was half of this set-up's CPU (90 s -> 42 s); Python
+    # compiles what the commands import when they import it
+    pip = [str(where / "bin" / "python"), "-m", "pip", "install", "-q", "--no-compile", "--disable-pip-version-check"]
     for spec in ("fixtures", f"{wheel}[sandbox]"):
         done = _run([*pip, spec], cwd=where.parent, timeout=900)
         assert done.returncode == 0, f"pip install {spec}:\n{done.stderr[-3000:]}"
